@@ -1,0 +1,158 @@
+"""The evaluation report as files: metrics.json, report.md with tables, two plots and a sample sheet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from aging_model.age_groups import GROUP_CENTRES, GROUP_LABELS
+from aging_model.identity import SAME_PERSON_DISTANCE
+from aging_model.sheets import face_grid
+
+SHEET_FACES = 8
+
+
+def write_report(metrics: dict, arrays: dict, out: Path, model_name: str) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    _plot_age(metrics, arrays, out / "age_vs_target.png")
+    _plot_identity(metrics, out / "identity_per_group.png")
+    _sample_sheet(arrays, out / "samples.jpg")
+    _failure_sheet(metrics, arrays, out / "failures.jpg")
+    report = out / "report.md"
+    report.write_text(_markdown(metrics, model_name))
+    return report
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_age(metrics: dict, arrays: dict, path: Path) -> None:
+    plt = _pyplot()
+    groups = metrics["model"]["age"]["per_group"]
+    means = [g["mean_estimated_age"] for g in groups]
+    stds = [g["std_estimated_age"] for g in groups]
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.plot([0, 85], [0, 85], color="grey", linestyle="--", linewidth=1, label="ideal")
+    ax.errorbar(GROUP_CENTRES, means, yerr=stds, marker="o", capsize=3, label="model: mean ± sd")
+    ax.scatter(GROUP_CENTRES, arrays["mean_face_ages"], marker="x", color="tab:green", label="baseline: group mean face")
+    ax.axhline(float(np.mean(arrays["input_estimate"])), color="tab:red", linewidth=1, label="baseline: input unchanged (mean)")
+    ax.set_xlabel("target age (group centre)")
+    ax.set_ylabel("estimated age of the output")
+    ax.set_xlim(0, 85)
+    ax.set_ylim(0, 85)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_identity(metrics: dict, path: Path) -> None:
+    plt = _pyplot()
+    groups = metrics["model"]["identity"]["per_group"]
+    mean_face = metrics["baselines"]["group_mean_face"]["identity"]["per_group"]
+    x = np.arange(len(GROUP_LABELS))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(x - 0.2, [g["mean_distance"] for g in groups], width=0.4, label="model")
+    ax.bar(x + 0.2, [g["mean_distance"] for g in mean_face], width=0.4, color="tab:green", alpha=0.6, label="baseline: group mean face")
+    ax.axhline(SAME_PERSON_DISTANCE, color="tab:red", linestyle="--", linewidth=1, label="dlib same-person threshold")
+    ax.set_xticks(x, GROUP_LABELS, rotation=30, fontsize=8)
+    ax.set_ylabel("identity distance to the input (dlib)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _sample_sheet(arrays: dict, path: Path) -> None:
+    rendered, inputs = arrays["rendered"], arrays["inputs"]
+    rows = [[inputs[i], *rendered[i]] for i in range(min(SHEET_FACES, len(inputs)))]
+    face_grid(rows, ["input", *GROUP_LABELS], cell=max(64, inputs.shape[1])).save(path, quality=92)
+
+
+def _failure_sheet(metrics: dict, arrays: dict, path: Path) -> None:
+    """The worst faces: the lowest age rank correlation, and the least like themselves when reconstructed."""
+    rendered, inputs = arrays["rendered"], arrays["inputs"]
+    correlations = np.array(metrics["model"]["age"]["rank_correlations"])
+    own = np.array(arrays["own_groups"])
+    reconstruction = arrays["distances"][np.arange(len(own)), own]
+    least_aged = list(np.argsort(correlations)[:4])
+    least_themselves = [i for i in np.argsort(-reconstruction) if i not in least_aged][:4]
+    rows = [[inputs[i], *rendered[i]] for i in least_aged + least_themselves]
+    face_grid(rows, ["input", *GROUP_LABELS], cell=max(64, inputs.shape[1])).save(path, quality=92)
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _markdown(metrics: dict, model_name: str) -> str:
+    model, baselines = metrics["model"], metrics["baselines"]
+    age, identity, realism = model["age"], model["identity"], model["realism"]
+    lines = [
+        f"# Evaluation of `{model_name}`",
+        "",
+        f"{metrics['faces']} held-out faces (validation split, never trained on), each rendered at the ten age groups.",
+        f"The age estimator reads the inputs themselves with a mean absolute error of {metrics['estimator_on_inputs_mae']:.1f} years.",
+        "",
+        "![estimated age against target age](age_vs_target.png) ![identity distance per group](identity_per_group.png)",
+        "",
+        "## Goals",
+        "",
+        *[f"- {'✅' if passed else '❌'} {name}" for name, passed in metrics["goals"].items()],
+        "",
+        "## Against the baselines",
+        "",
+        "| | mean rank correlation | share in target group | reconstruction same person | ±2 groups same person |",
+        "|---|---|---|---|---|",
+    ]
+    rows = [("model", age, identity)] + [
+        (name.replace("_", " "), b["age"], b["identity"]) for name, b in baselines.items()
+    ]
+    for name, a, i in rows:
+        lines.append(
+            f"| {name} | {_fmt(a['mean_rank_correlation'])} | {_fmt(a['mean_share_in_target_group'])} | "
+            f"{_fmt(i['reconstruction_same_person_share'])} | {_fmt(i['two_groups_same_person_share'])} |"
+        )
+    lines += [
+        "",
+        "## Per age group",
+        "",
+        "| group | target | estimated age (mean ± sd) | in target group | identity distance | same person | Fréchet | real vs real |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for a, i, r in zip(age["per_group"], identity["per_group"], realism["per_group"]):
+        lines.append(
+            f"| {a['group']} | {a['target_age']:g} | {a['mean_estimated_age']:.1f} ± {a['std_estimated_age']:.1f} | "
+            f"{a['share_in_target_group']:.2f} | {i['mean_distance']:.3f} | {i['same_person_share']:.2f} | "
+            f"{_fmt(r.get('frechet'), 1)} | {_fmt(r.get('real_vs_real'), 1)} |"
+        )
+    lines += [
+        "",
+        f"Monotonic mean age across groups: {'yes' if age['monotonic'] else 'no'}; largest adult-group error "
+        f"{age['max_adult_group_error_years']:.1f} years. Mean Fréchet distance {_fmt(realism['mean_frechet'], 1)} "
+        f"(real against real: {_fmt(realism['mean_real_vs_real'], 1)}).",
+        "",
+        "![inputs and their renderings at the ten groups](samples.jpg)",
+        "",
+        "## Failure cases",
+        "",
+        "The four faces whose estimated age follows the target least (lowest rank correlation), then the four least",
+        "like themselves when reconstructed at their own group (largest identity distance):",
+        "",
+        "![failure cases](failures.jpg)",
+        "",
+    ]
+    return "\n".join(lines)

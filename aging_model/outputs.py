@@ -1,0 +1,118 @@
+"""A photo's results as files: crops, one image per age, strips, composites and result.json.
+
+`render_photo_result` encodes everything in memory (the service stores the bytes in its database);
+`write_photo_result` writes the same files into a folder (the CLI). Images are encoded from pixel arrays, so
+no metadata of the uploaded file (EXIF, GPS) is carried over.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from aging_model.age_groups import GROUP_LABELS
+from aging_model.pipeline import PhotoResult
+from aging_model.sheets import age_strip
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    name: str  # relative path, e.g. "face-1/age-040.png"
+    kind: str  # composite, aligned, aged, generated, strip
+    face: int | None
+    age: float | None
+    content_type: str
+    content: bytes
+
+
+def age_label(age: float) -> str:
+    return f"{age:g}"
+
+
+def _file_age(age: float) -> str:
+    return f"{int(age):03d}" if float(age).is_integer() else f"{age:g}"
+
+
+def _encode(pixels: np.ndarray | Image.Image, fmt: str) -> bytes:
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
+    return buffer.getvalue()
+
+
+def _png(name, kind, face, age, pixels) -> OutputFile:
+    return OutputFile(name, kind, face, age, "image/png", _encode(pixels, "PNG"))
+
+
+def _jpeg(name, kind, face, age, pixels) -> OutputFile:
+    return OutputFile(name, kind, face, age, "image/jpeg", _encode(pixels, "JPEG"))
+
+
+def render_photo_result(result: PhotoResult, source_name: str, model_card: dict) -> tuple[dict, list[OutputFile]]:
+    """(result.json's document, every output file) of one photo, encoded in memory."""
+    files: list[OutputFile] = []
+    faces_json = []
+    for number, face in enumerate(result.faces, start=1):
+        entry = {
+            "face": number,
+            "box": [round(float(v), 1) for v in face.box],
+            "quality": face.quality.to_dict(),
+            "usable": face.quality.usable,
+        }
+        if face.aged is not None:
+            entry["own_age_group"] = GROUP_LABELS[face.own_age_group]
+            entry["gender_condition_female"] = round(face.gender_condition, 3)
+            if face.estimated_age is not None:
+                entry["estimated_age"] = round(face.estimated_age, 1)
+                entry["estimated_female_probability"] = round(face.female_probability, 3)
+            entry["files"], face_files = _face_files(number, face, result.ages)
+            files += face_files
+        faces_json.append(entry)
+    composites = []
+    for age, composite in zip(result.ages, result.composites):
+        name = f"photo-age-{_file_age(age)}.jpg"
+        files.append(_jpeg(name, "composite", None, age, composite))
+        composites.append({"age": age, "file": name})
+    document = {
+        "photo": source_name,
+        "original_size": list(result.photo.original_size),
+        "working_size": [int(result.photo.pixels.shape[1]), int(result.photo.pixels.shape[0])],
+        "ages": result.ages,
+        "faces": faces_json,
+        "composites": composites,
+        "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
+        "model": {k: model_card.get(k) for k in ("method", "epochs", "training_faces", "licence") if k in model_card},
+    }
+    return document, files
+
+
+def _face_files(number: int, face, ages: list[float]) -> tuple[dict, list[OutputFile]]:
+    folder = f"face-{number}"
+    files = [_png(f"{folder}/aligned.png", "aligned", number, None, face.detail)]
+    per_age = []
+    for age, image, generated in zip(ages, face.aged, face.generated):
+        aged = _png(f"{folder}/age-{_file_age(age)}.png", "aged", number, age, image)
+        raw = _png(f"{folder}/generated-age-{_file_age(age)}.png", "generated", number, age, generated)
+        files += [aged, raw]
+        per_age.append({"age": age, "file": aged.name, "generated": raw.name})
+    input_label = "input" if face.estimated_age is None else f"input (looks {face.estimated_age:.0f})"
+    strip = age_strip([face.detail, *face.aged], [input_label, *(age_label(a) for a in ages)])
+    files.append(_jpeg(f"{folder}/strip.jpg", "strip", number, None, strip))
+    return {"aligned": files[0].name, "ages": per_age, "strip": files[-1].name}, files
+
+
+def write_photo_result(result: PhotoResult, folder: Path, source_name: str, model_card: dict) -> Path:
+    """Write every output of one photo into `folder`; returns the path of its result.json."""
+    document, files = render_photo_result(result, source_name, model_card)
+    for output in files:
+        path = folder / output.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(output.content)
+    path = folder / "result.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path

@@ -1,0 +1,343 @@
+"""The `faceage` command line: parses options, calls into the packages, maps user errors to exit codes.
+
+Errors a user can cause end with one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_PHOTO_FAILED = 1
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_PHOTO_FAILED)
+
+
+def _parse_ages(_ctx, _param, value: str) -> list[float]:
+    try:
+        ages = [float(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter("give ages as numbers separated by commas, e.g. 5,20,40,60,80") from None
+    if not ages or any(not 0 <= a <= 100 for a in ages):
+        raise click.BadParameter("give one or more ages between 0 and 100, e.g. 5,20,40,60,80")
+    return ages
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
+def main(verbose: bool) -> None:
+    """Faceage: see a face at 5, 20, 40, 60 and 80 (CAAE face aging)."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("faceage-results"), show_default=True,
+              help="Folder for the results; one subfolder per photo.")
+@click.option("--ages", default="5,20,40,60,80", show_default=True, callback=_parse_ages,
+              help="Target ages in years, comma separated; ages between the 10 groups are interpolated.")
+@click.option("--gender", type=click.Choice(["auto", "male", "female"]), default="auto", show_default=True,
+              help="Gender condition for the generator; auto reads each face's own with the age and gender estimator.")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Serving weights (.safetensors); the shipped default model when left out.")
+@click.option("--full-size", is_flag=True, help="Write composites at the photo's full size (default: at most 2048 px).")
+@click.option("--blend", type=click.Choice(["feather", "seamless"]), default="feather", show_default=True,
+              help="How the aged face is blended into the photo.")
+@click.option("--max-faces", default=10, show_default=True, type=click.IntRange(1, 100),
+              help="Age at most this many faces per photo, largest first.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+def age(photos, out_dir, ages, gender, model_path, full_size, blend, max_faces, device) -> None:
+    """Age the faces in PHOTOS and write crops, strips, composites and result.json per photo."""
+    from tqdm import tqdm
+
+    from aging_model.outputs import write_photo_result
+    from aging_model.pipeline import AgingPipeline, PipelineSettings
+    from preprocessing.errors import PhotoError
+
+    settings = PipelineSettings(max_side=None if full_size else PipelineSettings.max_side, blend=blend, max_faces=max_faces)
+    model = _load_model(model_path, device)
+    pipeline = AgingPipeline(model, settings=settings, estimator=_load_estimator(model.device))
+    failures = 0
+    used_names: set[str] = set()
+    for photo in tqdm(photos, desc="photos", unit="photo", disable=len(photos) < 2, file=sys.stderr):
+        try:
+            result = pipeline.run(photo, ages=ages, gender=gender)
+        except PhotoError as error:
+            failures += 1
+            tqdm.write(f"error: {photo}: {error}", file=sys.stderr)
+            continue
+        folder = out_dir / _unique_name(photo.stem, used_names)
+        write_photo_result(result, folder, source_name=photo.name, model_card=pipeline.model.card)
+        n_aged = len(result.aged_faces)
+        tqdm.write(f"{photo}: {n_aged} face(s) aged -> {folder}", file=sys.stderr if len(photos) > 1 else sys.stdout)
+    if failures:
+        click.echo(f"{failures} of {len(photos)} photo(s) failed", err=True)
+        sys.exit(EXIT_PHOTO_FAILED)
+
+
+def _load_model(model_path: Path | None, device: str):
+    from aging_model.inference import DEFAULT_MODEL_PATH, AgingModel
+
+    try:
+        return AgingModel.load(model_path or DEFAULT_MODEL_PATH, device=device)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(str(error))
+
+
+def _load_estimator(device):
+    from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
+
+    try:
+        return AgeGenderEstimator.load(DEFAULT_ESTIMATOR_PATH, device=str(device))
+    except (FileNotFoundError, ValueError) as error:
+        _fail(str(error))
+
+
+def _unique_name(stem: str, used: set[str]) -> str:
+    name, n = stem, 1
+    while name in used:
+        n += 1
+        name = f"{stem}-{n}"
+    used.add(name)
+    return name
+
+
+@main.command()
+@click.option("--data", type=click.Path(path_type=Path), default=Path("../shared/datasets/utkface"), show_default=True,
+              help="UTKFace-style folder (labels in file names).")
+@click.option("--manifest", type=click.Path(exists=True, path_type=Path), default=None,
+              help="CSV of path,age,gender[,race] to train on instead of the whole folder.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs/default"), show_default=True,
+              help="Run folder; training resumes from its checkpoint when present.")
+@click.option("--resolution", default=64, show_default=True)
+@click.option("--width", default=32, show_default=True)
+@click.option("--epochs", default=30, show_default=True)
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--limit", type=int, default=None, help="Use only the first N faces (quick trials).")
+@click.option("--steps-per-epoch", type=int, default=None, help="Cap the steps of each epoch (quick trials).")
+@click.option("--device", default="auto", show_default=True)
+def train(data, manifest, out_dir, resolution, width, epochs, batch_size, limit, steps_per_epoch, device) -> None:
+    """Train a CAAE; writes samples, losses and serving weights into the run folder every epoch."""
+    from aging_model.config import ModelConfig, TrainConfig
+    from aging_model.train import train as run_training
+
+    if manifest is None and not data.is_dir():
+        _fail(f"dataset folder not found: {data}")
+    try:
+        config = TrainConfig(
+            data=str(data), manifest=str(manifest) if manifest else None, out=str(out_dir),
+            model=ModelConfig(resolution=resolution, width=width), epochs=epochs, batch_size=batch_size,
+            limit=limit, max_steps_per_epoch=steps_per_epoch, device=device,
+        )
+        weights = run_training(config)
+    except ValueError as error:
+        _fail(str(error))
+    click.echo(json.dumps({"weights": str(weights)}))
+
+
+@main.command("train-estimator")
+@click.option("--data", type=click.Path(path_type=Path), default=Path("../shared/datasets/utkface"), show_default=True,
+              help="UTKFace-style folder (labels in file names).")
+@click.option("--manifest", type=click.Path(exists=True, path_type=Path), default=None,
+              help="CSV of path,age,gender[,race] to train on instead of the whole folder.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs/estimator"), show_default=True)
+@click.option("--epochs", default=10, show_default=True)
+@click.option("--limit", type=int, default=None, help="Use only the first N faces (quick trials).")
+@click.option("--device", default="auto", show_default=True)
+def train_estimator(data, manifest, out_dir, epochs, limit, device) -> None:
+    """Train the age and gender estimator; reports its validation age MAE and gender accuracy."""
+    from aging_model.estimator import EstimatorTrainConfig
+    from aging_model.estimator import train_estimator as run_training
+
+    if manifest is None and not data.is_dir():
+        _fail(f"dataset folder not found: {data}")
+    config = EstimatorTrainConfig(
+        data=str(data), manifest=str(manifest) if manifest else None, out=str(out_dir), epochs=epochs, limit=limit, device=device
+    )
+    try:
+        weights, metrics = run_training(config)
+    except ValueError as error:
+        _fail(str(error))
+    click.echo(json.dumps({"weights": str(weights), **metrics}))
+
+
+@main.command()
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Serving weights to evaluate; the shipped default model when left out.")
+@click.option("--data", type=click.Path(path_type=Path), default=Path("../shared/datasets/utkface"), show_default=True,
+              help="UTKFace-style folder; its validation split (by file name hash) is the held-out set.")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(2, None), help="Held-out faces to use.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs/evaluation"), show_default=True,
+              help="Report folder: report.md, metrics.json, plots and a sample sheet.")
+@click.option("--estimator", "estimator_path", type=click.Path(path_type=Path), default=None,
+              help="Age and gender estimator; the shipped one when left out.")
+@click.option("--device", default="auto", show_default=True)
+def evaluate(model_path, data, limit, out_dir, estimator_path, device) -> None:
+    """Measure a model on held-out faces: age (estimator), identity (dlib), realism (Fréchet distance)."""
+    from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
+    from aging_model.evaluation import evaluate as run_evaluation
+    from aging_model.evaluation import load_held_out
+    from aging_model.evaluation_report import write_report
+    from aging_model.identity import FaceEmbedder
+
+    if not data.is_dir():
+        _fail(f"dataset folder not found: {data}")
+    model = _load_model(model_path, device)
+    try:
+        estimator = AgeGenderEstimator.load(estimator_path or DEFAULT_ESTIMATOR_PATH, device=str(model.device))
+        faces = load_held_out(data, ".cache", model.resolution, limit=limit)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(str(error))
+    metrics, arrays = run_evaluation(model, estimator, FaceEmbedder(), faces)
+    report = write_report(metrics, arrays, out_dir, str(model_path or "default model"))
+    age, identity = metrics["model"]["age"], metrics["model"]["identity"]
+    click.echo(
+        f"{metrics['faces']} faces: rank correlation {age['mean_rank_correlation']:.2f}, "
+        f"reconstruction same person {identity['reconstruction_same_person_share']:.0%}, "
+        f"±2 groups same person {identity['two_groups_same_person_share']:.0%}; goals met: "
+        f"{sum(metrics['goals'].values())} of {len(metrics['goals'])}. Report: {report}"
+    )
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--server", required=True, help="The Faceage server, e.g. http://127.0.0.1:8000")
+@click.option("--api-key", required=True, envvar="FACEAGE_API_KEY", help="An API key (faceage apikey create); or FACEAGE_API_KEY.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Results, in the folder's own tree.")
+@click.option("--ages", default=None, help="Target ages, comma separated (the server's default when left out).")
+@click.option("--gender", type=click.Choice(["auto", "male", "female"]), default="auto", show_default=True)
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 32), help="Photos in flight at once.")
+def batch(folder, server, api_key, out_dir, ages, gender, concurrency) -> None:
+    """Age every photo in FOLDER through a Faceage server; run again to resume."""
+    from tqdm import tqdm
+
+    from service.batch_client import BatchClient
+
+    client = BatchClient(server, api_key, out_dir, ages=ages, gender=gender)
+    photos = client.photos(folder)
+    if not photos:
+        _fail(f"no photos in {folder} (looked for {', '.join(sorted({'.jpg', '.png', '.heic', '.webp'}))}...)")
+    with tqdm(total=len(photos), unit="photo", desc="aging", file=sys.stderr) as bar:
+        outcomes = client.run(folder, concurrency=concurrency, progress=lambda outcome: bar.update(1))
+    failed = [o for o in outcomes if o.status == "failed"]
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    click.echo(f"{counts['done']} aged, {counts['skipped']} already done, {counts['failed']} failed -> {out_dir}")
+    for outcome in failed:
+        click.echo(f"failed: {outcome.path}: {outcome.message}", err=True)
+    if failed:
+        sys.exit(EXIT_PHOTO_FAILED)
+
+
+@main.group()
+def db() -> None:
+    """The service's database (FACEAGE_DATABASE_URL; SQLite under FACEAGE_DATA_DIR by default)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the database migrations (safe to run again)."""
+    from service.database import Database
+
+    settings = _settings()
+    database = Database(settings.database_url)
+    database.upgrade()
+    click.echo(f"database at the newest schema: {_redacted(settings.database_url)}")
+
+
+@main.group()
+def apikey() -> None:
+    """API keys for operators (Authorization: Bearer KEY)."""
+
+
+@apikey.command("create")
+@click.argument("name")
+def apikey_create(name: str) -> None:
+    """Create a key called NAME; the key is printed once, alone on the last line, and stored only hashed."""
+    from service.auth import create_api_key
+    from service.database import Database
+
+    database = Database(_settings().database_url)
+    database.upgrade()
+    key = create_api_key(database, name)
+    click.echo(f"API key {name!r} created. Keep it now: it is not stored and cannot be shown again.")
+    click.echo(key)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="Serve the web app only (workers run elsewhere).")
+def serve(host: str, port: int, no_worker: bool) -> None:
+    """Run Faceage on this machine: the web app and a Celery worker, with SQLite and no server to install."""
+    from werkzeug.serving import make_server
+
+    from service.app import create_app
+    from service.database import Database
+
+    settings = _settings()
+    Database(settings.database_url).upgrade()
+    worker = None if no_worker else _start_worker(settings)
+    server = make_server(host, port, create_app(settings), threaded=True)
+    click.echo(f"Faceage is running: open http://{host}:{server.server_port}/ in your browser (Ctrl+C stops it)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+@main.command("worker")
+@click.option("--concurrency", default=1, show_default=True, help="Worker processes (each loads the model once).")
+@click.option("--beat/--no-beat", default=True, show_default=True,
+              help="Also run the scheduler of the periodic cleanup (one worker of a deployment is enough).")
+def worker_command(concurrency: int, beat: bool) -> None:
+    """Run a Celery worker for the aging queue, in the foreground."""
+    import os
+
+    os.execvp(sys.executable, [sys.executable, *_worker_argv(_settings(), concurrency, beat)])
+
+
+def _worker_argv(settings, concurrency: int = 1, beat: bool = True) -> list[str]:
+    argv = ["-m", "celery", "-A", "worker.celery_app:celery_app", "worker", "--loglevel", "INFO", "--queues", "faceage",
+            "--concurrency", str(concurrency), "--without-gossip", "--without-mingle"]
+    if beat:
+        schedule = Path(settings.data_dir) / "celerybeat-schedule"
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", "--schedule", str(schedule)]
+    return argv
+
+
+def _start_worker(settings):
+    import subprocess
+
+    return subprocess.Popen([sys.executable, *_worker_argv(settings)])
+
+
+def _settings():
+    from service.config import Settings
+
+    try:
+        return Settings.from_env()
+    except ValueError as error:
+        _fail(str(error))
+
+
+def _redacted(url: str) -> str:
+    """A database URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Paste-back: put aged face crops back into the user's own photo.
+
+Each crop is warped with the inverse of its alignment transform, only inside the region of the photo it
+covers (cheap even at 2048 px), and blended through a feathered elliptical mask over the inner face, so the
+hair, background and clothes stay the photo's own. `seamless` uses OpenCV's Poisson blending instead, which
+matches the crop's colours to the surrounding skin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# The blended region in chip-relative units, derived from the template: centred between eyes and mouth,
+# wide enough to cover the cheeks, tall enough for forehead and chin.
+_MASK_CENTRE = (0.475, 0.47)
+_MASK_AXES = (0.40, 0.44)
+
+
+@dataclass(frozen=True)
+class FacePatch:
+    """An aged crop and the alignment matrix (photo -> crop) of the face it replaces."""
+
+    crop: np.ndarray
+    matrix: np.ndarray
+
+
+def face_mask(size: int, feather: float = 0.08) -> np.ndarray:
+    """A float mask (size, size) in [0, 1]: 1 over the inner face, fading out over `feather` of the size."""
+    mask = np.zeros((size, size), np.float32)
+    centre = (round(_MASK_CENTRE[0] * size), round(_MASK_CENTRE[1] * size))
+    axes = (round(_MASK_AXES[0] * size), round(_MASK_AXES[1] * size))
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1.0, thickness=-1)
+    sigma = max(0.5, feather * size)
+    mask = cv2.GaussianBlur(mask, (0, 0), sigma)
+    return np.clip(mask * 1.3, 0, 1)  # keep the centre fully opaque after the blur
+
+
+def paste_faces(photo: np.ndarray, patches: list[FacePatch], blend: str = "feather") -> np.ndarray:
+    """A copy of `photo` with every patch warped back and blended in."""
+    result = photo.copy()
+    for patch in patches:
+        if blend == "seamless":
+            result = _paste_seamless(result, patch)
+        else:
+            _paste_feathered(result, patch)
+    return result
+
+
+def _covered_region(matrix: np.ndarray, crop_size: int, photo_shape) -> tuple[int, int, int, int] | None:
+    """The photo's pixel box (x0, y0, x1, y1) that the crop lands on, clipped to the photo."""
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0], [crop_size, 0], [0, crop_size], [crop_size, crop_size]], np.float64)
+    mapped = corners @ inverse[:, :2].T + inverse[:, 2]
+    height, width = photo_shape[:2]
+    x0, y0 = np.floor(mapped.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(mapped.max(axis=0)).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def _warp_into_region(patch: FacePatch, region, image: np.ndarray, interpolation) -> np.ndarray:
+    x0, y0, x1, y1 = region
+    # matrix maps photo -> crop; shift it so the region's corner is the origin, then warp crop -> region.
+    shifted = patch.matrix.copy()
+    shifted[:, 2] += patch.matrix[:, :2] @ np.array([x0, y0], np.float64)
+    inverse = cv2.invertAffineTransform(shifted)
+    return cv2.warpAffine(
+        image, inverse, (x1 - x0, y1 - y0), flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
+
+
+def _paste_feathered(result: np.ndarray, patch: FacePatch) -> None:
+    region = _covered_region(patch.matrix, patch.crop.shape[0], result.shape)
+    if region is None:
+        return
+    x0, y0, x1, y1 = region
+    warped = _warp_into_region(patch, region, patch.crop, cv2.INTER_CUBIC).astype(np.float32)
+    mask = _warp_into_region(patch, region, face_mask(patch.crop.shape[0]), cv2.INTER_LINEAR)[..., None]
+    target = result[y0:y1, x0:x1].astype(np.float32)
+    result[y0:y1, x0:x1] = np.clip(target * (1 - mask) + warped * mask, 0, 255).astype(np.uint8)
+
+
+def _paste_seamless(result: np.ndarray, patch: FacePatch) -> np.ndarray:
+    region = _covered_region(patch.matrix, patch.crop.shape[0], result.shape)
+    if region is None:
+        return result
+    x0, y0, x1, y1 = region
+    warped = _warp_into_region(patch, region, patch.crop, cv2.INTER_CUBIC)
+    mask = _warp_into_region(patch, region, (face_mask(patch.crop.shape[0], feather=0.0) > 0.5).astype(np.uint8) * 255, cv2.INTER_NEAREST)
+    if mask.sum() == 0 or (x1 - x0) < 8 or (y1 - y0) < 8:
+        return result
+    # seamlessClone needs the mask to stay inside the destination; it does when the region is inside the photo.
+    mask[[0, -1], :] = 0
+    mask[:, [0, -1]] = 0
+    source = result.copy()
+    source[y0:y1, x0:x1] = np.where(mask[..., None] > 0, warped, result[y0:y1, x0:x1])
+    full_mask = np.zeros(result.shape[:2], np.uint8)
+    full_mask[y0:y1, x0:x1] = mask
+    ys, xs = np.nonzero(full_mask)
+    centre = (int((xs.min() + xs.max() + 1) // 2), int((ys.min() + ys.max() + 1) // 2))
+    return cv2.seamlessClone(source, result, full_mask, centre, cv2.NORMAL_CLONE)
+
+
+
+def transfer_aging(detail: np.ndarray, aged: np.ndarray, reconstructed: np.ndarray) -> np.ndarray:
+    """Apply what the model changed to a sharper crop of the same face.
+
+    The generator works at a low resolution and loses the photo's fine detail even when it changes nothing.
+    Its change is `aged - reconstructed` (the same latent at the target age and at the face's own age);
+    upsampled and added to `detail` (the same alignment at a higher resolution) it ages the face while the
+    skin texture, eyes and identity of the photo stay.
+    """
+    size = detail.shape[0]
+    change = aged.astype(np.float32) - reconstructed.astype(np.float32)
+    change = cv2.resize(change, (size, size), interpolation=cv2.INTER_CUBIC)
+    return np.clip(detail.astype(np.float32) + change, 0, 255).astype(np.uint8)

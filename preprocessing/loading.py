@@ -1,0 +1,135 @@
+"""Safe photo loading: any common format and mode to an RGB uint8 array, with memory bounded.
+
+- The pixel count is read from the header and checked before anything is decoded (decompression bombs).
+- JPEGs are decoded straight at a reduced scale (libjpeg's DCT scaling via Pillow's draft mode), so a
+  50-megapixel phone photo never exists at full size in memory; other formats are reduced after decoding.
+- EXIF orientation is applied; transparency is flattened on white; CMYK, 16-bit, palette and grayscale
+  images become 8-bit RGB. HEIC/HEIF from phones is read through pillow-heif.
+- Nothing else of the file is kept: metadata (EXIF, GPS) does not survive into the returned pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from preprocessing.errors import ImageTooLarge, NotAnImage, PhotoError, TruncatedImage
+
+try:  # HEIC support is optional at import time so a broken libheif never blocks JPEG users
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    pass
+
+DEFAULT_MAX_PIXELS = 120_000_000  # refuse to even start decoding beyond this (a 120 MP photo)
+DEFAULT_MAX_SIDE = 2048  # long side of the working copy; composites are written at this size
+_EXIF_ORIENTATION = 0x0112
+_ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A decoded photo: RGB uint8 pixels (H, W, 3), possibly reduced from the file's own size."""
+
+    pixels: np.ndarray
+    original_size: tuple[int, int]  # (width, height) after EXIF rotation, before any reduction
+    format: str
+
+    @property
+    def scale(self) -> float:
+        """Working pixels per original pixel (1.0 when not reduced)."""
+        return self.pixels.shape[1] / self.original_size[0]
+
+
+def load_photo(
+    source: str | Path | bytes | BinaryIO,
+    max_side: int | None = DEFAULT_MAX_SIDE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Photo:
+    """Decode a photo from a path, bytes or a binary file; raise a `PhotoError` the user can act on.
+
+    `max_side` bounds the long side of the returned pixels (None keeps the full size).
+    """
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from 89 MP and refuses from 179 MP; our own limit (max_pixels) decides in between.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(source)
+    except FileNotFoundError:
+        raise PhotoError(f"file not found: {source}") from None
+    except IsADirectoryError:
+        raise PhotoError(f"{source} is a folder, not a photo") from None
+    except PermissionError:
+        raise PhotoError(f"cannot read {source}: permission denied") from None
+    except Image.DecompressionBombError:
+        raise ImageTooLarge("the image declares too many pixels to decode safely; send a smaller photo") from None
+    except (Image.UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise NotAnImage("this file is not an image Faceage can read (JPEG, PNG, WebP, HEIC, TIFF, BMP...)") from None
+    with image:
+        return _decode(image, max_side, max_pixels)
+
+
+def _decode(image: Image.Image, max_side: int | None, max_pixels: int) -> Photo:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"the photo has {width * height / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f}. "
+            "Send a smaller version."
+        )
+    if width < 1 or height < 1:
+        raise NotAnImage("the image is empty")
+    image_format = image.format or "unknown"
+    if max_side and image_format == "JPEG" and max(width, height) > max_side:
+        # Decode at the smallest DCT scale (1/2, 1/4, 1/8) that still covers max_side.
+        factor = max_side / max(width, height)
+        image.draft("RGB", (math.ceil(width * factor), math.ceil(height * factor)))
+    try:
+        image.load()
+        orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+        image = ImageOps.exif_transpose(image) or image
+    except (OSError, SyntaxError, ValueError) as error:
+        if "truncated" in str(error).lower() or "broken" in str(error).lower():
+            raise TruncatedImage("the image file is truncated (incomplete upload or copy); send it again") from None
+        raise NotAnImage(f"the image could not be decoded ({error}); send a JPEG or PNG") from None
+    original_size = (height, width) if orientation in _ROTATED_ORIENTATIONS else (width, height)
+    pixels = to_rgb_array(image)
+    if max_side and max(pixels.shape[:2]) > max_side:
+        pixels = _reduce(pixels, max_side)
+    return Photo(pixels=pixels, original_size=original_size, format=image_format)
+
+
+def to_rgb_array(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode as (H, W, 3) uint8 RGB."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        gray = np.clip(values / top * 255.0, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    if mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image)
+
+
+def _reduce(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    import cv2
+
+    height, width = pixels.shape[:2]
+    factor = max_side / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+

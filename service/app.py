@@ -1,0 +1,106 @@
+"""The Flask application factory: configuration in, blueprints registered, errors answered in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from service.config import Settings
+from service.database import Database
+from service.jobs import RequestError
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
+    """`enqueue(job_id)` sends a job to the workers; by default through Celery with the same settings."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    # Werkzeug refuses larger bodies before reading them (a batch is the largest request); each file is
+    # checked against the per-file limit as it is read.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_bytes + 1024 * 1024
+    app.extensions["faceage"] = {
+        "settings": settings,
+        "db": Database(settings.database_url),
+        "enqueue": enqueue or _celery_enqueue(settings),
+    }
+    from service.api import api
+    from service.pages import pages
+
+    _limit_new_work(app, api, settings)
+    app.register_blueprint(api, url_prefix="/api/v1")
+    app.register_blueprint(pages)
+    _register_errors(app)
+
+    @app.get("/healthz")
+    def health():
+        """For load balancers and compose: the app answers and reaches its database."""
+        from sqlalchemy import text
+
+        with app.extensions["faceage"]["db"].session() as session:
+            session.execute(text("SELECT 1"))
+        return jsonify(status="ok")
+
+    return app
+
+
+def _limit_new_work(app: Flask, api, settings: Settings) -> None:
+    """Rate limits on what creates work (POST), per API key, or per address without one; reading a job's
+    status stays free, since the job page polls it."""
+    import hashlib
+
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    def caller() -> str:
+        authorization = request.headers.get("Authorization")
+        if authorization:
+            return "key:" + hashlib.sha256(authorization.encode()).hexdigest()  # never the key itself
+        return "address:" + get_remote_address()
+
+    limiter = Limiter(caller, app=app, storage_uri=settings.rate_limit_storage, headers_enabled=True)
+    limiter.limit(settings.rate_limit, methods=["POST"])(api)
+
+
+def _celery_enqueue(settings: Settings):
+    """Send by task name through a Celery app of these settings: the web host needs no model code."""
+    from worker.celery_app import create_celery
+
+    celery = create_celery(settings)
+
+    def enqueue(job_id: str) -> None:
+        celery.send_task("worker.tasks.age_photo", args=[job_id], queue="faceage")
+
+    return enqueue
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(RequestError)
+    def request_error(error: RequestError):
+        return jsonify(error={"code": error.code, "message": error.message}), error.status
+
+    @app.errorhandler(PermissionError)
+    def forbidden(error: PermissionError):
+        return jsonify(error={"code": "unauthorized", "message": str(error)}), 401
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if not _wants_json():
+            return error
+        code = (error.name or "error").lower().replace(" ", "_")
+        message = {
+            413: "the upload is too large; send photos under the size limit one request at a time",
+            429: f"too many requests ({error.description}); wait a little and send again",
+        }.get(error.code, error.description)
+        return jsonify(error={"code": code, "message": message}), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return jsonify(error={"code": "internal_error", "message": "something went wrong on our side; try again"}), 500

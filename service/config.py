@@ -1,0 +1,78 @@
+"""One configuration object for the web app, the workers and the CLI, read from the environment.
+
+Every setting is a `FACEAGE_*` variable; unset ones take the embedded defaults, which need no server: SQLite
+and a broker kept in a SQLite file (kombu's SQLAlchemy transport) under `FACEAGE_DATA_DIR`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+_PREFIX = "FACEAGE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: str = "faceage-data"  # embedded database and broker live here
+    database_url: str = ""  # default: sqlite:///{data_dir}/faceage.sqlite
+    broker_url: str = ""  # default: sqla+sqlite:///{data_dir}/broker.sqlite
+    model_path: str = ""  # default: the shipped model
+    estimator_path: str = ""  # default: the shipped estimator
+    device: str = "auto"
+    max_upload_bytes: int = 30 * 1024 * 1024
+    max_pixels: int = 120_000_000
+    max_batch_files: int = 500
+    max_batch_bytes: int = 1024 * 1024 * 1024  # a whole batch request, or a zip's unpacked size
+    max_faces: int = 10
+    rate_limit: str = "60/minute"  # new jobs and batches per API key (per address without a key)
+    rate_limit_storage: str = ""  # default: the broker's Redis when it is Redis, else this process's memory
+    retention_hours: float = 24.0  # uploads and results are deleted this long after the job was created
+    task_time_limit_s: int = 600
+    requeue_queued_after_s: int = 600  # a job queued this long without a worker starting it is sent again
+    default_ages: tuple[float, ...] = field(default=(5.0, 20.0, 40.0, 60.0, 80.0))
+
+    def __post_init__(self):
+        data = Path(self.data_dir)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{(data / 'faceage.sqlite').resolve()}")
+        if not self.broker_url:
+            object.__setattr__(self, "broker_url", f"sqla+sqlite:///{(data / 'broker.sqlite').resolve()}")
+        if not self.rate_limit_storage:
+            redis = self.broker_url.startswith(("redis://", "rediss://"))
+            object.__setattr__(self, "rate_limit_storage", self.broker_url if redis else "memory://")
+
+    @property
+    def embedded(self) -> bool:
+        """True when the database is SQLite (one machine, no servers)."""
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Settings from `FACEAGE_*` variables (e.g. FACEAGE_DATABASE_URL), then `overrides`."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for spec in fields(cls):
+            raw = environ.get(_PREFIX + spec.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[spec.name] = _parse(raw, spec.type, spec.name)
+        values.update(overrides)
+        return cls(**values)
+
+    def documented(self) -> dict[str, str]:
+        return {_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+
+def _parse(raw: str, kind, name: str):
+    try:
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if "tuple" in str(kind):
+            return tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw

@@ -1,0 +1,233 @@
+"""Jobs in the database: accept a photo, track its progress, store its results, let only its owner see them.
+
+Shared by the web app (accept, read, delete) and the workers (progress, results). Knows nothing of Flask
+or Celery: it takes a `Database` and plain values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from PIL import Image
+from sqlalchemy import delete, select
+
+from preprocessing.errors import PhotoError
+from preprocessing.loading import DEFAULT_MAX_SIDE, load_photo
+from service.config import Settings
+from service.database import Database
+from service.models import Job, JobStatus, ResultImage, Upload, utcnow
+
+GENDERS = ("auto", "male", "female")
+
+
+class RequestError(ValueError):
+    """Something the client sent is unusable; `code` and the message go back to them as a 4xx."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass(frozen=True)
+class AcceptedJob:
+    job_id: str
+    token: str | None  # the access token, given once to the uploader; None when a duplicate was found
+    duplicate: bool
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_ages(raw: str | None, settings: Settings) -> list[float]:
+    if raw is None or not raw.strip():
+        return list(settings.default_ages)
+    try:
+        ages = [float(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise RequestError("bad_ages", "give ages as numbers separated by commas, e.g. 5,20,40,60,80") from None
+    if not ages or len(ages) > 20 or any(not 0 <= a <= 100 for a in ages):
+        raise RequestError("bad_ages", "give 1 to 20 ages between 0 and 100, e.g. 5,20,40,60,80")
+    return ages
+
+
+def parse_gender(raw: str | None) -> str:
+    gender = (raw or "auto").strip().lower()
+    if gender not in GENDERS:
+        raise RequestError("bad_gender", "gender must be auto, male or female")
+    return gender
+
+
+def normalise_photo(content: bytes, settings: Settings) -> Upload:
+    """Decode (bounded), apply EXIF rotation, reduce to the working size and re-encode without metadata.
+
+    Raises RequestError for what the user must fix: not an image, truncated, too large.
+    """
+    if len(content) > settings.max_upload_bytes:
+        raise RequestError(
+            "file_too_large", f"the file has {len(content) / 2**20:.1f} MB; the limit is {settings.max_upload_bytes / 2**20:.0f} MB", 413
+        )
+    try:
+        photo = load_photo(content, max_side=DEFAULT_MAX_SIDE, max_pixels=settings.max_pixels)
+    except PhotoError as error:
+        raise RequestError(error.code, error.message, 413 if error.code == "image_too_large" else 400) from None
+    buffer = io.BytesIO()
+    Image.fromarray(photo.pixels).save(buffer, "JPEG", quality=95)
+    height, width = photo.pixels.shape[:2]
+    return Upload(
+        content=buffer.getvalue(), content_type="image/jpeg", width=width, height=height,
+        original_width=photo.original_size[0], original_height=photo.original_size[1],
+    )
+
+
+def accept_photo(
+    db: Database, settings: Settings, content: bytes, ages: list[float], gender: str,
+    api_key_id: int | None = None, batch_id: str | None = None, item_name: str | None = None,
+) -> AcceptedJob:
+    """Store a new job for this photo, or return the caller's existing one for the same photo and options.
+
+    Within a batch every file is its own item, even when two files hold the same photo.
+    """
+    digest = hashlib.sha256(content).hexdigest()
+    if api_key_id is not None and batch_id is None:
+        existing = _existing_job(db, api_key_id, digest, ages, gender)
+        if existing is not None:
+            return AcceptedJob(existing, None, duplicate=True)
+    upload = normalise_photo(content, settings)
+    token = secrets.token_urlsafe(24)
+    job = Job(
+        id=secrets.token_hex(16), token_hash=hash_secret(token), api_key_id=api_key_id, batch_id=batch_id,
+        item_name=item_name, photo_sha256=digest, ages=ages, gender=gender,
+        expires_at=utcnow() + timedelta(hours=settings.retention_hours),
+    )
+    job.upload = upload
+    with db.session() as session:
+        session.add(job)
+    return AcceptedJob(job.id, token, duplicate=False)
+
+
+def _existing_job(db, api_key_id, digest, ages, gender) -> str | None:
+    with db.session() as session:
+        query = select(Job).where(
+            Job.api_key_id == api_key_id, Job.photo_sha256 == digest, Job.status != JobStatus.failed,
+            Job.expires_at > utcnow(), Job.batch_id.is_(None),
+        )
+        for job in session.scalars(query):
+            if job.ages == ages and job.gender == gender:
+                return job.id
+    return None
+
+
+def get_job(db: Database, job_id: str) -> Job | None:
+    with db.session() as session:
+        return session.get(Job, job_id)
+
+
+def may_read(job: Job, token: str | None, api_key_id: int | None) -> bool:
+    """The uploader's token, or the API key that created the job; nothing else opens it."""
+    if api_key_id is not None and job.api_key_id == api_key_id:
+        return True
+    return token is not None and secrets.compare_digest(hash_secret(token), job.token_hash)
+
+
+def upload_of(db: Database, job_id: str) -> bytes | None:
+    with db.session() as session:
+        upload = session.get(Upload, job_id)
+        return upload.content if upload else None
+
+
+def mark_stage(db: Database, job_id: str, stage: str, progress: float) -> None:
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return
+        job.status, job.stage, job.progress = JobStatus.running, stage, round(progress, 3)
+
+
+def start_attempt(db: Database, job_id: str) -> Job | None:
+    """Count an attempt; returns the job, or None when it is gone or already finished (nothing to do)."""
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status in (JobStatus.done, JobStatus.failed):
+            return None
+        job.attempts += 1
+        job.status, job.stage, job.progress = JobStatus.running, "starting", 0.0
+        return job
+
+
+def store_results(db: Database, job_id: str, document: dict, files) -> None:
+    """Replace any earlier partial results with these, and mark the job done, in one transaction."""
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return
+        session.execute(delete(ResultImage).where(ResultImage.job_id == job_id))
+        for output in files:
+            session.add(ResultImage(
+                job_id=job_id, name=output.name, kind=output.kind, face=output.face, age=output.age,
+                content_type=output.content_type, content=output.content,
+            ))
+        job.result, job.status, job.stage, job.progress = document, JobStatus.done, "done", 1.0
+        job.finished_at = utcnow()
+
+
+def mark_failed(db: Database, job_id: str, code: str, message: str) -> None:
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return
+        job.status, job.stage, job.error_code, job.error_message = JobStatus.failed, "failed", code, message
+        job.finished_at = utcnow()
+
+
+def result_image(db: Database, job_id: str, name: str) -> ResultImage | None:
+    with db.session() as session:
+        return session.scalars(select(ResultImage).where(ResultImage.job_id == job_id, ResultImage.name == name)).first()
+
+
+def result_images(db: Database, job_id: str) -> list[ResultImage]:
+    with db.session() as session:
+        return list(session.scalars(select(ResultImage).where(ResultImage.job_id == job_id).order_by(ResultImage.id)))
+
+
+def delete_job(db: Database, job_id: str) -> bool:
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return False
+        session.delete(job)
+        return True
+
+
+def stalled_jobs(db: Database, running_for: timedelta, queued_for: timedelta, now: datetime | None = None) -> list[str]:
+    """Jobs no worker is visibly working on: running without progress for `running_for` (its worker died),
+    or queued for `queued_for` (its message was lost, as a broker without late acknowledgement can)."""
+    now = now or datetime.now(timezone.utc)
+    with db.session() as session:
+        query = select(Job.id).where(
+            ((Job.status == JobStatus.running) & (Job.updated_at < now - running_for))
+            | ((Job.status == JobStatus.queued) & (Job.updated_at < now - queued_for))
+        )
+        return list(session.scalars(query))
+
+
+def touch(db: Database, job_id: str) -> None:
+    """Mark a job as looked after now (it was handed to the workers again)."""
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        if job is not None:
+            job.updated_at = utcnow()
+
+
+def delete_expired(db: Database, now: datetime | None = None) -> int:
+    """Delete every job (with its upload and results) past its retention; returns how many."""
+    now = now or datetime.now(timezone.utc)
+    with db.session() as session:
+        expired = list(session.scalars(select(Job).where(Job.expires_at <= now)))
+        for job in expired:
+            session.delete(job)
+        return len(expired)

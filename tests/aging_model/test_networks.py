@@ -1,0 +1,41 @@
+import pytest
+import torch
+
+from aging_model.config import ModelConfig
+from aging_model.networks import Encoder, Generator, ImageDiscriminator, LatentDiscriminator
+
+
+@pytest.mark.parametrize("resolution", [32, 64, 128])
+def test_networks_follow_the_configured_resolution(resolution):
+    config = ModelConfig(resolution=resolution, width=8)
+    faces = torch.rand(3, 3, resolution, resolution) * 2 - 1
+    age = torch.eye(10)[[0, 4, 9]]
+    gender = torch.eye(2)[[0, 1, 0]]
+    z = Encoder(config)(faces)
+    assert z.shape == (3, config.z_dim) and z.abs().max() <= 1
+    images = Generator(config)(z, age, gender)
+    assert images.shape == faces.shape and images.abs().max() <= 1
+    assert ImageDiscriminator(config)(images, age, gender).shape == (3,)
+    assert LatentDiscriminator(config)(z).shape == (3,)
+
+
+def test_generator_output_depends_on_the_age_condition():
+    torch.manual_seed(0)
+    config = ModelConfig(resolution=32, width=8)
+    generator = Generator(config).eval()
+    z = torch.rand(1, config.z_dim) * 2 - 1
+    young = generator(z, torch.eye(10)[[0]], torch.eye(2)[[0]])
+    old = generator(z, torch.eye(10)[[9]], torch.eye(2)[[0]])
+    assert (young - old).abs().mean() > 1e-3
+
+
+def test_resolution_must_be_a_power_of_two():
+    with pytest.raises(ValueError, match="power of two"):
+        ModelConfig(resolution=100)
+
+
+def test_the_age_critic_gives_one_logit_per_age_group_and_one_for_generated_faces():
+    from aging_model.networks import AgeCritic
+
+    config = ModelConfig(resolution=64, width=8)
+    assert AgeCritic(config)(torch.zeros(3, 3, 64, 64)).shape == (3, config.n_age_groups + 1)

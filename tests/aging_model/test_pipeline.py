@@ -1,0 +1,77 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aging_model.inference import AgingModel
+from aging_model.pipeline import AgingPipeline
+from preprocessing.errors import NoUsableFace
+
+
+@pytest.fixture(scope="module")
+def pipeline(detector):
+    return AgingPipeline(AgingModel.load(device="cpu"), detector=detector)
+
+
+def _jpeg(pixels) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def test_a_photo_with_one_face_is_aged_to_every_requested_age(pipeline, astronaut_jpeg):
+    result = pipeline.run(astronaut_jpeg, ages=[5, 40, 80], gender="female")
+    [face] = result.faces
+    assert face.quality.usable
+    assert face.generated.shape == (3, 64, 64, 3)
+    assert face.aged.shape[0] == 3 and face.aged.shape[1:] == face.detail.shape
+    assert face.own_age_group is not None
+    assert len(result.composites) == 3
+    assert set(result.timings) == {"load", "detect", "align", "age", "paste"}
+
+
+def test_with_the_estimator_the_face_is_read_and_its_own_gender_conditions_the_generator(detector, astronaut_jpeg):
+    from aging_model.estimator import AgeGenderEstimator
+
+    pipeline = AgingPipeline(AgingModel.load(device="cpu"), detector=detector, estimator=AgeGenderEstimator.load(device="cpu"))
+    [face] = pipeline.run(astronaut_jpeg, ages=[20, 60], gender="auto").faces
+    assert 25 <= face.estimated_age <= 50 and face.female_probability > 0.5
+    assert face.gender_condition == face.female_probability
+    assert face.own_age_group in (4, 5, 6)  # 21-30, 31-40 or 41-50
+    [male] = pipeline.run(astronaut_jpeg, ages=[20], gender="male").faces
+    assert male.gender_condition == 0.0
+
+
+def test_an_unknown_gender_choice_is_refused(pipeline, astronaut_jpeg):
+    with pytest.raises(ValueError, match="gender"):
+        pipeline.run(astronaut_jpeg, gender="other")
+
+
+def test_composites_change_the_face_and_keep_the_rest_of_the_photo(pipeline, astronaut_jpeg):
+    result = pipeline.run(astronaut_jpeg, ages=[80])
+    composite, original = result.composites[0].astype(int), result.photo.pixels.astype(int)
+    x1, y1, x2, y2 = result.faces[0].box.astype(int)
+    assert np.abs(composite[y1:y2, x1:x2] - original[y1:y2, x1:x2]).mean() > 3
+    assert np.array_equal(composite[400:, :150], original[400:, :150])
+
+
+def test_every_face_of_a_group_photo_is_aged_together(pipeline, astronaut):
+    group = np.concatenate([astronaut[:, 100:400], astronaut[:, 100:400]], axis=1)
+    result = pipeline.run(_jpeg(group), ages=[60])
+    assert len(result.aged_faces) == 2
+    left, right = result.composites[0][:, :300].astype(int), result.composites[0][:, 300:].astype(int)
+    assert np.abs(left - group[:, :300]).mean() > 0.5 and np.abs(right - group[:, 300:]).mean() > 0.5
+
+
+def test_a_photo_without_a_face_gives_a_reason(pipeline):
+    landscape = np.full((300, 400, 3), 120, np.uint8)
+    with pytest.raises(NoUsableFace, match="no face found"):
+        pipeline.run(_jpeg(landscape))
+
+
+def test_a_blurred_face_is_refused_with_its_reason(pipeline, astronaut):
+    import cv2
+
+    with pytest.raises(NoUsableFace, match="blurred"):
+        pipeline.run(_jpeg(cv2.GaussianBlur(astronaut, (0, 0), 3)))

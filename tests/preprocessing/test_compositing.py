@@ -1,0 +1,55 @@
+"""Paste-back: aged crops return to the photo through the inverse alignment, blended at the edges."""
+
+import numpy as np
+import pytest
+
+from preprocessing.alignment import align_face
+from preprocessing.compositing import FacePatch, face_mask, paste_faces, transfer_aging
+
+
+@pytest.fixture(scope="module")
+def aligned(detector, astronaut):
+    [face] = detector.detect(astronaut)
+    return align_face(astronaut, face.landmarks, 256)
+
+
+def test_the_mask_covers_the_inner_face_and_fades_out():
+    mask = face_mask(200)
+    assert mask.shape == (200, 200) and mask.min() >= 0 and mask.max() <= 1
+    assert mask[94, 95] == 1.0  # the nose (template) is fully replaced
+    assert mask[0, 0] < 0.01 and mask[199, 199] < 0.01  # corners stay the photo's own
+    assert 0 < mask[94, 5] < 1 or 0 < mask[94, 12] < 1  # a soft edge, not a cut
+
+
+@pytest.mark.parametrize("blend", ["feather", "seamless"])
+def test_pasting_the_unchanged_crop_gives_back_the_photo(astronaut, aligned, blend):
+    pasted = paste_faces(astronaut, [FacePatch(aligned.pixels, aligned.matrix)], blend=blend)
+    assert np.abs(pasted.astype(int) - astronaut.astype(int)).mean() < 2
+
+
+@pytest.mark.parametrize("blend", ["feather", "seamless"])
+def test_a_changed_crop_changes_the_face_and_nothing_far_from_it(astronaut, aligned, blend):
+    # Stripes: a change of texture, which both blends carry (Poisson blending keeps gradients, not colours).
+    striped = aligned.pixels.astype(int)
+    striped[::8] = 255 - striped[::8]
+    pasted = paste_faces(astronaut, [FacePatch(striped.astype(np.uint8), aligned.matrix)], blend=blend).astype(int)
+    original = astronaut.astype(int)
+    assert np.abs(pasted[120:200, 190:260] - original[120:200, 190:260]).mean() > 8  # cheeks and nose
+    assert np.array_equal(pasted[350:, :], original[350:, :])  # the suit
+    assert np.array_equal(pasted[:, :120], original[:, :120])  # the flag side
+
+
+def test_a_face_at_the_photo_edge_is_pasted_without_error(astronaut, aligned):
+    shifted = aligned.matrix.copy()
+    shifted[:, 2] += aligned.matrix[:, :2] @ np.array([220.0, 0.0])  # the crop now hangs off the left edge
+    pasted = paste_faces(astronaut, [FacePatch(aligned.pixels, shifted)])
+    assert pasted.shape == astronaut.shape
+
+
+def test_transfer_applies_only_what_the_model_changed(aligned):
+    detail = aligned.pixels
+    same = np.full((64, 64, 3), 100, np.uint8)
+    assert np.array_equal(transfer_aging(detail, same, same), detail)
+    brighter = same + 20
+    moved = transfer_aging(detail, brighter, same).astype(int) - detail.astype(int)
+    assert moved.shape == detail.shape and np.median(moved) == 20

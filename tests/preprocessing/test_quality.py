@@ -1,0 +1,78 @@
+"""The quality report: measurements per face and a named reason for each failed threshold."""
+
+import cv2
+import numpy as np
+import pytest
+
+from preprocessing.alignment import align_face
+from preprocessing.detection import DetectedFace
+from preprocessing.quality import ANALYSIS_SIZE, QualityThresholds, assess_face, pose_from_landmarks
+
+
+@pytest.fixture(scope="module")
+def face(detector, astronaut):
+    return detector.detect(astronaut)[0]
+
+
+def _assess(face, pixels, **kwargs):
+    return assess_face(face, align_face(pixels, face.landmarks, ANALYSIS_SIZE).pixels, **kwargs)
+
+
+def test_the_astronaut_is_usable_and_measured(face, astronaut):
+    report = _assess(face, astronaut)
+    assert report.usable and report.reasons == [] and report.warnings == []
+    assert report.detection_probability > 0.99 and report.face_size_px > 80
+    assert report.sharpness > 100 and 60 < report.brightness < 200
+    assert abs(report.yaw) < 0.2 and abs(report.roll_degrees) < 15
+    assert set(report.to_dict()) >= {"sharpness", "brightness", "yaw", "pitch", "usable", "reasons"}
+
+
+def test_a_blurred_face_is_named(face, astronaut):
+    report = _assess(face, cv2.GaussianBlur(astronaut, (0, 0), 3))
+    assert not report.usable and "blurred" in report.reasons
+
+
+def test_dark_and_bright_faces_are_named(face, astronaut):
+    assert "underexposed" in _assess(face, (astronaut * 0.15).astype(np.uint8)).reasons
+    bright = np.clip(astronaut.astype(int) + 170, 0, 255).astype(np.uint8)
+    assert {"overexposed", "clipped_exposure"} & set(_assess(face, bright).reasons)
+
+
+def test_a_black_and_white_photo_is_a_warning_not_a_refusal(face, astronaut):
+    gray = np.repeat(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    report = _assess(face, gray)
+    assert report.usable and report.warnings == ["grayscale"]
+
+
+def test_a_small_face_in_the_original_photo_is_named(face, astronaut):
+    # The working copy was reduced 8x from the user's photo: the face is measured in the user's pixels.
+    assert not _assess(face, astronaut, photo_scale=1.0).reasons
+    tiny = DetectedFace(box=face.box, probability=face.probability, landmarks=face.landmarks)
+    assert "face_too_small" in _assess(tiny, astronaut, photo_scale=4.0).reasons
+
+
+def test_a_doubtful_detection_is_named(face, astronaut):
+    doubtful = DetectedFace(box=face.box, probability=0.6, landmarks=face.landmarks)
+    assert "low_detection_probability" in _assess(doubtful, astronaut).reasons
+
+
+def test_pose_is_frontal_for_a_symmetric_face_and_turned_when_the_nose_is_aside():
+    frontal = np.array([[30, 40], [70, 40], [50, 63], [34, 80], [66, 80]], float)
+    yaw, pitch, roll = pose_from_landmarks(frontal)
+    assert abs(yaw) < 0.01 and abs(pitch) < 0.05 and abs(roll) < 0.01
+    turned = frontal.copy()
+    turned[2, 0] += 28  # the nose far to one side: a profile
+    assert pose_from_landmarks(turned)[0] > QualityThresholds().max_yaw
+
+
+def test_an_extreme_pose_is_named(face, astronaut):
+    marks = face.landmarks.copy()
+    eye_distance = marks[1, 0] - marks[0, 0]
+    marks[2, 0] += 0.6 * eye_distance
+    profile = DetectedFace(box=face.box, probability=face.probability, landmarks=marks)
+    assert "extreme_pose" in assess_face(profile, align_face(astronaut, face.landmarks, ANALYSIS_SIZE).pixels).reasons
+
+
+def test_thresholds_are_configuration(face, astronaut):
+    strict = QualityThresholds(min_sharpness=1e9)
+    assert "blurred" in _assess(face, astronaut, thresholds=strict).reasons

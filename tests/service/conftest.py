@@ -1,0 +1,84 @@
+"""The embedded default for real: SQLite database, SQLite broker, and a Celery worker process consuming it."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from service.app import create_app
+from service.config import Settings
+from service.database import Database
+
+
+def _start_worker(env: dict) -> subprocess.Popen:
+    """A Celery worker process (one pool process) on the settings in `env`; its output is discarded."""
+    argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app:celery_app", "worker", "--loglevel", "INFO",
+            "--queues", "faceage", "--concurrency", "1", "--without-gossip", "--without-mingle"]
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def embedded(tmp_path_factory):
+    """Settings, database and a running worker for the whole test session."""
+    data_dir = tmp_path_factory.mktemp("faceage-data")
+    env = {**os.environ, "FACEAGE_DATA_DIR": str(data_dir), "FACEAGE_DEVICE": "cpu", "FACEAGE_REQUEUE_QUEUED_AFTER_S": "3",
+           "FACEAGE_RATE_LIMIT": "1000/minute"}  # the rate limit has its own test
+    settings = Settings.from_env(env)
+    database = Database(settings.database_url)
+    database.upgrade()
+    worker = _start_worker(env)
+    yield settings, database, env
+    stop(worker)
+
+
+@pytest.fixture(scope="session")
+def client(embedded):
+    settings, _database, _env = embedded
+    return create_app(settings).test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server(embedded):
+    """The web app on a real port (for clients that speak HTTP), in a thread of the test process."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    settings, _database, _env = embedded
+    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def start_worker():
+    """Start a real Celery worker process with this environment (FACEAGE_* settings)."""
+    return _start_worker
+
+
+@pytest.fixture(scope="session")
+def wait_for_job():
+    return _wait_for_job
+
+
+def _wait_for_job(client, job_id: str, headers: dict, timeout: float = 180) -> dict:
+    """Poll the API until the job is done or failed, as a client would."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s: {job}")

@@ -1,0 +1,265 @@
+"""/api/v1 against the embedded default: real database, real broker, a real worker process."""
+
+import io
+import struct
+import zipfile
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from service import jobs
+from service.auth import create_api_key
+from service.models import Upload
+
+
+def _jpeg(pixels, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=92, **options)
+    return buffer.getvalue()
+
+
+def _post(client, content: bytes, name="photo.jpg", headers=None, **form):
+    data = {"photo": (io.BytesIO(content), name), **form}
+    return client.post("/api/v1/jobs", data=data, headers=headers or {}, content_type="multipart/form-data")
+
+
+@pytest.fixture(scope="module")
+def finished(client, astronaut_jpeg, wait_for_job):
+    """One photo sent through the whole service and aged."""
+    reply = _post(client, astronaut_jpeg, ages="20,70")
+    assert reply.status_code == 202, reply.get_json()
+    body = reply.get_json()
+    headers = {"X-Job-Token": body["token"]}
+    return body, headers, wait_for_job(client, body["id"], headers)
+
+
+def test_a_photo_is_accepted_with_its_urls_and_aged_by_a_worker(finished):
+    accepted, _headers, job = finished
+    assert accepted["status"] == "queued" and accepted["urls"]["page"].endswith("#" + accepted["token"])
+    assert job["status"] == "done" and job["progress"] == 1.0 and job["error"] is None
+    [face] = job["faces"]
+    assert face["usable"] and face["quality"]["detection_probability"] > 0.9 and 20 < face["estimated_age"] < 55
+    assert [c["age"] for c in job["results"]["composites"]] == [20, 70]
+    assert [a["age"] for a in job["results"]["faces"][0]["ages"]] == [20, 70]
+
+
+def test_result_images_are_served_to_the_owner_without_metadata(client, finished):
+    _accepted, headers, job = finished
+    reply = client.get(job["results"]["composites"][1]["url"], headers=headers)
+    assert reply.status_code == 200 and reply.mimetype == "image/jpeg"
+    image = Image.open(io.BytesIO(reply.data))
+    assert image.size == (512, 512) and not image.getexif()
+
+
+def test_everything_comes_as_one_zip(client, finished):
+    _accepted, headers, job = finished
+    reply = client.get(job["results"]["zip"], headers=headers)
+    names = zipfile.ZipFile(io.BytesIO(reply.data)).namelist()
+    assert "result.json" in names and "photo-age-070.jpg" in names and "face-1/strip.jpg" in names
+
+
+def test_a_job_is_closed_to_everyone_else(client, finished):
+    accepted, _headers, job = finished
+    assert client.get(accepted["urls"]["self"]).status_code == 401
+    wrong = client.get(accepted["urls"]["self"], headers={"X-Job-Token": "guess"})
+    assert wrong.status_code == 404 and wrong.get_json()["error"]["code"] == "not_found"
+    assert client.get(job["results"]["zip"], headers={"X-Job-Token": "guess"}).status_code == 404
+
+
+def test_api_keys_open_their_own_jobs_only(client, embedded, astronaut_jpeg):
+    _settings, database, _env = embedded
+    alice, bob = create_api_key(database, "alice"), create_api_key(database, "bob")
+    reply = _post(client, astronaut_jpeg, headers={"Authorization": f"Bearer {alice}"}, ages="40")
+    assert reply.status_code == 202
+    url = reply.get_json()["urls"]["self"]
+    assert client.get(url, headers={"Authorization": f"Bearer {alice}"}).status_code == 200
+    assert client.get(url, headers={"Authorization": f"Bearer {bob}"}).status_code == 404
+    invalid = client.get(url, headers={"Authorization": "Bearer fa_not_a_key"})
+    assert invalid.status_code == 401 and invalid.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_the_same_photo_twice_from_one_key_is_one_job(client, embedded, astronaut_jpeg):
+    _settings, database, _env = embedded
+    key = {"Authorization": f"Bearer {create_api_key(database, 'repeat')}"}
+    first = _post(client, astronaut_jpeg, headers=key, ages="30")
+    second = _post(client, astronaut_jpeg, headers=key, ages="30")
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.get_json()["duplicate"] and second.get_json()["id"] == first.get_json()["id"]
+    assert _post(client, astronaut_jpeg, headers=key, ages="50").get_json()["id"] != first.get_json()["id"]
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("content, status, code", [
+    (b"just some text", 400, "not_an_image"),
+    (b"\xff\xd8\xff\xe0" + b"\0" * 100, 400, None),  # a JPEG header and nothing after it
+    (_png_header_only(20_000, 20_000), 413, "image_too_large"),
+])
+def test_bad_files_are_refused_at_once_with_a_reason(client, content, status, code):
+    reply = _post(client, content)
+    assert reply.status_code == status
+    error = reply.get_json()["error"]
+    assert error["message"] and (code is None or error["code"] == code)
+
+
+def test_a_truncated_photo_is_named(client, astronaut_jpeg):
+    reply = _post(client, astronaut_jpeg[: len(astronaut_jpeg) // 2])
+    assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "truncated_image"
+
+
+@pytest.mark.parametrize("form, code", [({"ages": "5,old"}, "bad_ages"), ({"ages": "500"}, "bad_ages"), ({"gender": "x"}, "bad_gender")])
+def test_bad_options_are_refused(client, astronaut_jpeg, form, code):
+    reply = _post(client, astronaut_jpeg, **form)
+    assert reply.status_code == 400 and reply.get_json()["error"]["code"] == code
+
+
+def test_a_request_without_a_photo_says_what_to_send(client):
+    reply = client.post("/api/v1/jobs", data={"ages": "20"}, content_type="multipart/form-data")
+    assert reply.status_code == 400 and "photo" in reply.get_json()["error"]["message"]
+
+
+def test_a_photo_without_a_face_fails_with_the_reason(client, wait_for_job):
+    reply = _post(client, _jpeg(np.full((300, 400, 3), 120, np.uint8)))
+    assert reply.status_code == 202
+    job = wait_for_job(client, reply.get_json()["id"], {"X-Job-Token": reply.get_json()["token"]})
+    assert job["status"] == "failed" and job["error"]["code"] == "no_face" and "no face" in job["error"]["message"]
+
+
+def test_stored_uploads_carry_no_metadata_and_exif_rotation_is_applied(client, embedded, astronaut):
+    _settings, database, _env = embedded
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    exif[0x010F] = "PhoneMaker"
+    reply = _post(client, _jpeg(astronaut[:256], exif=exif.tobytes()))
+    with database.session() as session:
+        upload = session.get(Upload, reply.get_json()["id"])
+        stored = Image.open(io.BytesIO(upload.content))
+        assert not stored.getexif() and stored.size == (256, 512)
+
+
+def test_deleting_a_job_removes_it_and_its_results(client, astronaut_jpeg):
+    reply = _post(client, astronaut_jpeg, ages="60")
+    body = reply.get_json()
+    headers = {"X-Job-Token": body["token"]}
+    assert client.delete(body["urls"]["self"], headers=headers).status_code == 204
+    assert client.get(body["urls"]["self"], headers=headers).status_code == 404
+
+
+def test_expired_jobs_are_deleted(embedded, astronaut_jpeg):
+    from datetime import datetime, timedelta, timezone
+
+    settings, database, _env = embedded
+    accepted = jobs.accept_photo(database, settings, astronaut_jpeg, [20.0], "auto")
+    later = datetime.now(timezone.utc) + timedelta(hours=settings.retention_hours + 1)
+    assert jobs.delete_expired(database, now=later) >= 1
+    assert jobs.get_job(database, accepted.job_id) is None
+
+
+def test_a_job_whose_message_was_lost_is_found_and_finished(client, embedded, astronaut_jpeg, wait_for_job):
+    """A job in the database that no worker ever heard of (a lost broker message) is found by the periodic
+    requeue_stalled task (here with a 3 s threshold), handed to the workers again, and finished."""
+    import time
+
+    from worker.celery_app import create_celery
+
+    settings, database, _env = embedded
+    accepted = jobs.accept_photo(database, settings, astronaut_jpeg, [45.0], "auto")  # stored, never enqueued
+    time.sleep(settings.requeue_queued_after_s + 1)
+    create_celery(settings).send_task("worker.tasks.requeue_stalled", queue="faceage")
+    job = wait_for_job(client, accepted.job_id, {"X-Job-Token": accepted.token})
+    assert job["status"] == "done"
+
+
+def test_an_upload_over_the_byte_limit_is_refused_before_any_work(embedded, astronaut_jpeg):
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    settings, _database, _env = embedded
+
+    def must_not_enqueue(job_id):
+        raise AssertionError("an oversized upload reached the queue")
+
+    small = create_app(replace(settings, max_upload_bytes=20_000), enqueue=must_not_enqueue).test_client()
+    reply = _post(small, astronaut_jpeg)  # 60 kB
+    assert reply.status_code == 413 and "limit" in reply.get_json()["error"]["message"]
+    huge = _post(small, astronaut_jpeg * 40)  # over the whole request limit: refused by the server itself
+    assert huge.status_code == 413 and huge.get_json()["error"]["code"]
+
+
+def test_the_health_check_reaches_the_database(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_new_jobs_are_rate_limited_per_key_and_reading_is_not(embedded, astronaut_jpeg):
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    settings, database, _env = embedded
+    limited = create_app(replace(settings, rate_limit="2/minute"), enqueue=lambda job_id: None).test_client()
+    first, second = ({"Authorization": f"Bearer {create_api_key(database, name)}"} for name in ("first", "second"))
+    replies = [_post(limited, astronaut_jpeg, headers=first, ages=str(age)) for age in (10, 20, 30)]
+    assert [r.status_code for r in replies] == [202, 202, 429]
+    assert replies[2].get_json()["error"]["code"] == "too_many_requests" and "Retry-After" in replies[2].headers
+    assert _post(limited, astronaut_jpeg, headers=second).status_code == 202  # another key has its own budget
+    url = replies[0].get_json()["urls"]["self"]
+    assert all(limited.get(url, headers=first).status_code == 200 for _ in range(5))
+
+
+def test_twenty_concurrent_uploads_all_end_done(live_server, astronaut):
+    """20 people upload at the same moment (over HTTP, through the threaded server): every job is accepted,
+    none is lost, and every one ends done."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    def upload(i: int) -> dict:
+        # Each person's own photo: the astronaut, brightened a little differently.
+        pixels = np.clip(astronaut.astype(int) + i, 0, 255).astype(np.uint8)
+        reply = requests.post(f"{live_server}/api/v1/jobs", files={"photo": (f"p{i}.jpg", _jpeg(pixels))},
+                              data={"ages": "60"}, timeout=60)
+        assert reply.status_code == 202, reply.text
+        return reply.json()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        accepted = list(pool.map(upload, range(20)))
+    assert len({a["id"] for a in accepted}) == 20
+    deadline = time.monotonic() + 300
+    pending = {a["id"]: a["token"] for a in accepted}
+    while pending and time.monotonic() < deadline:
+        for job_id, token in list(pending.items()):
+            job = requests.get(f"{live_server}/api/v1/jobs/{job_id}", headers={"X-Job-Token": token}, timeout=30).json()
+            if job["status"] in ("done", "failed"):
+                assert job["status"] == "done", job
+                del pending[job_id]
+        time.sleep(1)
+    assert not pending, f"{len(pending)} of 20 jobs did not finish"
+
+
+def test_a_heic_photo_from_a_phone_is_accepted(client, astronaut):
+    buffer = io.BytesIO()
+    Image.fromarray(astronaut).save(buffer, "HEIF", quality=90)
+    reply = _post(client, buffer.getvalue(), name="IMG_0001.HEIC")
+    assert reply.status_code == 202, reply.get_json()
+
+
+def test_logs_carry_neither_tokens_nor_image_bytes(client, astronaut_jpeg, caplog, wait_for_job):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        reply = _post(client, astronaut_jpeg, ages="33")
+        body = reply.get_json()
+        wait_for_job(client, body["id"], {"X-Job-Token": body["token"]})
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert body["id"] in logged  # the job is logged, by its id
+    assert body["token"] not in logged and "JFIF" not in logged and "\\xff\\xd8" not in logged

@@ -1,0 +1,115 @@
+"""Batches through the API: many files or one zip, per-item status, results as one zip; zip attacks refused."""
+
+import io
+import json
+import zipfile
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from service.app import create_app
+from service.auth import create_api_key
+from service.batches import clean_name
+
+
+@pytest.fixture(scope="module")
+def key(embedded):
+    _settings, database, _env = embedded
+    return {"Authorization": f"Bearer {create_api_key(database, 'batch operator')}"}
+
+
+def _must_not_enqueue(job_id):
+    raise AssertionError("a refused batch reached the queue")
+
+
+def _wall() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _zip(members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _wait_for_batch(client, url, headers, timeout=240):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch = client.get(url, headers=headers).get_json()
+        if batch["status"] == "done":
+            return batch
+        time.sleep(0.5)
+    raise AssertionError(f"batch did not finish: {batch}")
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("a.jpg", "a.jpg"), ("trip/day 1/a.jpg", "trip/day 1/a.jpg"), ("../../etc/passwd", "etc/passwd"),
+    ("/abs/path.jpg", "abs/path.jpg"), ("win\\dir\\b.jpg", "win/dir/b.jpg"), ("folder/", None),
+    ("__MACOSX/._a.jpg", None), ("x/.DS_Store", None),
+])
+def test_names_in_a_batch_stay_inside_it(raw, clean):
+    assert clean_name(raw) == clean
+
+
+def test_many_files_become_items_with_their_own_outcome(client, key, astronaut_jpeg):
+    files = [(io.BytesIO(astronaut_jpeg), "astronaut.jpg"), (io.BytesIO(b"hello"), "notes.jpg"), (io.BytesIO(_wall()), "wall.png")]
+    reply = client.post("/api/v1/batches", data={"photos": files, "ages": "30,70"}, headers=key, content_type="multipart/form-data")
+    assert reply.status_code == 202, reply.get_json()
+    batch = _wait_for_batch(client, reply.get_json()["urls"]["self"], key)
+    by_name = {item["name"]: item for item in batch["items"]}
+    assert by_name["astronaut.jpg"]["status"] == "done"
+    assert by_name["notes.jpg"]["error"]["code"] == "not_an_image"
+    assert by_name["wall.png"]["error"]["code"] == "no_face"
+    assert batch["counts"] == {"queued": 0, "running": 0, "done": 1, "failed": 2}
+    archive = zipfile.ZipFile(io.BytesIO(client.get(batch["urls"]["results"], headers=key).data))
+    assert "astronaut/photo-age-070.jpg" in archive.namelist()
+    assert len(json.loads(archive.read("summary.json"))["items"]) == 3
+
+
+def test_a_zip_keeps_its_folder_tree_and_its_names_cannot_escape(client, key, astronaut_jpeg):
+    archive = _zip({"trip/day1/astronaut.jpg": astronaut_jpeg, "../../evil.jpg": astronaut_jpeg, "trip/": b""})
+    reply = client.post("/api/v1/batches", data={"archive": (io.BytesIO(archive), "photos.zip"), "ages": "50"},
+                        headers=key, content_type="multipart/form-data")
+    assert reply.status_code == 202, reply.get_json()
+    batch = _wait_for_batch(client, reply.get_json()["urls"]["self"], key)
+    assert sorted(item["name"] for item in batch["items"]) == ["evil.jpg", "trip/day1/astronaut.jpg"]
+    names = zipfile.ZipFile(io.BytesIO(client.get(batch["urls"]["results"], headers=key).data)).namelist()
+    assert "trip/day1/astronaut/photo-age-050.jpg" in names and not any(".." in n for n in names)
+
+
+def test_a_zip_bomb_is_refused(client, key):
+    bomb = _zip({"big.jpg": b"\0" * 20_000_000})  # 20 MB of zeros in about 20 kB
+    reply = client.post("/api/v1/batches", data={"archive": (io.BytesIO(bomb), "bomb.zip")}, headers=key, content_type="multipart/form-data")
+    assert reply.status_code == 413 and reply.get_json()["error"]["code"] == "zip_bomb"
+
+
+def test_a_batch_over_the_file_count_is_refused(embedded, key, astronaut_jpeg):
+    settings, _database, _env = embedded
+    small = create_app(replace(settings, max_batch_files=2), enqueue=_must_not_enqueue).test_client()
+    archive = _zip({f"{i}.jpg": astronaut_jpeg for i in range(3)}, zipfile.ZIP_STORED)
+    reply = small.post("/api/v1/batches", data={"archive": (io.BytesIO(archive), "a.zip")}, headers=key, content_type="multipart/form-data")
+    assert reply.status_code == 413 and reply.get_json()["error"]["code"] == "too_many_files"
+
+
+def test_a_broken_zip_is_named(client, key):
+    reply = client.post("/api/v1/batches", data={"archive": (io.BytesIO(b"PK\x03\x04 broken"), "a.zip")}, headers=key, content_type="multipart/form-data")
+    assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "bad_archive"
+
+
+def test_batches_are_for_their_key_only(client, embedded, key, astronaut_jpeg):
+    _settings, database, _env = embedded
+    reply = client.post("/api/v1/batches", data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]}, headers=key, content_type="multipart/form-data")
+    url = reply.get_json()["urls"]["self"]
+    other = {"Authorization": f"Bearer {create_api_key(database, 'someone else')}"}
+    assert client.get(url, headers=other).status_code == 404
+    assert client.get(url).status_code == 401
+    anonymous = client.post("/api/v1/batches", data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]}, content_type="multipart/form-data")
+    assert anonymous.status_code == 401

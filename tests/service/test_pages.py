@@ -1,0 +1,73 @@
+"""The pages in a real browser (Debian's chromium, driven by Playwright): upload a photo, watch it age."""
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without these, chromium keeps trying to reach Google's services from a machine with no internet.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def test_a_person_uploads_a_photo_and_sees_it_aged(page, live_server, astronaut, tmp_path):
+    photo = tmp_path / "me.jpg"
+    Image.fromarray(astronaut).save(photo, quality=92)
+    page.goto(live_server + "/")
+    page.set_input_files("#photo", str(photo))
+    page.fill("#ages", "20,70")
+    page.click("#submit")
+    page.wait_for_url("**/jobs/*#*")
+    page.wait_for_selector("#result:not([hidden])", timeout=180_000)
+    assert page.text_content("#status").startswith("Done")
+    assert page.eval_on_selector("#composite", "img => img.naturalWidth") == 512
+    assert page.locator(".ages img").count() == 2
+    page.fill("#slider", "1")
+    page.dispatch_event("#slider", "input")
+    assert page.text_content("#slider-age") == "age 70"
+    page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
+
+
+def test_a_photo_without_a_face_shows_the_reason(page, live_server, tmp_path):
+    wall = tmp_path / "wall.png"
+    Image.fromarray(np.full((240, 320, 3), 100, np.uint8)).save(wall)
+    page.goto(live_server + "/")
+    page.set_input_files("#photo", str(wall))
+    page.click("#submit")
+    page.wait_for_selector("#reason:has-text('no face')", timeout=180_000)
+
+
+def test_a_file_that_is_not_an_image_is_refused_on_the_upload_page(page, live_server, tmp_path):
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("these are notes, not a photo")
+    page.goto(live_server + "/")
+    page.set_input_files("#photo", str(notes))
+    page.click("#submit")
+    page.wait_for_selector("#message:has-text('not an image')")
+    assert "/jobs/" not in page.url
+
+
+def test_the_job_page_without_its_token_shows_nothing_of_the_job(page, live_server):
+    page.goto(live_server + "/jobs/0123456789abcdef0123456789abcdef")
+    page.wait_for_selector("#status:has-text('token')")
+    assert page.locator("#result").is_hidden()

@@ -1,0 +1,112 @@
+"""The production stack for real: PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379), skipped with the
+reason where they are not reachable. A fresh database and a Redis database number are used and cleaned."""
+
+import io
+import os
+import secrets
+import signal
+import subprocess
+import time
+
+import pytest
+from PIL import Image
+
+from service import jobs
+from service.app import create_app
+from service.config import Settings
+from service.database import Database
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {error}")
+    name = f"faceage_test_{secrets.token_hex(4)}"
+    admin.execute(f"CREATE DATABASE {name}")
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.ConnectionError as error:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {error}")
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture(scope="module")
+def stack(postgres_url, redis_url, tmp_path_factory):
+    env = {**os.environ, "FACEAGE_DATABASE_URL": postgres_url, "FACEAGE_BROKER_URL": redis_url,
+           "FACEAGE_DATA_DIR": str(tmp_path_factory.mktemp("data")), "FACEAGE_DEVICE": "cpu"}
+    settings = Settings.from_env(env)
+    database = Database(settings.database_url)
+    database.upgrade()
+    yield settings, database, env
+    database.dispose()
+
+
+def test_migrations_go_down_and_up_again_on_postgresql(stack):
+    _settings, database, _env = stack
+    database.upgrade("base")
+    database.upgrade("head")
+    with database.engine.connect() as connection:
+        tables = set(connection.dialect.get_table_names(connection))
+    assert {"jobs", "uploads", "result_images", "batches", "api_keys", "alembic_version"} <= tables
+
+
+def test_jobs_round_trip_through_postgresql(stack, astronaut_jpeg):
+    settings, database, _env = stack
+    accepted = jobs.accept_photo(database, settings, astronaut_jpeg, [20.0, 60.0], "auto")
+    job = jobs.get_job(database, accepted.job_id)
+    assert job.status.value == "queued" and job.ages == [20.0, 60.0]
+    assert jobs.may_read(job, accepted.token, None) and not jobs.may_read(job, "guess", None)
+    assert Image.open(io.BytesIO(jobs.upload_of(database, accepted.job_id))).size == (512, 512)
+    assert jobs.delete_job(database, accepted.job_id) and jobs.get_job(database, accepted.job_id) is None
+
+
+def _child_pids(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in found]
+
+
+def test_a_worker_killed_in_the_middle_of_jobs_loses_none_of_them(stack, astronaut_jpeg, wait_for_job, start_worker):
+    """Five photos on Redis + PostgreSQL; the worker's process is SIGKILLed while it ages the first one.
+    Celery's late acknowledgement hands the unfinished task to a fresh process: every job ends done."""
+    settings, _database, env = stack
+    worker = start_worker(env)
+    try:
+        client = create_app(settings).test_client()
+        accepted = []
+        for age in (10, 30, 50, 70, 90):
+            reply = client.post("/api/v1/jobs", data={"photo": (io.BytesIO(astronaut_jpeg), "a.jpg"), "ages": str(age)},
+                                content_type="multipart/form-data")
+            assert reply.status_code == 202
+            accepted.append(reply.get_json())
+        first = accepted[0]
+        deadline = time.monotonic() + 120
+        while client.get(first["urls"]["self"], headers={"X-Job-Token": first["token"]}).get_json()["status"] == "queued":
+            assert time.monotonic() < deadline, "the worker never started the first job"
+            time.sleep(0.05)
+        children = _child_pids(worker.pid)
+        assert children, "the worker has no pool process to kill"
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        for body in accepted:
+            job = wait_for_job(client, body["id"], {"X-Job-Token": body["token"]}, timeout=240)
+            assert job["status"] == "done", job
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)

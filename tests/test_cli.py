@@ -1,0 +1,78 @@
+"""`faceage age` as a user runs it: a real process, real photos, files on disk, exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FACEAGE = [str(Path(sys.executable).parent / "faceage")]
+
+
+def run_faceage(*args, cwd=None):
+    return subprocess.run([*FACEAGE, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, astronaut):
+    folder = tmp_path_factory.mktemp("photos")
+    Image.fromarray(astronaut).save(folder / "astronaut.jpg", quality=95)
+    (folder / "notes.jpg").write_text("this is not a photo")
+    Image.fromarray(np.full((200, 300, 3), 90, np.uint8)).save(folder / "wall.png")
+    data = (folder / "astronaut.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(data[: len(data) // 3])
+    return folder
+
+
+def test_age_writes_crops_strip_composites_and_result_json(photos, tmp_path):
+    done = run_faceage("age", str(photos / "astronaut.jpg"), "--out", str(tmp_path), "--ages", "5,40,80", "--gender", "female")
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "astronaut"
+    result = json.loads((folder / "result.json").read_text())
+    [face] = result["faces"]
+    assert face["usable"] and face["quality"]["detection_probability"] > 0.9
+    assert 20 < face["estimated_age"] < 60 and face["gender_condition_female"] == 1.0  # --gender female
+    assert [entry["age"] for entry in face["files"]["ages"]] == [5, 40, 80]
+    for relative in [face["files"]["aligned"], face["files"]["strip"], *(e["file"] for e in face["files"]["ages"])]:
+        assert (folder / relative).is_file()
+    assert [c["age"] for c in result["composites"]] == [5, 40, 80]
+    composite = Image.open(folder / result["composites"][0]["file"])
+    assert composite.size == (512, 512) and not composite.getexif()
+    assert set(result["timings_s"]) >= {"load", "detect", "align", "age", "paste"}
+
+
+def test_bad_photos_fail_with_one_line_each_and_the_good_one_is_still_aged(photos, tmp_path):
+    names = ["notes.jpg", "astronaut.jpg", "wall.png", "cut.jpg", "missing.jpg"]
+    done = run_faceage("age", *(str(photos / n) for n in names), "--out", str(tmp_path))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 4
+    assert any("notes.jpg" in e and "not an image" in e for e in errors)
+    assert any("wall.png" in e and "no face" in e for e in errors)
+    assert any("cut.jpg" in e and "truncated" in e for e in errors)
+    assert any("missing.jpg" in e and "not found" in e for e in errors)
+    assert (tmp_path / "astronaut" / "result.json").is_file()
+    assert "4 of 5 photo(s) failed" in done.stderr
+
+
+def test_gender_auto_is_the_default_and_reads_the_face(photos, tmp_path):
+    done = run_faceage("age", str(photos / "astronaut.jpg"), "--out", str(tmp_path), "--ages", "70")
+    assert done.returncode == 0, done.stderr
+    [face] = json.loads((tmp_path / "astronaut" / "result.json").read_text())["faces"]
+    assert face["gender_condition_female"] == face["estimated_female_probability"] > 0.5
+
+
+def test_bad_ages_are_a_usage_error(photos, tmp_path):
+    done = run_faceage("age", str(photos / "astronaut.jpg"), "--ages", "5,old", "--out", str(tmp_path))
+    assert done.returncode == 2 and "comma" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_model_that_is_not_one_is_refused_in_one_line(photos, tmp_path):
+    fake = tmp_path / "fake.safetensors"
+    fake.write_bytes(b"garbage")
+    done = run_faceage("age", str(photos / "astronaut.jpg"), "--model", str(fake), "--out", str(tmp_path))
+    assert done.returncode == 1 and done.stderr.strip().startswith("error:") and len(done.stderr.strip().splitlines()) == 1

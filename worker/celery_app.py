@@ -1,0 +1,56 @@
+"""The Celery application, configured from the same Settings as the web app.
+
+Reliability choices (a job accepted with 202 must end done or failed):
+- acks_late + reject_on_worker_lost: a task is acknowledged only after it finished; if its worker dies
+  (even SIGKILL) the broker hands it to another worker.
+- prefetch 1: a worker does not hoard tasks that another could run.
+- time limits: a stuck job is stopped and marked failed instead of holding a worker forever.
+- no result backend: status and results live in our own database.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from service.config import Settings
+
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or Settings.from_env()
+    app = Celery("faceage", broker=settings.broker_url, include=["worker.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.task_time_limit_s + 30,
+        task_soft_time_limit=settings.task_time_limit_s,
+        task_default_queue="faceage",
+        broker_connection_retry_on_startup=True,
+        beat_schedule={
+            "delete-expired": {"task": "worker.tasks.delete_expired", "schedule": 600.0},
+            "requeue-stalled": {"task": "worker.tasks.requeue_stalled", "schedule": 60.0},
+        },
+        worker_hijack_root_logger=False,
+        # Pool processes load the models before they report ready (see below); Celery's default 4 s wait
+        # would kill them for it, again and again.
+        worker_proc_alive_timeout=180,
+    )
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        # A killed worker's unacknowledged task becomes visible to others after this many seconds; longer
+        # than any job may run. (The SQLite broker of the embedded default takes no such option.)
+        app.conf.broker_transport_options = {"visibility_timeout": settings.task_time_limit_s + 60}
+    app.conf.faceage_settings = settings
+    return app
+
+
+celery_app = create_celery()
+
+
+@worker_process_init.connect
+def _load_model_before_the_first_job(**_kwargs) -> None:
+    """Load the models when a worker process starts, so the first photo is not slower than the rest."""
+    from worker.tasks import warm_up
+
+    warm_up()
