@@ -58,23 +58,35 @@ class AgingModel:
         return self.config.resolution
 
     @torch.inference_mode()
-    def age_faces(self, crops: np.ndarray, ages: list[float], genders: list[float]) -> np.ndarray:
+    def age_faces(self, crops: np.ndarray, ages, genders: list[float]) -> np.ndarray:
         """Render each crop at every age: encode once, decode all (face, age) pairs in one batch.
 
-        crops: (N, R, R, 3) uint8 aligned faces; genders: per face, the weight of "female" in the gender
-        condition (0 male, 1 female, 0.5 when unknown). Returns (N, len(ages), R, R, 3) uint8.
+        crops: (N, R, R, 3) uint8 aligned faces; ages: one list of ages for every face, or one list per face
+        (all of the same length); genders: per face, the weight of "female" in the gender condition (0 male,
+        1 female, 0.5 when unknown). Returns (N, n_ages, R, R, 3) uint8.
         """
-        n_faces, n_ages = len(crops), len(ages)
+        per_face_ages = _ages_per_face(ages, len(crops))
+        n_faces, n_ages = per_face_ages.shape
         faces = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
         faces = faces.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
         z = self.encoder(faces)
-        age_cond = torch.from_numpy(np.stack([age_condition(a) for a in ages])).to(self.device)
+        conditions = np.stack([age_condition(a) for a in per_face_ages.reshape(-1)])
+        ages_all = torch.from_numpy(conditions).to(self.device)
         female = torch.tensor(genders, dtype=torch.float32, device=self.device)[:, None]
         gender_cond = torch.cat([1 - female, female], dim=1)
         z_all = z.repeat_interleave(n_ages, dim=0)
-        ages_all = age_cond.repeat(n_faces, 1)
         genders_all = gender_cond.repeat_interleave(n_ages, dim=0)
         images = self.generator(z_all, ages_all, genders_all)
         images = images.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
         images = images.permute(0, 2, 3, 1).cpu().numpy()
         return images.reshape(n_faces, n_ages, *images.shape[1:])
+
+
+def _ages_per_face(ages, n_faces: int) -> np.ndarray:
+    """(n_faces, n_ages) from one shared list of ages or one list per face."""
+    table = np.asarray(ages, dtype=np.float64)
+    if table.ndim == 1:
+        return np.broadcast_to(table, (n_faces, len(table)))
+    if table.ndim != 2 or len(table) != n_faces:
+        raise ValueError("ages must be one list for all faces or one equally long list per face")
+    return table

@@ -86,6 +86,7 @@ def render_photo_result(result: PhotoResult, source_name: str, model_card: dict)
         "faces": faces_json,
         "composites": composites,
         "timings_s": {k: round(v, 4) for k, v in result.timings.items()},
+        "photos_aged_together": result.photos_aged_together,  # > 1 when a worker batched several jobs' faces
         "model": {k: model_card.get(k) for k in ("method", "epochs", "training_faces", "licence") if k in model_card},
     }
     return document, files

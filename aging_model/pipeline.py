@@ -9,7 +9,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from aging_model.inference import AgingModel
 from preprocessing.alignment import align_face
 from preprocessing.compositing import FacePatch, paste_faces, transfer_aging
 from preprocessing.detection import FaceDetector
-from preprocessing.errors import NoUsableFace
+from preprocessing.errors import NoUsableFace, PhotoError
 from preprocessing.loading import DEFAULT_MAX_SIDE, Photo, load_photo
 from preprocessing.quality import ANALYSIS_SIZE, QualityReport, QualityThresholds, assess_face
 
@@ -61,10 +61,33 @@ class PhotoResult:
     faces: list[FaceResult]
     composites: list[np.ndarray] = field(default_factory=list)  # one per age, every usable face aged
     timings: dict[str, float] = field(default_factory=dict)
+    photos_aged_together: int = 1  # photos whose faces shared this photo's model call
 
     @property
     def aged_faces(self) -> list[FaceResult]:
         return [f for f in self.faces if f.aged is not None]
+
+
+@dataclass(frozen=True)
+class PhotoRequest:
+    source: str | Path | bytes
+    ages: Sequence[float] = DEFAULT_AGES
+    gender: str = "auto"
+
+
+@dataclass
+class _PreparedPhoto:
+    """A photo detected, aligned and assessed, waiting for the model."""
+
+    photo: Photo
+    ages: list[float]
+    gender: str
+    faces: list[FaceResult]
+    timings: dict[str, float]
+
+    @property
+    def usable(self) -> list[FaceResult]:
+        return [f for f in self.faces if f.quality.usable]
 
 
 class AgingPipeline:
@@ -89,13 +112,50 @@ class AgingPipeline:
         estimator reads it; an even mix of both when there is no estimator). `on_stage(stage, fraction)` is
         told when each stage starts (loading, detecting, aging, compositing), for progress reports.
         """
-        if gender not in GENDER_CHOICES:
-            raise ValueError(f"gender must be one of {', '.join(GENDER_CHOICES)}, not {gender!r}")
-        report = on_stage or (lambda stage, fraction: None)
+        report = (lambda index, stage, fraction: on_stage(stage, fraction)) if on_stage else None
+        [outcome] = self.run_many([PhotoRequest(source, tuple(ages), gender)], on_stage=report)
+        if isinstance(outcome, PhotoError):
+            raise outcome
+        return outcome
+
+    def run_many(
+        self, requests: Sequence[PhotoRequest], on_stage: Callable[[int, str, float], None] | None = None,
+    ) -> list[PhotoResult | PhotoError]:
+        """Several photos, each with its own ages and gender: detected one by one, their faces aged together
+        in one model call (where a GPU makes batching pay), then composited one by one.
+
+        Returns, per request, its PhotoResult or the PhotoError that explains why it has none;
+        `on_stage(index, stage, fraction)` reports each photo's progress.
+        """
+        for request in requests:
+            if request.gender not in GENDER_CHOICES:
+                raise ValueError(f"gender must be one of {', '.join(GENDER_CHOICES)}, not {request.gender!r}")
+        report = on_stage or (lambda index, stage, fraction: None)
+        prepared: list[_PreparedPhoto | PhotoError] = []
+        for index, request in enumerate(requests):
+            try:
+                prepared.append(self._prepare_photo(request, lambda stage, fraction: report(index, stage, fraction)))
+            except PhotoError as error:
+                prepared.append(error)
+        ready = [(index, p) for index, p in enumerate(prepared) if isinstance(p, _PreparedPhoto)]
+        for index, _ in ready:
+            report(index, "aging", 0.4)
+        if ready:
+            began = time.perf_counter()
+            self._age([p for _, p in ready])
+            for _, p in ready:  # a shared call: every photo in it waited for all of it
+                p.timings["age"] = time.perf_counter() - began
+        results: list[PhotoResult | PhotoError] = list(prepared)
+        for index, p in ready:
+            report(index, "compositing", 0.8)
+            results[index] = self._composite(p, photos_aged_together=len(ready))
+        return results
+
+    def _prepare_photo(self, request: PhotoRequest, report: Callable[[str, float], None]) -> "_PreparedPhoto":
         timings: dict[str, float] = {}
         report("loading", 0.0)
         with _timed(timings, "load"):
-            photo = load_photo(source, max_side=self.settings.max_side)
+            photo = load_photo(request.source, max_side=self.settings.max_side)
         report("detecting", 0.1)
         with _timed(timings, "detect"):
             detected = self.detector.detect(photo.pixels, max_faces=self.settings.max_faces)
@@ -103,21 +163,23 @@ class AgingPipeline:
             raise NoUsableFace("no face found in the photo; use a photo where the face is clearly visible")
         with _timed(timings, "align"):
             faces = [self._prepare(photo, face) for face in detected]
-        usable = [f for f in faces if f.quality.usable]
-        if not usable:
+        if not any(f.quality.usable for f in faces):
             reasons = ", ".join(sorted({r for f in faces for r in f.quality.reasons}))
             raise NoUsableFace(f"found {len(faces)} face(s) but none is usable ({reasons}); try a sharper, frontal, well-lit photo")
-        ages = [float(a) for a in ages]
-        report("aging", 0.4)
-        with _timed(timings, "age"):
-            self._age(usable, ages, gender)
-        report("compositing", 0.8)
-        with _timed(timings, "paste"):
+        ages = [float(a) for a in request.ages]
+        return _PreparedPhoto(photo, ages, request.gender, faces, timings)
+
+    def _composite(self, prepared: "_PreparedPhoto", photos_aged_together: int) -> PhotoResult:
+        usable = prepared.usable
+        with _timed(prepared.timings, "paste"):
             composites = [
-                paste_faces(photo.pixels, [FacePatch(f.aged[i], f.matrix) for f in usable], self.settings.blend)
-                for i in range(len(ages))
+                paste_faces(prepared.photo.pixels, [FacePatch(f.aged[i], f.matrix) for f in usable], self.settings.blend)
+                for i in range(len(prepared.ages))
             ]
-        return PhotoResult(photo=photo, ages=ages, faces=faces, composites=composites, timings=timings)
+        return PhotoResult(
+            photo=prepared.photo, ages=prepared.ages, faces=prepared.faces, composites=composites,
+            timings=prepared.timings, photos_aged_together=photos_aged_together,
+        )
 
     def _prepare(self, photo: Photo, face) -> FaceResult:
         analysis = align_face(photo.pixels, face.landmarks, ANALYSIS_SIZE)
@@ -130,40 +192,45 @@ class AgingPipeline:
             result.detail, result.matrix = detail.pixels, detail.matrix
         return result
 
-    def _age(self, faces: list[FaceResult], ages: list[float], gender: str) -> None:
-        """One model call renders every face at the requested ages and at its current age, the baseline of
-        the change that is transferred onto the sharper crop."""
-        crops = np.stack([f.aligned for f in faces])
-        if self.estimator is not None:
-            estimate = self.estimator.estimate(crops)
-            for face, age, female in zip(faces, estimate.ages, estimate.female_probability):
-                face.estimated_age, face.female_probability = float(age), float(female)
-        for face in faces:
-            if gender in GENDER_WEIGHTS:
-                face.gender_condition = GENDER_WEIGHTS[gender]
+    def _age(self, photos: list["_PreparedPhoto"]) -> None:
+        """Render every usable face of every photo at its photo's ages and at the face's current age (the
+        baseline of the change transferred onto the sharper crop): one model call per count of ages."""
+        faces = [(photo, face) for photo in photos for face in photo.usable]
+        self._read_age_and_gender([face for _, face in faces])
+        for photo, face in faces:
+            if photo.gender in GENDER_WEIGHTS:
+                face.gender_condition = GENDER_WEIGHTS[photo.gender]
             else:
                 face.gender_condition = face.female_probability if face.female_probability is not None else 0.5
-        weights = [f.gender_condition for f in faces]
+        for n_ages in sorted({len(photo.ages) for photo in photos}):
+            group = [(photo, face) for photo, face in faces if len(photo.ages) == n_ages]
+            rendered = self.model.age_faces(
+                np.stack([face.aligned for _, face in group]),
+                [[*photo.ages, *self._baseline_ages(face)] for photo, face in group],
+                [face.gender_condition for _, face in group],
+            )
+            for (_, face), images in zip(group, rendered):
+                self._transfer_from_baseline(face, images[:n_ages], images[n_ages:])
+
+    def _read_age_and_gender(self, faces: list[FaceResult]) -> None:
+        if self.estimator is None:
+            return
+        estimate = self.estimator.estimate(np.stack([f.aligned for f in faces]))
+        for face, age, female in zip(faces, estimate.ages, estimate.female_probability):
+            face.estimated_age, face.female_probability = float(age), float(female)
+
+    def _baseline_ages(self, face: FaceResult) -> list[float]:
+        """The face's estimated age; without an estimator, every group centre (the closest rendering wins)."""
+        return [face.estimated_age] if self.estimator is not None else list(GROUP_CENTRES)
+
+    def _transfer_from_baseline(self, face: FaceResult, generated: np.ndarray, baselines: np.ndarray) -> None:
         if self.estimator is not None:
-            self._age_from_estimate(faces, ages, crops, weights)
-        else:
-            self._age_from_reconstruction(faces, ages, crops, weights)
-
-    def _age_from_estimate(self, faces, ages, crops, weights) -> None:
-        # Every face needs its own baseline age, so each face gets its own call (one face is the usual case).
-        for face, crop, weight in zip(faces, crops, weights):
-            images = self.model.age_faces(crop[None], [*ages, face.estimated_age], [weight])[0]
             face.own_age_group = age_to_group(face.estimated_age)
-            self._transfer(face, images[: len(ages)], images[-1])
-
-    def _age_from_reconstruction(self, faces, ages, crops, weights) -> None:
-        """Without an estimator, the group centre whose rendering is closest to the input is the baseline."""
-        rendered = self.model.age_faces(crops, [*ages, *GROUP_CENTRES], weights)
-        for face, images in zip(faces, rendered):
-            at_centres = images[len(ages) :]
-            errors = np.abs(at_centres.astype(np.int16) - face.aligned.astype(np.int16)).mean(axis=(1, 2, 3))
-            face.own_age_group = int(np.argmin(errors))
-            self._transfer(face, images[: len(ages)], at_centres[face.own_age_group])
+            self._transfer(face, generated, baselines[0])
+            return
+        errors = np.abs(baselines.astype(np.int16) - face.aligned.astype(np.int16)).mean(axis=(1, 2, 3))
+        face.own_age_group = int(np.argmin(errors))
+        self._transfer(face, generated, baselines[face.own_age_group])
 
     @staticmethod
     def _transfer(face: FaceResult, generated: np.ndarray, baseline: np.ndarray) -> None:

@@ -26,6 +26,7 @@ class Settings:
     max_batch_files: int = 500
     max_batch_bytes: int = 1024 * 1024 * 1024  # a whole batch request, or a zip's unpacked size
     max_faces: int = 10
+    jobs_per_model_call: int = 0  # queued jobs a worker ages together; 0: 8 on a GPU, 1 on a CPU
     rate_limit: str = "60/minute"  # new jobs and batches per API key (per address without a key)
     rate_limit_storage: str = ""  # default: the broker's Redis when it is Redis, else this process's memory
     retention_hours: float = 24.0  # uploads and results are deleted this long after the job was created

@@ -148,15 +148,36 @@ def mark_stage(db: Database, job_id: str, stage: str, progress: float) -> None:
         job.status, job.stage, job.progress = JobStatus.running, stage, round(progress, 3)
 
 
-def start_attempt(db: Database, job_id: str) -> Job | None:
-    """Count an attempt; returns the job, or None when it is gone or already finished (nothing to do)."""
+def start_attempt(db: Database, job_id: str, task_id: str | None = None) -> Job | None:
+    """Count an attempt by task `task_id`; returns the job, or None when there is nothing to do: it is gone,
+    finished, or being aged by another task that took it along (if that task's worker dies, the stalled-job
+    sweep hands the job to the workers again)."""
     with db.session() as session:
         job = session.get(Job, job_id)
         if job is None or job.status in (JobStatus.done, JobStatus.failed):
             return None
+        if job.status == JobStatus.running and job.claimed_by not in (None, task_id):
+            return None
         job.attempts += 1
-        job.status, job.stage, job.progress = JobStatus.running, "starting", 0.0
+        job.status, job.stage, job.progress, job.claimed_by = JobStatus.running, "starting", 0.0, task_id
         return job
+
+
+def claim_queued(db: Database, task_id: str, limit: int) -> list[Job]:
+    """Take up to `limit` queued jobs (oldest first) for task `task_id`, to be aged in one model call with its
+    own. Rows locked by another worker's claim are skipped (PostgreSQL), so no job is taken twice."""
+    if limit <= 0:
+        return []
+    with db.session() as session:
+        query = (
+            select(Job).where(Job.status == JobStatus.queued).order_by(Job.created_at).limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = list(session.scalars(query))
+        for job in claimed:
+            job.attempts += 1
+            job.status, job.stage, job.progress, job.claimed_by = JobStatus.running, "starting", 0.0, task_id
+        return claimed
 
 
 def store_results(db: Database, job_id: str, document: dict, files) -> None:
@@ -215,12 +236,12 @@ def stalled_jobs(db: Database, running_for: timedelta, queued_for: timedelta, no
         return list(session.scalars(query))
 
 
-def touch(db: Database, job_id: str) -> None:
-    """Mark a job as looked after now (it was handed to the workers again)."""
+def requeue(db: Database, job_id: str) -> None:
+    """Hand a job to the workers again: queued, claimed by nobody, looked after as of now."""
     with db.session() as session:
         job = session.get(Job, job_id)
-        if job is not None:
-            job.updated_at = utcnow()
+        if job is not None and job.status in (JobStatus.queued, JobStatus.running):
+            job.status, job.stage, job.claimed_by, job.updated_at = JobStatus.queued, "queued", None, utcnow()
 
 
 def delete_expired(db: Database, now: datetime | None = None) -> int:

@@ -1,4 +1,5 @@
-"""The service's database schema: API keys, batches, jobs, their uploaded photo and their result images.
+"""The service's database schema: API keys, batches, jobs, their uploaded photo and their result images;
+and, for curating the training set, its images, their flags and the curator's decisions.
 
 Image bytes live in the database, the one store that the web host and every worker share. Uploads are kept
 only as a metadata-free re-encoding (no EXIF, no GPS). Everything a job owns is deleted with it.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -70,6 +71,9 @@ class Job(Base):
     ages: Mapped[list] = mapped_column(JSON)
     gender: Mapped[str] = mapped_column(String(16), default="auto")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The task working on the job: its own, or another task's that took it along to age several jobs' faces
+    # in one model call. A delivery of the job's own task leaves a job that another live task has claimed.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict | None] = mapped_column(JSON)  # faces with quality, estimated age, timings
@@ -112,3 +116,80 @@ class ResultImage(Base):
     age: Mapped[float | None] = mapped_column(Float)
     content_type: Mapped[str] = mapped_column(String(32))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# Dataset curation: the training set's images, what is suspicious about each, and the curator's decisions.
+# Image files stay where the dataset lives (workers read them from `source_path`); only a small thumbnail
+# is kept here, for the review page.
+
+
+class DatasetImageStatus(str, enum.Enum):
+    pending = "pending"
+    accepted = "accepted"
+    rejected = "rejected"
+
+
+class DatasetImage(Base):
+    """One distinct image of the dataset (by content); other paths with the same bytes are `copies`."""
+
+    __tablename__ = "dataset_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    source_path: Mapped[str] = mapped_column(Text)
+    copies: Mapped[list] = mapped_column(JSON, default=list)  # [{path, age, gender, race}] of exact duplicates
+    age: Mapped[int | None] = mapped_column(Integer)
+    gender: Mapped[int | None] = mapped_column(Integer)  # 0 = male, 1 = female
+    race: Mapped[int | None] = mapped_column(Integer)
+    label_source: Mapped[str | None] = mapped_column(String(16))  # file_name or csv
+    malformed_reason: Mapped[str | None] = mapped_column(Text)  # why there are no labels, or no pixels
+    width: Mapped[int | None] = mapped_column(Integer)  # None when the file cannot be decoded
+    height: Mapped[int | None] = mapped_column(Integer)
+    thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)  # small JPEG, re-encoded without metadata
+    status: Mapped[DatasetImageStatus] = mapped_column(
+        Enum(DatasetImageStatus, native_enum=False, length=16), default=DatasetImageStatus.pending, index=True
+    )
+    corrected_age: Mapped[int | None] = mapped_column(Integer)
+    corrected_gender: Mapped[int | None] = mapped_column(Integer)
+    # Features of the per-image pass, kept for the dataset-wide pass (duplicates, same person).
+    perceptual_hash: Mapped[str | None] = mapped_column(String(64))  # 256-bit dHash, hex
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # 128 float32, dlib identity of the main face
+    measures: Mapped[dict | None] = mapped_column(JSON)  # sharpness, brightness, estimated age...
+    analysed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    suspicion: Mapped[float] = mapped_column(Float, default=0.0, index=True)  # from its flags, to sort by
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    flags: Mapped[list["DatasetFlag"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="DatasetFlag.score.desc()"
+    )
+    decisions: Mapped[list["ReviewDecision"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ReviewDecision.id"
+    )
+
+
+class DatasetFlag(Base):
+    """One suspicion about one image (see curation.flags): a name, a score (higher = worse) and details."""
+
+    __tablename__ = "dataset_flags"
+    __table_args__ = (UniqueConstraint("image_id", "name", name="uq_dataset_flags_image_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("dataset_images.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ReviewDecision(Base):
+    """What a curator did to an image and when; `before` and `after` are the changed fields, for undo and audit."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("dataset_images.id", ondelete="CASCADE"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))  # accept, reject, correct, reset
+    before: Mapped[dict] = mapped_column(JSON, default=dict)
+    after: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -47,40 +47,77 @@ def warm_up() -> None:
 
 @celery_app.task(name="worker.tasks.age_photo", bind=True, max_retries=MAX_ATTEMPTS, acks_late=True)
 def age_photo(self, job_id: str) -> None:
-    """Age the faces of one job's photo and store every result image in the database."""
-    from aging_model.outputs import render_photo_result
+    """Age the faces of one job's photo and store every result image in the database.
 
+    Where batching pays (a GPU), the task takes other queued jobs along, up to `jobs_per_model_call`, and
+    ages all their faces in one model call; their own deliveries then find them taken or done.
+    """
     db = _database()
-    job = jobs.start_attempt(db, job_id)
+    job = jobs.start_attempt(db, job_id, self.request.id)
     if job is None:
-        return  # deleted, or finished by an earlier delivery
-    if job.attempts > MAX_ATTEMPTS:
-        jobs.mark_failed(db, job_id, "worker_failed", "the job failed repeatedly on the workers; try again later")
-        return
-    content = jobs.upload_of(db, job_id)
-    if content is None:
-        jobs.mark_failed(db, job_id, "upload_missing", "the uploaded photo is gone (expired or deleted)")
+        return  # deleted, finished by an earlier delivery, or taken along by another task
+    taken_along = jobs.claim_queued(db, self.request.id, _jobs_per_model_call() - 1)
+    runnable = [j for j in [job, *taken_along] if _may_run(db, j)]
+    if not runnable:
         return
     try:
-        pipeline = _pipeline()
-        result = pipeline.run(
-            content, ages=job.ages, gender=job.gender,
-            on_stage=lambda stage, fraction: jobs.mark_stage(db, job_id, stage, fraction),
-        )
-        document, files = render_photo_result(result, job.item_name or "photo", pipeline.model.card)
-    except PhotoError as error:
-        jobs.mark_failed(db, job_id, error.code, error.message)
-        return
+        _age_jobs(db, runnable)
     except SoftTimeLimitExceeded:
-        jobs.mark_failed(db, job_id, "time_limit", "aging this photo took too long; try a smaller photo")
-        return
+        for j in runnable:
+            jobs.mark_failed(db, j.id, "time_limit", "aging this photo took too long; try a smaller photo")
     except Exception as error:  # a bug or a transient fault: retry with backoff, then give up with a reason
         log.exception("job %s failed on attempt %d", job_id, job.attempts)
+        for other in runnable:
+            if other.id != job_id:
+                _try_again_later(db, other)
         if job.attempts >= MAX_ATTEMPTS:
             jobs.mark_failed(db, job_id, "internal_error", "the job could not be completed; try again later")
             return
         raise self.retry(exc=error, countdown=2**job.attempts) from None
-    jobs.store_results(db, job_id, document, files)
+
+
+def _jobs_per_model_call() -> int:
+    """The setting, or by default 8 on a GPU and 1 on a CPU (where batching measured no faster)."""
+    configured = _settings().jobs_per_model_call
+    if configured > 0:
+        return configured
+    return 8 if _pipeline().model.device.type == "cuda" else 1
+
+
+def _may_run(db: Database, job) -> bool:
+    if job.attempts > MAX_ATTEMPTS:
+        jobs.mark_failed(db, job.id, "worker_failed", "the job failed repeatedly on the workers; try again later")
+        return False
+    if jobs.upload_of(db, job.id) is None:
+        jobs.mark_failed(db, job.id, "upload_missing", "the uploaded photo is gone (expired or deleted)")
+        return False
+    return True
+
+
+def _age_jobs(db: Database, batch: list) -> None:
+    from aging_model.outputs import render_photo_result
+    from aging_model.pipeline import PhotoRequest
+
+    pipeline = _pipeline()
+    requests = [PhotoRequest(jobs.upload_of(db, j.id) or b"", tuple(j.ages), j.gender) for j in batch]
+    outcomes = pipeline.run_many(
+        requests, on_stage=lambda index, stage, fraction: jobs.mark_stage(db, batch[index].id, stage, fraction)
+    )
+    for job, outcome in zip(batch, outcomes):
+        if isinstance(outcome, PhotoError):
+            jobs.mark_failed(db, job.id, outcome.code, outcome.message)
+            continue
+        document, files = render_photo_result(outcome, job.item_name or "photo", pipeline.model.card)
+        jobs.store_results(db, job.id, document, files)
+
+
+def _try_again_later(db: Database, job) -> None:
+    """A job taken along into a call that failed: hand it back to the workers, or fail it when out of tries."""
+    if job.attempts >= MAX_ATTEMPTS:
+        jobs.mark_failed(db, job.id, "internal_error", "the job could not be completed; try again later")
+        return
+    jobs.requeue(db, job.id)
+    age_photo.apply_async(args=[job.id], countdown=2**job.attempts)
 
 
 @celery_app.task(name="worker.tasks.requeue_stalled")
@@ -101,7 +138,7 @@ def requeue_stalled() -> int:
     )
     for job_id in stalled:
         log.warning("job %s stalled; handing it to the workers again", job_id)
-        jobs.touch(db, job_id)
+        jobs.requeue(db, job_id)
         age_photo.apply_async(args=[job_id])
     return len(stalled)
 
@@ -113,3 +150,32 @@ def delete_expired() -> int:
     if count:
         log.info("deleted %d expired job(s)", count)
     return count
+
+
+# Dataset curation: the per-image pass runs here in chunks (each image's flags and features are stored as
+# soon as its chunk is done, which is also the progress record); the dataset-wide pass runs once after all.
+
+
+@lru_cache(maxsize=1)
+def _curation_models():
+    """Detector, age and gender estimator and identity embedder, loaded on a worker's first curation task."""
+    from curation.analysis import CurationModels
+
+    settings = _settings()
+    return CurationModels.load(settings.estimator_path or None, device=settings.device)
+
+
+@celery_app.task(name="worker.tasks.curate_images", acks_late=True)
+def curate_images(image_ids: list[int]) -> int:
+    """Flag a chunk of dataset images; images already analysed are skipped, so a redelivery does no harm."""
+    from service import dataset
+
+    return dataset.analyse_chunk(_database(), image_ids, _curation_models())
+
+
+@celery_app.task(name="worker.tasks.group_dataset_images", acks_late=True)
+def group_dataset_images() -> dict:
+    """The dataset-wide pass (duplicates, same person) over the features stored by `curate_images`."""
+    from service import dataset
+
+    return dict(dataset.store_group_flags(_database()))

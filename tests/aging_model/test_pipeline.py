@@ -75,3 +75,26 @@ def test_a_blurred_face_is_refused_with_its_reason(pipeline, astronaut):
 
     with pytest.raises(NoUsableFace, match="blurred"):
         pipeline.run(_jpeg(cv2.GaussianBlur(astronaut, (0, 0), 3)))
+
+
+def test_several_photos_are_aged_in_one_call_each_with_its_own_ages_and_outcome(detector, astronaut_jpeg):
+    from aging_model.estimator import AgeGenderEstimator
+    from aging_model.pipeline import PhotoRequest
+
+    model = AgingModel.load(device="cpu")
+    calls = []
+    original = model.age_faces
+    model.age_faces = lambda crops, ages, genders: calls.append(len(crops)) or original(crops, ages, genders)
+    pipeline = AgingPipeline(model, detector=detector, estimator=AgeGenderEstimator.load(device="cpu"))
+    landscape = _jpeg(np.full((300, 400, 3), 120, np.uint8))
+    requests = [PhotoRequest(astronaut_jpeg, (20, 60), "male"), PhotoRequest(landscape), PhotoRequest(astronaut_jpeg, (40, 80), "male")]
+
+    first, missing, second = pipeline.run_many(requests)
+
+    assert calls == [2]  # both astronauts' faces in one model call
+    assert isinstance(missing, NoUsableFace) and "no face found" in missing.message
+    assert first.ages == [20.0, 60.0] and second.ages == [40.0, 80.0]
+    assert first.photos_aged_together == 2
+    alone = pipeline.run(astronaut_jpeg, ages=[40, 80], gender="male")
+    batched, single = second.faces[0].generated.astype(int), alone.faces[0].generated.astype(int)
+    assert np.abs(batched - single).max() <= 2  # batching changes nothing but float rounding
