@@ -323,6 +323,181 @@ def _start_worker(settings):
     return subprocess.Popen([sys.executable, *_worker_argv(settings)])
 
 
+@main.group()
+def dataset() -> None:
+    """Curate a training set: import it, flag what is suspicious, list it, export the chosen images.
+
+    Uses the service's database (FACEAGE_DATABASE_URL; SQLite under FACEAGE_DATA_DIR by default).
+    """
+
+
+@dataset.command("import")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--labels", "labels_csv", type=click.Path(path_type=Path), default=None,
+              help="CSV of path,age,gender[,race]; its labels replace those in the file names.")
+def dataset_import(folder: Path, labels_csv: Path | None) -> None:
+    """Register every image in FOLDER: content hash, path, labels, thumbnail. Safe to run again."""
+    from tqdm import tqdm
+
+    from service.dataset import dataset_files, import_files
+
+    if not folder.is_dir():
+        _fail(f"dataset folder not found: {folder}")
+    table = _label_table(labels_csv) if labels_csv else None
+    files = dataset_files(folder)
+    if not files:
+        _fail(f"no images in {folder} (looked for .jpg, .jpeg, .png, .webp)")
+    database = _dataset_database()
+    with tqdm(total=len(files), unit="image", desc="importing", file=sys.stderr) as bar:
+        summary = import_files(database, files, table, on_file=lambda: bar.update(1))
+    bad_rows = f"; {table.bad_rows} unusable row(s) in {labels_csv}" if table and table.bad_rows else ""
+    click.echo(f"{len(files)} file(s) in {folder}: {summary.line()}{bad_rows}")
+    for failure in summary.failures:
+        click.echo(f"failed: {failure}", err=True)
+    if summary.failures:
+        sys.exit(EXIT_PHOTO_FAILED)
+
+
+def _label_table(labels_csv: Path):
+    import csv
+
+    from curation.labels import read_label_csv
+
+    try:
+        return read_label_csv(labels_csv)
+    except FileNotFoundError:
+        _fail(f"labels file not found: {labels_csv}")
+    except (OSError, UnicodeDecodeError, csv.Error, ValueError) as error:
+        _fail(f"cannot read labels from {labels_csv}: {error}")
+
+
+@dataset.command("flag")
+@click.option("--limit", type=click.IntRange(1, None), default=None, help="Analyse at most N images not analysed yet.")
+@click.option("--local", is_flag=True, help="Compute in this process instead of through the workers' queue.")
+@click.option("--chunk-size", default=64, show_default=True, type=click.IntRange(1, 1000), help="Images per worker task.")
+@click.option("--stall-s", default=300, show_default=True, type=click.IntRange(1, None),
+              help="Give up when the workers analyse nothing for this long.")
+def dataset_flag(limit: int | None, local: bool, chunk_size: int, stall_s: int) -> None:
+    """Flag what is suspicious in the imported images (faces, image quality, labels, duplicates)."""
+    from tqdm import tqdm
+
+    from service.dataset import pending_analysis, store_group_flags
+
+    settings, database = _settings(), _dataset_database()
+    ids = pending_analysis(database, limit)
+    chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
+    with tqdm(total=len(ids), unit="image", desc="flagging", file=sys.stderr) as bar:
+        if local:
+            _flag_in_process(database, settings, chunks, bar)
+        else:
+            _flag_through_queue(database, chunks, bar, stall_s)
+    groups = store_group_flags(database)
+    found = ", ".join(f"{count} {name}" for name, count in sorted(groups.items())) or "none"
+    click.echo(f"{len(ids)} image(s) analysed; dataset-wide flags: {found}. See `faceage dataset list`.")
+
+
+def _flag_in_process(database, settings, chunks, bar) -> None:
+    from curation.analysis import CurationModels
+    from service.dataset import analyse_chunk
+
+    try:
+        models = CurationModels.load(settings.estimator_path or None, device=settings.device)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(str(error))
+    for chunk in chunks:
+        analyse_chunk(database, chunk, models)
+        bar.update(len(chunk))
+
+
+def _flag_through_queue(database, chunks, bar, stall_s: int) -> None:
+    """Hand the chunks to the workers and follow their progress in the database, where they store it."""
+    import time
+
+    from kombu.exceptions import OperationalError
+
+    from service.dataset import analysis_progress
+    from worker.tasks import curate_images
+
+    started, _ = analysis_progress(database)
+    try:
+        for chunk in chunks:
+            curate_images.apply_async(args=[chunk])
+    except OperationalError as error:
+        _fail(f"cannot reach the broker ({error}); start it, or use --local")
+    total, done, last_change = sum(map(len, chunks)), 0, time.monotonic()
+    while done < total:
+        now_done = min(analysis_progress(database)[0] - started, total)
+        if now_done > done:
+            bar.update(now_done - done)
+            done, last_change = now_done, time.monotonic()
+        elif time.monotonic() - last_change > stall_s:
+            _fail(f"the workers analysed nothing for {stall_s} s ({done} of {total} done); is `faceage worker` "
+                  "running? Run this again to go on, or use --local")
+        else:
+            time.sleep(1)
+
+
+@dataset.command("list")
+@click.option("--flag", "flag_name", default=None, help="Only images with this flag (e.g. blurred, near_duplicate).")
+@click.option("--status", default=None, help="Only images with this status: pending, accepted or rejected.")
+@click.option("--limit", type=click.IntRange(1, None), default=None, help="At most N images.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
+def dataset_list(flag_name: str | None, status: str | None, limit: int | None, as_json: bool) -> None:
+    """The imported images, most suspicious first."""
+    from curation.flags import ALL_FLAGS
+    from service.dataset import list_images
+    from service.models import DatasetImageStatus
+
+    if flag_name is not None and flag_name not in ALL_FLAGS:
+        _fail(f"unknown flag {flag_name!r}; one of: {', '.join(ALL_FLAGS)}")
+    if status is not None and status not in {s.value for s in DatasetImageStatus}:
+        _fail(f"unknown status {status!r}; one of: pending, accepted, rejected")
+    rows = list_images(_dataset_database(), flag_name, status, limit)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        flags = ", ".join(f"{f['name']} {f['score']:.1f}" for f in row["flags"]) or "-"
+        click.echo(f"{row['id']:>7} {row['status']:<8} {row['suspicion']:5.1f}  age {_or_dash(row['age'])} "
+                   f"gender {_or_dash(row['gender'])}  {row['path']}  [{flags}]")
+    click.echo(f"{len(rows)} image(s)", err=True)
+
+
+def _or_dash(value) -> str:
+    return "-" if value is None else str(value)
+
+
+@dataset.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The manifest CSV to write.")
+@click.option("--include-unflagged", is_flag=True,
+              help="Also pending images that were analysed and raised no flag (not only accepted ones).")
+def dataset_export(out: Path, include_unflagged: bool) -> None:
+    """Write the chosen images with their corrected labels as a manifest for `faceage train --manifest`."""
+    from service.dataset import export_manifest
+
+    try:
+        summary = export_manifest(_dataset_database(), out, include_unflagged_pending=include_unflagged)
+    except OSError as error:
+        _fail(f"cannot write {out}: {error.strerror or error}")
+    left_out = f" ({summary.without_labels} without labels left out)" if summary.without_labels else ""
+    click.echo(f"{summary.written} image(s) written to {out}{left_out}")
+
+
+def _dataset_database():
+    """The service's database at the newest schema; a one-line error when it cannot be opened."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.database import Database
+
+    settings = _settings()
+    database = Database(settings.database_url)
+    try:
+        database.upgrade()
+    except SQLAlchemyError as error:
+        _fail(f"cannot open the database at {_redacted(settings.database_url)}: {error.__class__.__name__}")
+    return database
+
+
 def _settings():
     from service.config import Settings
 
