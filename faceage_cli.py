@@ -197,13 +197,16 @@ def evaluate(model_path, data, limit, out_dir, estimator_path, device) -> None:
         _fail(str(error))
     metrics, arrays = run_evaluation(model, estimator, FaceEmbedder(), faces)
     report = write_report(metrics, arrays, out_dir, str(model_path or "default model"))
-    age, identity = metrics["model"]["age"], metrics["model"]["identity"]
-    click.echo(
-        f"{metrics['faces']} faces: rank correlation {age['mean_rank_correlation']:.2f}, "
-        f"reconstruction same person {identity['reconstruction_same_person_share']:.0%}, "
-        f"±2 groups same person {identity['two_groups_same_person_share']:.0%}; goals met: "
-        f"{sum(metrics['goals'].values())} of {len(metrics['goals'])}. Report: {report}"
-    )
+    click.echo(f"{metrics['faces']} held-out faces.")
+    for name, part, goals in (("generator output", "model", "goals"), ("as served", "served", "goals_served")):
+        age, identity = metrics[part]["age"], metrics[part]["identity"]
+        click.echo(
+            f"{name}: rank correlation {age['mean_rank_correlation']:.2f}, "
+            f"reconstruction same person {identity['reconstruction_same_person_share']:.0%}, "
+            f"±2 groups same person {identity['two_groups_same_person_share']:.0%}; goals met: "
+            f"{sum(metrics[goals].values())} of {len(metrics[goals])}."
+        )
+    click.echo(f"Report: {report}")
 
 
 @main.command()
@@ -268,6 +271,28 @@ def apikey_create(name: str) -> None:
     key = create_api_key(database, name)
     click.echo(f"API key {name!r} created. Keep it now: it is not stored and cannot be shown again.")
     click.echo(key)
+
+
+@main.group()
+def reviewer() -> None:
+    """Accounts for the dataset review page (/review)."""
+
+
+@reviewer.command("create")
+@click.argument("name")
+def reviewer_create(name: str) -> None:
+    """Create a reviewer called NAME; the password is printed once, alone on the last line, and stored only hashed."""
+    from service.auth import create_reviewer
+    from service.database import Database
+
+    database = Database(_settings().database_url)
+    database.upgrade()
+    try:
+        password = create_reviewer(database, name)
+    except ValueError as error:
+        _fail(str(error))
+    click.echo(f"Reviewer {name.strip()!r} created; sign in at /review/login. Keep the password now: it is not stored and cannot be shown again.")
+    click.echo(password)
 
 
 @main.command()

@@ -75,6 +75,21 @@ def render_all_groups(model, crops: np.ndarray, genders: np.ndarray, batch: int 
     return np.concatenate(out)
 
 
+def serve_like_the_pipeline(model, crops, genders, rendered, input_ages) -> np.ndarray:
+    """What `faceage age` shows: the generator's change (target age minus the face's own estimated age, same
+    latent) applied to the input crop itself; (N, 10, R, R, 3)."""
+    from preprocessing.compositing import transfer_aging
+
+    own = np.concatenate([
+        model.age_faces(crops[s : s + 64], [[a] for a in input_ages[s : s + 64]], genders[s : s + 64].astype(float).tolist())
+        for s in range(0, len(crops), 64)
+    ])[:, 0]
+    return np.stack([
+        np.stack([transfer_aging(crop, aged, baseline) for aged in faces_rendered])
+        for crop, faces_rendered, baseline in zip(crops, rendered, own)
+    ])
+
+
 def age_metrics(estimated: np.ndarray) -> dict:
     """From estimated ages (N, 10) of outputs rendered at the ten groups."""
     per_group = []
@@ -181,6 +196,18 @@ def evaluate(model, estimator, embedder, faces: HeldOutFaces) -> tuple[dict, dic
         "identity": identity_metrics(distances, own_groups),
         "realism": realism,
     }
+    served = serve_like_the_pipeline(model, faces.crops, faces.genders, rendered, input_estimate)
+    served_flat = served.reshape(-1, *served.shape[2:])
+    served_distances = identity_distance(
+        embedder.embed_aligned(served_flat).reshape(n, N_AGE_GROUPS, -1), input_embeddings[:, None, :]
+    )
+    served_metrics = {
+        "age": age_metrics(estimator.estimate(served_flat).ages.reshape(n, N_AGE_GROUPS)),
+        "identity": identity_metrics(served_distances, own_groups),
+        "realism": realism_metrics(
+            estimator.features(served_flat).reshape(n, N_AGE_GROUPS, -1), estimator.features(faces.reference_crops), reference_groups
+        ),
+    }
     baselines = {
         "input_itself": {
             "age": age_metrics(np.repeat(input_estimate[:, None], N_AGE_GROUPS, axis=1)),
@@ -198,10 +225,12 @@ def evaluate(model, estimator, embedder, faces: HeldOutFaces) -> tuple[dict, dic
         "faces": n,
         "estimator_on_inputs_mae": float(np.abs(input_estimate - np.minimum(faces.ages, 100)).mean()),
         "model": model_metrics,
+        "served": served_metrics,
         "baselines": baselines,
         "goals": _goals(model_metrics),
+        "goals_served": _goals(served_metrics),
     }
-    arrays = {"rendered": rendered, "estimated": estimated, "distances": distances, "inputs": faces.crops, "own_groups": own_groups,
+    arrays = {"rendered": rendered, "served": served, "estimated": estimated, "distances": distances, "inputs": faces.crops, "own_groups": own_groups,
               "input_estimate": input_estimate, "mean_face_ages": mean_face_ages, "mean_face_distances": mean_face_distances}
     return metrics, arrays
 

@@ -19,7 +19,9 @@ def write_report(metrics: dict, arrays: dict, out: Path, model_name: str) -> Pat
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     _plot_age(metrics, arrays, out / "age_vs_target.png")
     _plot_identity(metrics, out / "identity_per_group.png")
-    _sample_sheet(arrays, out / "samples.jpg")
+    _sample_sheet(arrays["inputs"], arrays["rendered"], out / "samples.jpg")
+    if "served" in arrays:
+        _sample_sheet(arrays["inputs"], arrays["served"], out / "samples-served.jpg")
     _failure_sheet(metrics, arrays, out / "failures.jpg")
     report = out / "report.md"
     report.write_text(_markdown(metrics, model_name))
@@ -43,6 +45,9 @@ def _plot_age(metrics: dict, arrays: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.plot([0, 85], [0, 85], color="grey", linestyle="--", linewidth=1, label="ideal")
     ax.errorbar(GROUP_CENTRES, means, yerr=stds, marker="o", capsize=3, label="model: mean ± sd")
+    if "served" in metrics:
+        served = [g["mean_estimated_age"] for g in metrics["served"]["age"]["per_group"]]
+        ax.plot(GROUP_CENTRES, served, marker="s", color="tab:purple", label="model as served: mean")
     ax.scatter(GROUP_CENTRES, arrays["mean_face_ages"], marker="x", color="tab:green", label="baseline: group mean face")
     ax.axhline(float(np.mean(arrays["input_estimate"])), color="tab:red", linewidth=1, label="baseline: input unchanged (mean)")
     ax.set_xlabel("target age (group centre)")
@@ -74,8 +79,7 @@ def _plot_identity(metrics: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _sample_sheet(arrays: dict, path: Path) -> None:
-    rendered, inputs = arrays["rendered"], arrays["inputs"]
+def _sample_sheet(inputs: np.ndarray, rendered: np.ndarray, path: Path) -> None:
     rows = [[inputs[i], *rendered[i]] for i in range(min(SHEET_FACES, len(inputs)))]
     face_grid(rows, ["input", *GROUP_LABELS], cell=max(64, inputs.shape[1])).save(path, quality=92)
 
@@ -98,6 +102,10 @@ def _fmt(value, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
+def _tick(passed) -> str:
+    return "–" if passed is None else ("✅" if passed else "❌")
+
+
 def _markdown(metrics: dict, model_name: str) -> str:
     model, baselines = metrics["model"], metrics["baselines"]
     age, identity, realism = model["age"], model["identity"], model["realism"]
@@ -111,14 +119,27 @@ def _markdown(metrics: dict, model_name: str) -> str:
         "",
         "## Goals",
         "",
-        *[f"- {'✅' if passed else '❌'} {name}" for name, passed in metrics["goals"].items()],
+        "| goal | generator output | as served |",
+        "|---|---|---|",
+        *[
+            f"| {name} | {_tick(passed)} | {_tick(metrics.get('goals_served', {}).get(name))} |"
+            for name, passed in metrics["goals"].items()
+        ],
+        "",
+        "*As served*: what `faceage age` and the service show, the generator's change (the same latent at the",
+        "target age minus at the face's own estimated age) applied to the input itself, which keeps the photo's",
+        "detail and identity.",
         "",
         "## Against the baselines",
         "",
         "| | mean rank correlation | share in target group | reconstruction same person | ±2 groups same person |",
         "|---|---|---|---|---|",
     ]
-    rows = [("model", age, identity)] + [
+    served = metrics.get("served")
+    rows = [("model (generator output)", age, identity)]
+    if served:
+        rows.append(("model as served (its change applied to the input)", served["age"], served["identity"]))
+    rows += [
         (name.replace("_", " "), b["age"], b["identity"]) for name, b in baselines.items()
     ]
     for name, a, i in rows:
@@ -146,6 +167,10 @@ def _markdown(metrics: dict, model_name: str) -> str:
         f"(real against real: {_fmt(realism['mean_real_vs_real'], 1)}).",
         "",
         "![inputs and their renderings at the ten groups](samples.jpg)",
+        "",
+        "As served (the generator's change applied to each input):",
+        "",
+        "![inputs and their served renderings at the ten groups](samples-served.jpg)",
         "",
         "## Failure cases",
         "",

@@ -71,11 +71,13 @@ def test_a_whole_report_from_real_components(tiny_utkface, tmp_path):
     faces = load_held_out(tiny_utkface, tmp_path / "cache", 32, limit=6, validation_percent=50)
     metrics, arrays = evaluate(model, AgeGenderEstimator.load(device="cpu"), FaceEmbedder(), faces)
     report = write_report(metrics, arrays, tmp_path / "report", "untrained")
-    for name in ("metrics.json", "age_vs_target.png", "identity_per_group.png", "samples.jpg", "failures.jpg"):
+    for name in ("metrics.json", "age_vs_target.png", "identity_per_group.png", "samples.jpg", "samples-served.jpg", "failures.jpg"):
         assert (tmp_path / "report" / name).is_file()
     stored = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert stored["faces"] == len(faces.crops) and set(stored["baselines"]) == {"input_itself", "group_mean_face"}
     assert stored["baselines"]["input_itself"]["identity"]["reconstruction_same_person_share"] == 1.0
     assert all(isinstance(v, bool) for v in stored["goals"].values())
     assert not stored["goals"]["mean rank correlation >= 0.9"]  # an untrained model does not age faces
+    assert set(stored["goals_served"]) == set(stored["goals"])
+    assert arrays["served"].shape == arrays["rendered"].shape
     assert "| 0-5 |" in report.read_text()
