@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+from pathlib import Path
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -21,6 +24,9 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     # Werkzeug refuses larger bodies before reading them (a batch is the largest request); each file is
     # checked against the per-file limit as it is read.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_bytes + 1024 * 1024
+    # The review page's sign-in lives in Flask's signed session cookie.
+    app.secret_key = _session_secret(settings)
+    app.config.update(SESSION_COOKIE_NAME="faceage_session", SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
     app.extensions["faceage"] = {
         "settings": settings,
         "db": Database(settings.database_url),
@@ -28,10 +34,12 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     }
     from service.api import api
     from service.pages import pages
+    from service.review import review
 
     _limit_new_work(app, api, settings)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(pages)
+    app.register_blueprint(review, url_prefix="/review")
     _register_errors(app)
 
     @app.get("/healthz")
@@ -76,8 +84,35 @@ def _celery_enqueue(settings: Settings):
     return enqueue
 
 
+def _session_secret(settings: Settings) -> str:
+    """FACEAGE_SECRET_KEY, else a key generated once and kept in the data dir, so sessions survive restarts
+    and every web process on this machine signs alike."""
+    if settings.secret_key:
+        return settings.secret_key
+    if not settings.embedded:
+        log.warning("FACEAGE_SECRET_KEY is not set: using %s/secret_key; set it where several hosts serve", settings.data_dir)
+    path = Path(settings.data_dir) / "secret_key"
+    if not path.exists():
+        _write_new_secret(path)
+    return path.read_text().strip()
+
+
+def _write_new_secret(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # readable by this user only
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    try:
+        os.link(draft, path)  # atomic, and never replaces: when processes start together, the first one wins
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+
+
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith(("/api/", "/review/api/"))
 
 
 def _register_errors(app: Flask) -> None:

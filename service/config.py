@@ -33,6 +33,9 @@ class Settings:
     task_time_limit_s: int = 600
     requeue_queued_after_s: int = 600  # a job queued this long without a worker starting it is sent again
     default_ages: tuple[float, ...] = field(default=(5.0, 20.0, 40.0, 60.0, 80.0))
+    # Signs the review page's session cookie. Default: one generated on first use and kept in
+    # {data_dir}/secret_key, which every web process of one machine shares; set it where several hosts serve.
+    secret_key: str = field(default="", repr=False)
 
     def __post_init__(self):
         data = Path(self.data_dir)

@@ -1,5 +1,5 @@
 """The service's database schema: API keys, batches, jobs, their uploaded photo and their result images;
-and, for curating the training set, its images, their flags and the curator's decisions.
+and, for curating the training set, its images, their flags, the reviewers and their decisions.
 
 Image bytes live in the database, the one store that the web host and every worker share. Uploads are kept
 only as a metadata-free re-encoding (no EXIF, no GPS). Everything a job owns is deleted with it.
@@ -157,6 +157,9 @@ class DatasetImage(Base):
     measures: Mapped[dict | None] = mapped_column(JSON)  # sharpness, brightness, estimated age...
     analysed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     suspicion: Mapped[float] = mapped_column(Float, default=0.0, index=True)  # from its flags, to sort by
+    # Bumped by every review decision (only: the curation passes rewrite flags without touching it). The review
+    # page sends back the version it showed, so a reviewer cannot overwrite a decision they have not seen.
+    review_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -190,6 +193,21 @@ class ReviewDecision(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("dataset_images.id", ondelete="CASCADE"), index=True)
     reviewer: Mapped[str] = mapped_column(String(200))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    action: Mapped[str] = mapped_column(String(32))  # accept, reject, correct, reset
+    action: Mapped[str] = mapped_column(String(32))  # accept, reject, correct, undo
     before: Mapped[dict] = mapped_column(JSON, default=dict)
     after: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Decisions made together (a bulk accept) share a group, and one undo takes the whole group back.
+    group: Mapped[str | None] = mapped_column(String(32), index=True)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Reviewer(Base):
+    """A curator who signs in to the review page (`faceage reviewer create`). Only a salted scrypt hash of
+    the password is kept; the password is shown once, when the account is created."""
+
+    __tablename__ = "reviewers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

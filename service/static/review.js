@@ -1,0 +1,372 @@
+// The review page: a keyboard-first walk through the dataset's images, most suspicious first.
+// Every text from the data is set with textContent (never innerHTML), so file names and flag details cannot
+// inject markup. Every write sends the image's version back; a 409 means someone else decided first.
+"use strict";
+
+(() => {
+  const root = document.getElementById("review");
+  const api = root.dataset.api;
+  const $ = (id) => document.getElementById(id);
+  const GENDERS = { 0: "male", 1: "female" };
+  const RACES = { 0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Other" };
+  const PAGE = 120;
+
+  const state = { images: [], current: -1, selected: new Set(), matching: 0 };
+  // Requests run one after another, in the order of the keys pressed: a decision always sends the version
+  // that the previous one returned.
+  let pending = Promise.resolve();
+  let detailToken = 0;
+
+  function later(task) {
+    pending = pending.then(task).catch(showError);
+    return pending;
+  }
+
+  async function call(method, path, body) {
+    const options = { method, credentials: "same-origin", headers: { "X-Requested-With": "faceage-review", Accept: "application/json" } };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    const response = await fetch(api + path, options);
+    if (response.status === 401) {
+      location.assign(root.dataset.login);
+      throw new Error("signed out");
+    }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error((data.error && data.error.message) || `the server answered ${response.status}`);
+      error.status = response.status;
+      error.imageIds = (data.error && data.error.image_ids) || [];
+      throw error;
+    }
+    return data;
+  }
+
+  function say(text) {
+    $("message").textContent = text;
+  }
+
+  async function showError(error) {
+    say(error.message);
+    // Someone else changed these images: show them as they are now, so the reviewer can decide again.
+    for (const id of error.imageIds || []) await reloadImage(id);
+  }
+
+  // --- The queue and its filters ---------------------------------------------------------------------
+
+  function filterQuery() {
+    const params = new URLSearchParams();
+    for (const [name, value] of new FormData($("filters"))) if (String(value).trim()) params.set(name, value);
+    return params;
+  }
+
+  async function loadQueue(append) {
+    const params = filterQuery();
+    params.set("offset", append ? state.images.length : 0);
+    params.set("limit", PAGE);
+    const data = await call("GET", "images?" + params);
+    if (!append) {
+      state.images = [];
+      state.selected.clear();
+      $("grid").replaceChildren();
+    }
+    state.images.push(...data.images);
+    data.images.forEach((image) => $("grid").append(tile(image)));
+    state.matching = data.matching;
+    showProgress(data);
+    $("empty").hidden = state.images.length > 0;
+    $("more").hidden = state.images.length >= state.matching;
+    if (!append) await moveTo(state.images.length ? 0 : -1);
+  }
+
+  async function refreshProgress() {
+    const params = filterQuery();
+    params.set("limit", 0);
+    showProgress(await call("GET", "images?" + params));
+  }
+
+  function showProgress(data) {
+    $("progress").textContent = `reviewed ${data.reviewed} of ${data.total}`;
+  }
+
+  async function loadFacets() {
+    const facets = await call("GET", "facets");
+    fill($("filter-flag"), facets.flags.map((f) => [f.name, `${f.name} (${f.count})`]));
+    fill($("filter-race"), facets.races.map((r) => [r, RACES[r] || String(r)]));
+    fill($("filter-reviewer"), facets.reviewers.map((name) => [name, name]));
+  }
+
+  function fill(select, choices) {
+    for (const [value, text] of choices) select.append(new Option(text, value));
+  }
+
+  // --- Drawing -----------------------------------------------------------------------------------------
+
+  function tile(image) {
+    const item = document.createElement("li");
+    item.className = "tile";
+    item.dataset.id = image.id;
+    item.addEventListener("click", () => later(() => moveTo(state.images.findIndex((i) => i.id === image.id))));
+    drawTile(item, image);
+    return item;
+  }
+
+  function drawTile(item, image) {
+    const picture = image.has_thumbnail ? document.createElement("img") : document.createElement("span");
+    if (image.has_thumbnail) {
+      picture.src = `${api}images/${image.id}/thumbnail.jpg?v=${image.version}`;
+      picture.alt = image.name;
+      picture.loading = "lazy";
+    } else {
+      picture.className = "no-thumbnail";
+      picture.textContent = "no image";
+    }
+    const caption = document.createElement("span");
+    caption.className = "caption";
+    const strongest = image.flags[0];
+    caption.textContent = `${ageText(image)} · ${strongest ? `${strongest.name} ${strongest.score.toFixed(1)}` : "no flag"}`;
+    item.replaceChildren(picture, caption);
+    item.dataset.status = image.status;
+    item.dataset.version = image.version;
+    item.title = image.name;
+  }
+
+  function tileOf(id) {
+    return $("grid").querySelector(`.tile[data-id="${Number(id)}"]`);
+  }
+
+  function ageText(image) {
+    const age = image.effective_age === null ? "?" : String(image.effective_age);
+    return image.corrected_age === null ? age : `${age}*`;
+  }
+
+  function currentImage() {
+    return state.images[state.current];
+  }
+
+  async function moveTo(index) {
+    if (index >= state.images.length && state.images.length < state.matching) await loadQueue(true);
+    if (index < 0 || index >= state.images.length) {
+      if (state.images.length === 0) $("detail").hidden = true;
+      return;
+    }
+    const before = tileOf(currentImage() && currentImage().id);
+    if (before) before.removeAttribute("aria-current");
+    state.current = index;
+    const now = tileOf(currentImage().id);
+    now.setAttribute("aria-current", "true");
+    now.scrollIntoView({ block: "nearest" });
+    closeAgeField();
+    await showDetail();
+  }
+
+  async function showDetail() {
+    const token = ++detailToken;
+    const detail = await call("GET", `images/${currentImage().id}`);
+    if (token !== detailToken) return; // the reviewer moved on meanwhile
+    replaceImage(detail);
+    drawDetail(detail);
+  }
+
+  function drawDetail(image) {
+    $("detail").hidden = false;
+    $("detail").dataset.id = image.id;
+    $("detail").dataset.version = image.version;
+    const picture = $("detail-image");
+    picture.hidden = !image.has_thumbnail;
+    if (image.has_thumbnail) picture.src = `${api}images/${image.id}/thumbnail.jpg?v=${image.version}`;
+    picture.alt = image.name;
+    $("detail-name").textContent = image.name;
+    $("detail-status").textContent = image.status;
+    $("detail-age").textContent = labelText(image.age, image.corrected_age, String);
+    $("detail-gender").textContent = labelText(image.gender, image.corrected_gender, (g) => GENDERS[g] || String(g));
+    $("detail-race").textContent = image.race === null ? "unknown" : RACES[image.race] || String(image.race);
+    $("detail-size").textContent = image.width ? `${image.width} × ${image.height}` : image.malformed_reason || "not decodable";
+    $("detail-copies").textContent = String(image.copies);
+    $("detail-flags").replaceChildren(...image.flags.map(flagItem));
+    if (!image.flags.length) $("detail-flags").append(textItem("none"));
+    $("detail-history").replaceChildren(...image.decisions.map(historyItem));
+    if (!image.decisions.length) $("detail-history").append(textItem("no decision yet"));
+  }
+
+  function labelText(label, correction, show) {
+    const imported = label === null ? "unknown" : show(label);
+    return correction === null ? imported : `${show(correction)} (corrected from ${imported})`;
+  }
+
+  function flagItem(flag) {
+    const item = textItem(`${flag.name} — score ${flag.score.toFixed(2)}`);
+    const details = Object.entries(flag.details || {});
+    if (details.length) {
+      const list = document.createElement("ul");
+      list.append(...details.map(([key, value]) => textItem(`${key}: ${typeof value === "object" ? JSON.stringify(value) : value}`)));
+      item.append(list);
+    }
+    return item;
+  }
+
+  function historyItem(decision) {
+    const when = new Date(decision.decided_at).toLocaleString();
+    const changes = Object.keys(decision.after)
+      .filter((key) => decision.before[key] !== decision.after[key])
+      .map((key) => `${key} ${decision.before[key] ?? "—"} → ${decision.after[key] ?? "—"}`);
+    const undone = decision.undone ? " (undone)" : "";
+    return textItem(`${when}: ${decision.reviewer} ${decision.action}${undone}${changes.length ? ": " + changes.join(", ") : ""}`);
+  }
+
+  function textItem(text) {
+    const item = document.createElement("li");
+    item.textContent = text;
+    return item;
+  }
+
+  function replaceImage(image) {
+    const index = state.images.findIndex((i) => i.id === image.id);
+    if (index < 0) return;
+    state.images[index] = image;
+    const item = tileOf(image.id);
+    if (item) drawTile(item, image);
+  }
+
+  async function reloadImage(id) {
+    const image = await call("GET", `images/${id}`);
+    replaceImage(image);
+    if (currentImage() && currentImage().id === image.id) drawDetail(image);
+  }
+
+  // --- Decisions -----------------------------------------------------------------------------------------
+
+  async function decide(action, labels, advance, imageId) {
+    const image = imageId === undefined ? currentImage() : state.images.find((i) => i.id === imageId);
+    if (!image) return;
+    const data = await call("POST", `images/${image.id}/decision`, { action, version: image.version, ...labels });
+    replaceImage(data.image);
+    say("");
+    await refreshProgress();
+    if (advance && state.current + 1 < Math.max(state.images.length, state.matching)) await moveTo(state.current + 1);
+    else await showDetail();
+  }
+
+  async function decideSelection(action) {
+    const chosen = state.images.filter((image) => state.selected.has(image.id));
+    if (!chosen.length) {
+      say("Select images with x first.");
+      return;
+    }
+    const data = await call("POST", "decisions", { action, images: chosen.map((i) => ({ id: i.id, version: i.version })) });
+    data.images.forEach(replaceImage);
+    clearSelection();
+    say(`${action === "accept" ? "Accepted" : "Rejected"} ${data.images.length} image(s).`);
+    await refreshProgress();
+    await showDetail();
+  }
+
+  async function undo() {
+    const data = await call("POST", "undo");
+    data.images.forEach(replaceImage);
+    say(`Undone: your last decision on ${data.images.length} image(s).`);
+    await refreshProgress();
+    const index = state.images.findIndex((i) => i.id === data.images[0].id);
+    await moveTo(index >= 0 ? index : state.current);
+  }
+
+  function toggleSelection() {
+    const image = currentImage();
+    if (!image) return;
+    if (state.selected.has(image.id)) state.selected.delete(image.id);
+    else state.selected.add(image.id);
+    const item = tileOf(image.id);
+    item.classList.toggle("selected", state.selected.has(image.id));
+    item.setAttribute("aria-selected", String(state.selected.has(image.id)));
+  }
+
+  function clearSelection() {
+    for (const id of state.selected) {
+      const item = tileOf(id);
+      if (item) {
+        item.classList.remove("selected");
+        item.setAttribute("aria-selected", "false");
+      }
+    }
+    state.selected.clear();
+  }
+
+  function toggledGender() {
+    const gender = currentImage().effective_gender;
+    return gender === 1 ? 0 : 1;
+  }
+
+  // --- The age field -------------------------------------------------------------------------------------
+
+  function openAgeField(firstDigit) {
+    const image = currentImage();
+    if (!image) return;
+    $("age-form").hidden = false;
+    $("age-form").dataset.id = image.id; // the image the reviewer saw when opening it, even if they move on
+    const input = $("age-input");
+    input.value = firstDigit !== undefined ? firstDigit : image.effective_age ?? "";
+    input.focus();
+    if (firstDigit === undefined) input.select();
+  }
+
+  function closeAgeField() {
+    $("age-form").hidden = true;
+    if (document.activeElement === $("age-input")) $("age-input").blur();
+  }
+
+  $("age-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const age = Number($("age-input").value);
+    const imageId = Number($("age-form").dataset.id);
+    closeAgeField();
+    if (!Number.isInteger(age) || age < 0 || age > 120) {
+      say("An age is a whole number from 0 to 120.");
+      return;
+    }
+    later(() => decide("correct", { age }, false, imageId));
+  });
+
+  // --- Keys ----------------------------------------------------------------------------------------------
+
+  const KEYS = {
+    a: () => later(() => decide("accept", {}, true)),
+    r: () => later(() => decide("reject", {}, true)),
+    A: () => later(() => decideSelection("accept")),
+    R: () => later(() => decideSelection("reject")),
+    j: () => later(() => moveTo(state.current + 1)),
+    ArrowRight: () => later(() => moveTo(state.current + 1)),
+    ArrowDown: () => later(() => moveTo(state.current + 1)),
+    k: () => later(() => moveTo(state.current - 1)),
+    ArrowLeft: () => later(() => moveTo(state.current - 1)),
+    ArrowUp: () => later(() => moveTo(state.current - 1)),
+    e: () => openAgeField(), // at once, not queued: the keys typed next must land in the field
+    g: () => later(() => currentImage() && decide("correct", { gender: toggledGender() }, false)),
+    u: () => later(undo),
+    x: () => later(toggleSelection),
+  };
+
+  document.addEventListener("keydown", (event) => {
+    if (event.target === $("age-input")) {
+      if (event.key === "Escape") closeAgeField();
+      return; // Enter submits the age form
+    }
+    if (event.target.closest("input, select, textarea, button") || event.ctrlKey || event.metaKey || event.altKey) return;
+    const action = /^[0-9]$/.test(event.key) ? () => openAgeField(event.key) : KEYS[event.key];
+    if (!action) return;
+    event.preventDefault();
+    action();
+  });
+
+  $("filters").addEventListener("change", () => later(() => loadQueue(false)));
+  $("filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    later(() => loadQueue(false));
+  });
+  $("more").addEventListener("click", () => later(() => loadQueue(true)));
+
+  later(async () => {
+    await loadFacets();
+    await loadQueue(false);
+  });
+})();
