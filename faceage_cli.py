@@ -492,6 +492,43 @@ def _or_dash(value) -> str:
     return "-" if value is None else str(value)
 
 
+@dataset.command("sheet")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The contact sheet (JPEG) to write.")
+@click.option("--per-flag", default=10, show_default=True, type=click.IntRange(1, 50), help="Images per flag, highest score first.")
+@click.option("--flag", "flag_names", multiple=True, help="Only these flags (repeatable); default: every flag raised.")
+def dataset_sheet(out: Path, per_flag: int, flag_names: tuple[str, ...]) -> None:
+    """A contact sheet of the top-scored images of each flag, to judge by eye how often a flag is right."""
+    from curation.flags import ALL_FLAGS
+    from curation.sheets import flag_contact_sheet
+    from service.dataset import ImageNotFound, flag_counts, thumbnail_of, top_flagged
+
+    def thumbnail(image_id: int) -> bytes | None:
+        try:
+            return thumbnail_of(db, image_id)
+        except ImageNotFound:  # an unreadable file has none
+            return None
+
+    unknown = [name for name in flag_names if name not in ALL_FLAGS]
+    if unknown:
+        _fail(f"unknown flag {unknown[0]!r}; one of: {', '.join(ALL_FLAGS)}")
+    db = _dataset_database()
+    counts = flag_counts(db)
+    if not counts:
+        _fail("no image carries a flag yet; run `faceage dataset flag` first")
+    rows = {}
+    for name in flag_names or counts:
+        top = top_flagged(db, name, per_flag)
+        rows[f"{name} {counts.get(name, 0)}"] = [
+            (thumbnail(image_id), f"{score:.1f} a{_or_dash(labels['age'])} g{_or_dash(labels['gender'])}")
+            for image_id, score, labels in top
+        ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    flag_contact_sheet(rows).save(out, quality=90)
+    for name, count in counts.items():
+        click.echo(f"{name:<28}{count:>7}")
+    click.echo(f"contact sheet: {out}")
+
+
 @dataset.command("export")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The manifest CSV to write.")
 @click.option("--include-unflagged", is_flag=True,

@@ -270,6 +270,26 @@ def list_images(db: Database, flag_name: str | None = None, status: str | None =
         return [describe(image) for image in session.scalars(query)]
 
 
+def top_flagged(db: Database, flag_name: str, limit: int) -> list[tuple[int, float, dict]]:
+    """(image id, the flag's score, the image's labels) of the images with that flag, highest score first."""
+    with db.session() as session:
+        rows = session.execute(
+            select(DatasetFlag.image_id, DatasetFlag.score, DatasetImage.age, DatasetImage.gender)
+            .join(DatasetImage, DatasetImage.id == DatasetFlag.image_id)
+            .where(DatasetFlag.name == flag_name)
+            .order_by(DatasetFlag.score.desc(), DatasetFlag.image_id)
+            .limit(limit)
+        )
+        return [(image_id, score, {"age": age, "gender": gender}) for image_id, score, age, gender in rows]
+
+
+def flag_counts(db: Database) -> dict[str, int]:
+    """How many images carry each flag."""
+    with db.session() as session:
+        rows = session.execute(select(DatasetFlag.name, func.count()).group_by(DatasetFlag.name))
+        return dict(sorted(rows, key=lambda row: -row[1]))
+
+
 def describe(image: DatasetImage) -> dict:
     """An image for listing or JSON: everything but the thumbnail and the embedding."""
     return {

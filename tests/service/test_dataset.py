@@ -265,6 +265,13 @@ def test_the_cli_imports_flags_in_process_lists_and_exports(cli, folder, tmp_pat
     assert exported.exit_code == 0 and "image(s) written" in exported.output
     assert all(Path(f.path).is_file() for f in read_manifest(tmp_path / "m.csv").faces)
 
+    sheet = cli("dataset", "sheet", "--out", str(tmp_path / "flags.jpg"), "--per-flag", "3")
+    assert sheet.exit_code == 0, sheet.output
+    assert "no_face" in sheet.output and "exact_duplicate" in sheet.output
+    from PIL import Image
+
+    assert Image.open(tmp_path / "flags.jpg").size[0] > 150  # row titles and at least one thumbnail
+
 
 def test_the_cli_flags_through_the_worker_queue(cli, folder, models, monkeypatch, tmp_path):
     import worker.tasks as tasks
@@ -285,6 +292,7 @@ def test_the_cli_flags_through_the_worker_queue(cli, folder, models, monkeypatch
     (("dataset", "import", "/no/such/folder"), "dataset folder not found"),
     (("dataset", "list", "--flag", "ugly"), "unknown flag 'ugly'"),
     (("dataset", "list", "--status", "maybe"), "unknown status 'maybe'"),
+    (("dataset", "sheet", "--out", "x.jpg"), "no image carries a flag yet"),
 ])
 def test_cli_errors_are_one_line_without_a_traceback(cli, args, message):
     done = cli(*args)
