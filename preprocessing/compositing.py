@@ -27,6 +27,9 @@ class FacePatch:
     matrix: np.ndarray
 
 
+CHANGE_SMOOTHING_PX = 1.0  # generator pixels; see transfer_aging
+
+
 def face_mask(size: int, feather: float = 0.08) -> np.ndarray:
     """A float mask (size, size) in [0, 1]: 1 over the inner face, fading out over `feather` of the size."""
     mask = np.zeros((size, size), np.float32)
@@ -107,15 +110,22 @@ def _paste_seamless(result: np.ndarray, patch: FacePatch) -> np.ndarray:
 
 
 
-def transfer_aging(detail: np.ndarray, aged: np.ndarray, reconstructed: np.ndarray) -> np.ndarray:
+def transfer_aging(
+    detail: np.ndarray, aged: np.ndarray, reconstructed: np.ndarray, smoothing_px: float = CHANGE_SMOOTHING_PX
+) -> np.ndarray:
     """Apply what the model changed to a sharper crop of the same face.
 
     The generator works at a low resolution and loses the photo's fine detail even when it changes nothing.
     Its change is `aged - reconstructed` (the same latent at the target age and at the face's own age);
     upsampled and added to `detail` (the same alignment at a higher resolution) it ages the face while the
-    skin texture, eyes and identity of the photo stay.
+    skin texture, eyes and identity of the photo stay. The change is first smoothed by a Gaussian of
+    `smoothing_px` generator pixels: a small generator's renderings at two ages also differ by pixel-level
+    noise (checkerboard from its transposed convolutions), which would otherwise be painted onto the photo;
+    what aging changes (shape, shading, hair and skin tone) is broader than that.
     """
     size = detail.shape[0]
     change = aged.astype(np.float32) - reconstructed.astype(np.float32)
+    if smoothing_px > 0:
+        change = cv2.GaussianBlur(change, (0, 0), smoothing_px)
     change = cv2.resize(change, (size, size), interpolation=cv2.INTER_CUBIC)
     return np.clip(detail.astype(np.float32) + change, 0, 255).astype(np.uint8)
