@@ -5,6 +5,7 @@ Errors a user can cause end with one line on stderr and a non-zero exit, never a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -52,8 +53,11 @@ def main(verbose: bool) -> None:
               help="How the aged face is blended into the photo.")
 @click.option("--max-faces", default=10, show_default=True, type=click.IntRange(1, 100),
               help="Age at most this many faces per photo, largest first.")
+@click.option("--rendering-weight", default=None, type=click.FloatRange(0, 1),
+              help="Share of the generator's own face in each aged face: 0 keeps the photo's detail and identity "
+                   "most, 1 ages most (default 0.5).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-def age(photos, out_dir, ages, gender, model_path, full_size, blend, max_faces, device) -> None:
+def age(photos, out_dir, ages, gender, model_path, full_size, blend, max_faces, rendering_weight, device) -> None:
     """Age the faces in PHOTOS and write crops, strips, composites and result.json per photo."""
     from tqdm import tqdm
 
@@ -62,6 +66,8 @@ def age(photos, out_dir, ages, gender, model_path, full_size, blend, max_faces, 
     from preprocessing.errors import PhotoError
 
     settings = PipelineSettings(max_side=None if full_size else PipelineSettings.max_side, blend=blend, max_faces=max_faces)
+    if rendering_weight is not None:
+        settings = dataclasses.replace(settings, rendering_weight=rendering_weight)
     model = _load_model(model_path, device)
     pipeline = AgingPipeline(model, settings=settings, estimator=_load_estimator(model.device))
     failures = 0

@@ -75,17 +75,19 @@ def render_all_groups(model, crops: np.ndarray, genders: np.ndarray, batch: int 
     return np.concatenate(out)
 
 
-def serve_like_the_pipeline(model, crops, genders, rendered, input_ages) -> np.ndarray:
+def serve_like_the_pipeline(model, crops, genders, rendered, input_ages, rendering_weight: float | None = None) -> np.ndarray:
     """What `faceage age` shows: the generator's change (target age minus the face's own estimated age, same
-    latent) applied to the input crop itself; (N, 10, R, R, 3)."""
-    from preprocessing.compositing import transfer_aging
+    latent) applied to the input crop itself, blended with the rendering; (N, 10, R, R, 3)."""
+    from preprocessing.compositing import RENDERING_WEIGHT, transfer_aging
+
+    weight = RENDERING_WEIGHT if rendering_weight is None else rendering_weight
 
     own = np.concatenate([
         model.age_faces(crops[s : s + 64], [[a] for a in input_ages[s : s + 64]], genders[s : s + 64].astype(float).tolist())
         for s in range(0, len(crops), 64)
     ])[:, 0]
     return np.stack([
-        np.stack([transfer_aging(crop, aged, baseline) for aged in faces_rendered])
+        np.stack([transfer_aging(crop, aged, baseline, rendering_weight=weight) for aged in faces_rendered])
         for crop, faces_rendered, baseline in zip(crops, rendered, own)
     ])
 

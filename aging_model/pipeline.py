@@ -17,7 +17,7 @@ from aging_model.age_groups import GROUP_CENTRES, age_to_group
 from aging_model.estimator import AgeGenderEstimator
 from aging_model.inference import AgingModel
 from preprocessing.alignment import align_face
-from preprocessing.compositing import FacePatch, paste_faces, transfer_aging
+from preprocessing.compositing import RENDERING_WEIGHT, FacePatch, paste_faces, transfer_aging
 from preprocessing.detection import FaceDetector
 from preprocessing.errors import NoUsableFace, PhotoError
 from preprocessing.loading import DEFAULT_MAX_SIDE, Photo, load_photo
@@ -35,6 +35,7 @@ class PipelineSettings:
     max_side: int | None = DEFAULT_MAX_SIDE  # None keeps the photo at full size
     blend: str = "feather"
     thresholds: QualityThresholds = QualityThresholds()
+    rendering_weight: float = RENDERING_WEIGHT  # share of the generator's own face in the aged face
 
 
 @dataclass
@@ -232,10 +233,10 @@ class AgingPipeline:
         face.own_age_group = int(np.argmin(errors))
         self._transfer(face, generated, baselines[face.own_age_group])
 
-    @staticmethod
-    def _transfer(face: FaceResult, generated: np.ndarray, baseline: np.ndarray) -> None:
+    def _transfer(self, face: FaceResult, generated: np.ndarray, baseline: np.ndarray) -> None:
         face.generated = generated
-        face.aged = np.stack([transfer_aging(face.detail, g, baseline) for g in generated])
+        weight = self.settings.rendering_weight
+        face.aged = np.stack([transfer_aging(face.detail, g, baseline, rendering_weight=weight) for g in generated])
 
 
 @contextmanager

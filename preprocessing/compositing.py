@@ -28,6 +28,9 @@ class FacePatch:
 
 
 CHANGE_SMOOTHING_PX = 1.0  # generator pixels; see transfer_aging
+# The share of the generator's own rendering in an aged face (see transfer_aging): chosen on held-out faces
+# as the most age movement that keeps identity (docs/model-card.md, "As served").
+RENDERING_WEIGHT = 0.5
 
 
 def face_mask(size: int, feather: float = 0.08) -> np.ndarray:
@@ -111,21 +114,29 @@ def _paste_seamless(result: np.ndarray, patch: FacePatch) -> np.ndarray:
 
 
 def transfer_aging(
-    detail: np.ndarray, aged: np.ndarray, reconstructed: np.ndarray, smoothing_px: float = CHANGE_SMOOTHING_PX
+    detail: np.ndarray, aged: np.ndarray, reconstructed: np.ndarray,
+    rendering_weight: float = RENDERING_WEIGHT, smoothing_px: float = CHANGE_SMOOTHING_PX,
 ) -> np.ndarray:
-    """Apply what the model changed to a sharper crop of the same face.
+    """The face at the target age: the photo's own face with the model's change, blended with the model's own
+    rendering.
 
     The generator works at a low resolution and loses the photo's fine detail even when it changes nothing.
     Its change is `aged - reconstructed` (the same latent at the target age and at the face's own age);
     upsampled and added to `detail` (the same alignment at a higher resolution) it ages the face while the
-    skin texture, eyes and identity of the photo stay. The change is first smoothed by a Gaussian of
-    `smoothing_px` generator pixels: a small generator's renderings at two ages also differ by pixel-level
-    noise (checkerboard from its transposed convolutions), which would otherwise be painted onto the photo;
-    what aging changes (shape, shading, hair and skin tone) is broader than that.
+    skin texture, eyes and identity of the photo stay. That alone ages too timidly: much of what reads as age
+    (skin, wrinkles) is detail the photo keeps. So `rendering_weight` of the result is the generator's own
+    rendering at the target age: 0 keeps the photo's detail entirely, 1 shows the rendering alone.
+
+    The change is first smoothed by a Gaussian of `smoothing_px` generator pixels: a small generator's
+    renderings at two ages also differ by pixel-level noise (checkerboard from its transposed convolutions),
+    which would otherwise be painted onto the photo; what aging changes is broader than that.
     """
     size = detail.shape[0]
     change = aged.astype(np.float32) - reconstructed.astype(np.float32)
     if smoothing_px > 0:
         change = cv2.GaussianBlur(change, (0, 0), smoothing_px)
-    change = cv2.resize(change, (size, size), interpolation=cv2.INTER_CUBIC)
-    return np.clip(detail.astype(np.float32) + change, 0, 255).astype(np.uint8)
+    changed = detail.astype(np.float32) + cv2.resize(change, (size, size), interpolation=cv2.INTER_CUBIC)
+    if rendering_weight > 0:
+        rendering = cv2.resize(aged.astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+        changed = (1 - rendering_weight) * changed + rendering_weight * rendering
+    return np.clip(changed, 0, 255).astype(np.uint8)

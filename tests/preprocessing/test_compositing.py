@@ -49,9 +49,9 @@ def test_a_face_at_the_photo_edge_is_pasted_without_error(astronaut, aligned):
 def test_transfer_applies_only_what_the_model_changed(aligned):
     detail = aligned.pixels
     same = np.full((64, 64, 3), 100, np.uint8)
-    assert np.array_equal(transfer_aging(detail, same, same), detail)
+    assert np.array_equal(transfer_aging(detail, same, same, rendering_weight=0), detail)
     brighter = same + 20
-    moved = transfer_aging(detail, brighter, same).astype(int) - detail.astype(int)
+    moved = transfer_aging(detail, brighter, same, rendering_weight=0).astype(int) - detail.astype(int)
     assert moved.shape == detail.shape and np.median(moved) == 20
 
 
@@ -59,9 +59,17 @@ def test_pixel_level_noise_in_the_change_is_not_painted_onto_the_photo():
     detail = np.full((128, 128, 3), 128, np.uint8)
     base = np.full((64, 64, 3), 100, np.uint8)
     checkerboard = base.astype(int) + 12 * ((np.indices((64, 64)).sum(axis=0) % 2)[..., None] * 2 - 1)
-    noisy = transfer_aging(detail, checkerboard.astype(np.uint8), base).astype(int) - 128
+    noisy = transfer_aging(detail, checkerboard.astype(np.uint8), base, rendering_weight=0).astype(int) - 128
     assert np.abs(noisy).max() <= 3  # a 2-px checkerboard of +/-12 is smoothed away
     darker_half = base.copy()
     darker_half[:, :32] -= 30
-    moved = transfer_aging(detail, darker_half, base).astype(int) - 128
+    moved = transfer_aging(detail, darker_half, base, rendering_weight=0).astype(int) - 128
     assert moved[:, :50].mean() < -25 and np.abs(moved[:, 78:]).mean() < 2  # a broad change stays
+
+
+def test_the_rendering_weight_blends_the_generators_own_face_in():
+    detail = np.full((128, 128, 3), 200, np.uint8)
+    rendering = np.full((64, 64, 3), 100, np.uint8)
+    assert np.all(transfer_aging(detail, rendering, rendering, rendering_weight=0) == 200)  # no change: the photo
+    assert np.all(transfer_aging(detail, rendering, rendering, rendering_weight=1) == 100)  # the rendering alone
+    assert np.all(transfer_aging(detail, rendering, rendering, rendering_weight=0.5) == 150)
