@@ -100,11 +100,13 @@ def main() -> None:
 
     import torch
 
+    from aging_model.estimator import AgeGenderEstimator
     from aging_model.inference import AgingModel
     from aging_model.pipeline import AgingPipeline
 
     model = AgingModel.load(device="cpu")
-    pipeline = AgingPipeline(model)
+    # As `faceage age` runs it: the estimator reads each face's age and gender (the default --gender auto).
+    pipeline = AgingPipeline(model, estimator=AgeGenderEstimator.load(device="cpu"))
     report: dict = {"torch_threads": torch.get_num_threads(), "runs": args.runs}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
