@@ -128,7 +128,7 @@ def _markdown(metrics: dict, model_name: str) -> str:
         "",
         "*As served*: what `faceage age` and the service show, the generator's change (the same latent at the",
         "target age minus at the face's own estimated age) applied to the input itself, which keeps the photo's",
-        "detail and identity.",
+        "detail and identity, then blended with the generator's own rendering (`--rendering-weight`, 0.5 by default).",
         "",
         "## Against the baselines",
         "",

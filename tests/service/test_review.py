@@ -425,6 +425,7 @@ def test_a_reviewer_signs_in_and_reviews_by_keyboard_only(page, live_review, dat
     password = create_reviewer(database, "ada")
     page.goto(live_review + "/review/")
     assert page.url.endswith("/review/login")
+    page.wait_for_selector("#name:focus")  # autofocus lands once the page has settled; keys before it are lost
     page.keyboard.type("ada")
     page.keyboard.press("Tab")
     page.keyboard.type(password)
