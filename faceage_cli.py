@@ -270,11 +270,8 @@ def apikey() -> None:
 def apikey_create(name: str) -> None:
     """Create a key called NAME; the key is printed once, alone on the last line, and stored only hashed."""
     from service.auth import create_api_key
-    from service.database import Database
 
-    database = Database(_settings().database_url)
-    database.upgrade()
-    key = create_api_key(database, name)
+    key = create_api_key(_service_database(), name)
     click.echo(f"API key {name!r} created. Keep it now: it is not stored and cannot be shown again.")
     click.echo(key)
 
@@ -289,12 +286,9 @@ def reviewer() -> None:
 def reviewer_create(name: str) -> None:
     """Create a reviewer called NAME; the password is printed once, alone on the last line, and stored only hashed."""
     from service.auth import create_reviewer
-    from service.database import Database
 
-    database = Database(_settings().database_url)
-    database.upgrade()
     try:
-        password = create_reviewer(database, name)
+        password = create_reviewer(_service_database(), name)
     except ValueError as error:
         _fail(str(error))
     click.echo(f"Reviewer {name.strip()!r} created; sign in at /review/login. Keep the password now: it is not stored and cannot be shown again.")
@@ -378,7 +372,7 @@ def dataset_import(folder: Path, labels_csv: Path | None) -> None:
     files = dataset_files(folder)
     if not files:
         _fail(f"no images in {folder} (looked for .jpg, .jpeg, .png, .webp)")
-    database = _dataset_database()
+    database = _service_database()
     with tqdm(total=len(files), unit="image", desc="importing", file=sys.stderr) as bar:
         summary = import_files(database, files, table, on_file=lambda: bar.update(1))
     bad_rows = f"; {table.bad_rows} unusable row(s) in {labels_csv}" if table and table.bad_rows else ""
@@ -414,7 +408,7 @@ def dataset_flag(limit: int | None, local: bool, chunk_size: int, stall_s: int) 
 
     from service.dataset import pending_analysis, store_group_flags
 
-    settings, database = _settings(), _dataset_database()
+    settings, database = _settings(), _service_database()
     ids = pending_analysis(database, limit)
     chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
     with tqdm(total=len(ids), unit="image", desc="flagging", file=sys.stderr) as bar:
@@ -483,7 +477,7 @@ def dataset_list(flag_name: str | None, status: str | None, limit: int | None, a
         _fail(f"unknown flag {flag_name!r}; one of: {', '.join(ALL_FLAGS)}")
     if status is not None and status not in {s.value for s in DatasetImageStatus}:
         _fail(f"unknown status {status!r}; one of: pending, accepted, rejected")
-    rows = list_images(_dataset_database(), flag_name, status, limit)
+    rows = list_images(_service_database(), flag_name, status, limit)
     if as_json:
         click.echo(json.dumps(rows))
         return
@@ -517,7 +511,7 @@ def dataset_sheet(out: Path, per_flag: int, flag_names: tuple[str, ...]) -> None
     unknown = [name for name in flag_names if name not in ALL_FLAGS]
     if unknown:
         _fail(f"unknown flag {unknown[0]!r}; one of: {', '.join(ALL_FLAGS)}")
-    db = _dataset_database()
+    db = _service_database()
     counts = flag_counts(db)
     if not counts:
         _fail("no image carries a flag yet; run `faceage dataset flag` first")
@@ -544,14 +538,14 @@ def dataset_export(out: Path, include_unflagged: bool) -> None:
     from service.dataset import export_manifest
 
     try:
-        summary = export_manifest(_dataset_database(), out, include_unflagged_pending=include_unflagged)
+        summary = export_manifest(_service_database(), out, include_unflagged_pending=include_unflagged)
     except OSError as error:
         _fail(f"cannot write {out}: {error.strerror or error}")
     left_out = f" ({summary.without_labels} without labels left out)" if summary.without_labels else ""
     click.echo(f"{summary.written} image(s) written to {out}{left_out}")
 
 
-def _dataset_database():
+def _service_database():
     """The service's database at the newest schema; a one-line error when it cannot be opened."""
     from sqlalchemy.exc import SQLAlchemyError
 

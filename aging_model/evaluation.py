@@ -178,38 +178,32 @@ def evaluate(model, estimator, embedder, faces: HeldOutFaces) -> tuple[dict, dic
     n = len(faces.crops)
     own_groups = np.array([age_to_group(a) for a in faces.ages])
     rendered = render_all_groups(model, faces.crops, faces.genders)
-    flat = rendered.reshape(-1, *rendered.shape[2:])
-    estimated = estimator.estimate(flat).ages.reshape(n, N_AGE_GROUPS)
     input_estimate = estimator.estimate(faces.crops).ages
     input_embeddings = embedder.embed_aligned(faces.crops)
-    output_embeddings = embedder.embed_aligned(flat).reshape(n, N_AGE_GROUPS, -1)
-    distances = identity_distance(output_embeddings, input_embeddings[:, None, :])
+    reference_features = estimator.features(faces.reference_crops)
+    reference_groups = np.array([age_to_group(a) for a in faces.reference_ages])
+
+    def judge(renderings: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
+        """Age, identity and realism of (N, 10, R, R, 3) renderings; also their estimated ages and distances."""
+        flat = renderings.reshape(-1, *renderings.shape[2:])
+        estimated = estimator.estimate(flat).ages.reshape(n, N_AGE_GROUPS)
+        embeddings = embedder.embed_aligned(flat).reshape(n, N_AGE_GROUPS, -1)
+        distances = identity_distance(embeddings, input_embeddings[:, None, :])
+        features = estimator.features(flat).reshape(n, N_AGE_GROUPS, -1)
+        measured = {
+            "age": age_metrics(estimated),
+            "identity": identity_metrics(distances, own_groups),
+            "realism": realism_metrics(features, reference_features, reference_groups),
+        }
+        return measured, estimated, distances
+
+    model_metrics, estimated, distances = judge(rendered)
+    served = serve_like_the_pipeline(model, faces.crops, faces.genders, rendered, input_estimate)
+    served_metrics, _, _ = judge(served)
 
     mean_faces = group_mean_faces(faces.reference_crops, faces.reference_ages)
     mean_face_ages = estimator.estimate(mean_faces).ages
     mean_face_distances = identity_distance(embedder.embed_aligned(mean_faces)[None, :, :], input_embeddings[:, None, :])
-
-    reference_groups = np.array([age_to_group(a) for a in faces.reference_ages])
-    realism = realism_metrics(
-        estimator.features(flat).reshape(n, N_AGE_GROUPS, -1), estimator.features(faces.reference_crops), reference_groups
-    )
-    model_metrics = {
-        "age": age_metrics(estimated),
-        "identity": identity_metrics(distances, own_groups),
-        "realism": realism,
-    }
-    served = serve_like_the_pipeline(model, faces.crops, faces.genders, rendered, input_estimate)
-    served_flat = served.reshape(-1, *served.shape[2:])
-    served_distances = identity_distance(
-        embedder.embed_aligned(served_flat).reshape(n, N_AGE_GROUPS, -1), input_embeddings[:, None, :]
-    )
-    served_metrics = {
-        "age": age_metrics(estimator.estimate(served_flat).ages.reshape(n, N_AGE_GROUPS)),
-        "identity": identity_metrics(served_distances, own_groups),
-        "realism": realism_metrics(
-            estimator.features(served_flat).reshape(n, N_AGE_GROUPS, -1), estimator.features(faces.reference_crops), reference_groups
-        ),
-    }
     baselines = {
         "input_itself": {
             "age": age_metrics(np.repeat(input_estimate[:, None], N_AGE_GROUPS, axis=1)),

@@ -57,11 +57,12 @@ def age_photo(self, job_id: str) -> None:
     if job is None:
         return  # deleted, finished by an earlier delivery, or taken along by another task
     taken_along = jobs.claim_queued(db, self.request.id, _jobs_per_model_call() - 1)
-    runnable = [j for j in [job, *taken_along] if _may_run(db, j)]
+    uploads = {j.id: _upload_to_age(db, j) for j in [job, *taken_along]}
+    runnable = [j for j in [job, *taken_along] if uploads[j.id] is not None]
     if not runnable:
         return
     try:
-        _age_jobs(db, runnable)
+        _age_jobs(db, runnable, uploads)
     except SoftTimeLimitExceeded:
         for j in runnable:
             jobs.mark_failed(db, j.id, "time_limit", "aging this photo took too long; try a smaller photo")
@@ -84,22 +85,23 @@ def _jobs_per_model_call() -> int:
     return 8 if _pipeline().model.device.type == "cuda" else 1
 
 
-def _may_run(db: Database, job) -> bool:
+def _upload_to_age(db: Database, job) -> bytes | None:
+    """The job's photo, or None after failing the job with the reason it cannot be aged."""
     if job.attempts > MAX_ATTEMPTS:
         jobs.mark_failed(db, job.id, "worker_failed", "the job failed repeatedly on the workers; try again later")
-        return False
-    if jobs.upload_of(db, job.id) is None:
+        return None
+    content = jobs.upload_of(db, job.id)
+    if content is None:
         jobs.mark_failed(db, job.id, "upload_missing", "the uploaded photo is gone (expired or deleted)")
-        return False
-    return True
+    return content
 
 
-def _age_jobs(db: Database, batch: list) -> None:
+def _age_jobs(db: Database, batch: list, uploads: dict[str, bytes]) -> None:
     from aging_model.outputs import render_photo_result
     from aging_model.pipeline import PhotoRequest
 
     pipeline = _pipeline()
-    requests = [PhotoRequest(jobs.upload_of(db, j.id) or b"", tuple(j.ages), j.gender) for j in batch]
+    requests = [PhotoRequest(uploads[j.id], tuple(j.ages), j.gender) for j in batch]
     outcomes = pipeline.run_many(
         requests, on_stage=lambda index, stage, fraction: jobs.mark_stage(db, batch[index].id, stage, fraction)
     )
