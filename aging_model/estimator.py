@@ -206,31 +206,10 @@ def train_estimator(config: EstimatorTrainConfig) -> tuple[Path, dict]:
     )
     if len(train_set) == 0:
         raise ValueError(f"no usable training faces in {config.manifest or config.data}")
-    net = AgeGenderNet(config.model).to(device)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
-    steps_per_epoch = max(1, len(train_set) // config.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.epochs * steps_per_epoch)
     history_path = out / "history.csv"
     history_path.unlink(missing_ok=True)
     began = time.monotonic()
-    metrics: dict = {}
-    for epoch in range(config.epochs):
-        order = torch.randperm(len(train_set))
-        sums = {"age_ce": 0.0, "age_l1": 0.0, "gender_bce": 0.0}
-        for i in tqdm(range(steps_per_epoch), desc=f"estimator epoch {epoch + 1}/{config.epochs}", unit="step"):
-            index = order[i * config.batch_size : (i + 1) * config.batch_size]
-            faces = _augment(train_set.images[index].to(device).float().div(127.5).sub(1.0))
-            loss, parts = estimator_loss(net, faces, train_set.ages[index].to(device), train_set.genders[index].to(device), config)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            for k, v in parts.items():
-                sums[k] += v
-        metrics = _validate(net, val_set, device) if len(val_set) else {}
-        row = {"step": (epoch + 1) * steps_per_epoch, "epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}, **metrics}
-        _append_row(history_path, row)
-        log.info("estimator epoch %d: %s", epoch + 1, row)
+    net, metrics = fit_estimator(train_set, val_set, config, device, on_epoch=lambda row: _append_row(history_path, row))
     plot_losses(history_path, out / "history.png")
     card = {
         "training_data": config.manifest or config.data, "training_faces": len(train_set), "validation_faces": len(val_set),
@@ -242,6 +221,39 @@ def train_estimator(config: EstimatorTrainConfig) -> tuple[Path, dict]:
     save_estimator(weights, net, config.model, card)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return weights, metrics
+
+
+def fit_estimator(
+    train_set, val_set, config: EstimatorTrainConfig, device: torch.device, on_epoch=None, desc: str = "estimator"
+) -> tuple[AgeGenderNet, dict]:
+    """Train a fresh estimator on `train_set` (aligned FaceTensors); returns it with its last validation metrics.
+
+    `on_epoch(row)` receives each epoch's mean losses, and validation metrics when there is a `val_set`.
+    """
+    net = AgeGenderNet(config.model).to(device)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
+    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.epochs * steps_per_epoch)
+    metrics: dict = {}
+    for epoch in range(config.epochs):
+        order = torch.randperm(len(train_set))
+        sums = {"age_ce": 0.0, "age_l1": 0.0, "gender_bce": 0.0}
+        for i in tqdm(range(steps_per_epoch), desc=f"{desc} epoch {epoch + 1}/{config.epochs}", unit="step"):
+            index = order[i * config.batch_size : (i + 1) * config.batch_size]
+            faces = _augment(train_set.images[index].to(device).float().div(127.5).sub(1.0))
+            loss, parts = estimator_loss(net, faces, train_set.ages[index].to(device), train_set.genders[index].to(device), config)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            for k, v in parts.items():
+                sums[k] += v
+        metrics = _validate(net, val_set, device) if val_set is not None and len(val_set) else {}
+        row = {"step": (epoch + 1) * steps_per_epoch, "epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}, **metrics}
+        if on_epoch is not None:
+            on_epoch(row)
+        log.info("%s epoch %d: %s", desc, epoch + 1, row)
+    return net.eval(), metrics
 
 
 def _append_row(path: Path, row: dict) -> None:

@@ -148,6 +148,8 @@ def _image_flags(pixels: np.ndarray, face: _Face | None, thresholds: CurationThr
         face_share=round(face.detected.size / min(width, height), 4), sharpness=round(report.sharpness, 2),
         brightness=round(report.brightness, 2), colourfulness=round(report.colourfulness, 2),
         yaw=round(report.yaw, 3), pitch=round(report.pitch, 3),
+        # Kept so that later passes (the out-of-fold label check) can re-align the face without detecting it.
+        landmarks=np.round(face.detected.landmarks, 1).tolist(),
     )
     return flags, measures
 
@@ -213,8 +215,10 @@ def label_flags(
     """Labels that the estimator contradicts: an age far beyond its usual error, or a confident other gender."""
     flags = []
     if labels.age is not None:
+        from aging_model.estimator import MAX_AGE
+
         tolerance = thresholds.age_error_multiple * estimator_mae
-        error = abs(labels.age - estimated_age)
+        error = abs(min(labels.age, MAX_AGE) - estimated_age)  # it reads no one older than MAX_AGE
         if error > tolerance:
             flags.append(flag("age_label_outlier", error / tolerance, label=labels.age, estimate=estimated_age, tolerance=tolerance))
     if labels.gender is not None:

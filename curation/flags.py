@@ -64,6 +64,9 @@ class CurationThresholds:
     border_margin: float = 0.05  # landmarks closer than this share of the side to the border: cut off (10 px of a chip)
     age_error_multiple: float = 3.0  # |label - estimate| beyond this many estimator MAEs
     gender_confidence: float = 0.9  # the estimator this sure of the opposite gender
+    # The out-of-fold check (curation.label_check) scales the age tolerance by each age group's own error:
+    min_age_tolerance: float = 5.0  # years; a 3-year-old labelled 5 is not worth a curator's look
+    min_gender_accuracy: float = 0.85  # gender is questioned only in age groups read at least this well
     near_duplicate_bits: int = 20  # of the 256-bit perceptual hash (see curation.images.perceptual_hash)
     same_person_distance: float = 0.45  # dlib embeddings; stricter than its 0.6 pair threshold (see duplicates)
     same_person_min_age: float = 16.0  # estimated; dlib's embeddings cannot tell young children apart

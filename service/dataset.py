@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session, selectinload
 from aging_model.data import IMAGE_SUFFIXES
 from curation.analysis import CurationModels, ImageToAnalyse, analyse_images
 from curation.duplicates import ImageFeatures, group_flags
-from curation.flags import CERTAIN, GROUP_FLAGS, IMPORT_FLAGS, PER_IMAGE_FLAGS, CurationThresholds, Flag, flag, suspicion
+from curation.flags import CERTAIN, GROUP_FLAGS, IMPORT_FLAGS, LABEL_FLAGS, PER_IMAGE_FLAGS, CurationThresholds, Flag, flag, suspicion
 from curation.images import content_sha256, decode_image, make_thumbnail
+from curation.label_check import OutOfFold, person_groups
 from curation.labels import ImageLabels, LabelTable, labels_for
+from preprocessing.alignment import align_face
 from preprocessing.errors import PhotoError
 from service.database import Database
 from service.models import DatasetFlag, DatasetImage, DatasetImageStatus, ReviewDecision, utcnow
@@ -253,6 +255,70 @@ def _refresh_suspicion(session: Session) -> None:
         scores.setdefault(image_id, []).append(Flag(name, score))
     for image in session.scalars(select(DatasetImage)):
         image.suspicion = suspicion(scores.get(image.id, []))
+
+
+# --- The out-of-fold label check -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelCheckFaces:
+    """The analysed faces, aligned for the estimator, with what `curation.label_check` needs to know of them."""
+
+    ids: list[int]
+    chips: np.ndarray  # (N, R, R, 3) uint8
+    ages: np.ndarray  # (N,) -1 where unknown
+    genders: np.ndarray  # (N,) -1 where unknown
+    trainable: np.ndarray  # (N,) bool: labelled and not rejected
+    person_keys: list[str]  # photos of one person (or near copies) share a key, and so a fold
+
+
+def label_check_faces(db: Database, resolution: int, on_image: Callable[[], None] | None = None) -> LabelCheckFaces:
+    """Every analysed image with a face, re-aligned from its stored landmarks (no detection needed)."""
+    with db.session() as session:
+        rows = session.execute(
+            select(DatasetImage.id, DatasetImage.measures).where(DatasetImage.analysed_at.is_not(None)).order_by(DatasetImage.id)
+        ).all()
+        with_face = [(id_, measures["landmarks"]) for id_, measures in rows if measures and measures.get("landmarks")]
+        groups = person_groups([id_ for id_, _ in with_face], _matched_pairs(session))
+        ids, chips, ages, genders, trainable = [], [], [], [], []
+        for start in range(0, len(with_face), IMPORT_BATCH):
+            batch = dict(with_face[start : start + IMPORT_BATCH])
+            for image in session.scalars(select(DatasetImage).where(DatasetImage.id.in_(batch)).order_by(DatasetImage.id)):
+                pixels, problem = _read_pixels(image)
+                if on_image is not None:
+                    on_image()
+                if problem:
+                    continue
+                labels = effective_labels(image)
+                ids.append(image.id)
+                chips.append(align_face(pixels, np.asarray(batch[image.id], np.float32), resolution).pixels)
+                ages.append(-1 if labels.age is None else labels.age)
+                genders.append(-1 if labels.gender is None else labels.gender)
+                trainable.append(labels.age is not None and labels.gender is not None and image.status != DatasetImageStatus.rejected)
+    chips_array = np.stack(chips) if chips else np.zeros((0, resolution, resolution, 3), np.uint8)
+    return LabelCheckFaces(ids, chips_array, np.array(ages, np.int64), np.array(genders, np.int64), np.array(trainable, bool),
+                           [f"person-{groups[i]}" for i in ids])
+
+
+def _matched_pairs(session: Session) -> list[tuple[int, int]]:
+    """(image, image) pairs the dataset-wide pass matched as the same person or a near copy."""
+    query = select(DatasetFlag.image_id, DatasetFlag.details).where(DatasetFlag.name.in_(("near_duplicate", "same_person")))
+    return [(image_id, other) for image_id, details in session.execute(query) for other in (details or {}).get("images", [])]
+
+
+def store_label_check(db: Database, faces: LabelCheckFaces, flags: list[list[Flag]], reading: OutOfFold) -> Counter:
+    """Replace the label flags of the checked images with the out-of-fold ones, and keep the readings."""
+    position = {image_id: i for i, image_id in enumerate(faces.ids)}
+    with db.session() as session:
+        for start in range(0, len(faces.ids), IMPORT_BATCH):
+            batch = faces.ids[start : start + IMPORT_BATCH]
+            query = select(DatasetImage).where(DatasetImage.id.in_(batch)).options(selectinload(DatasetImage.flags))
+            for image in session.scalars(query):
+                i = position[image.id]
+                replace_flags(session, image, flags[i], LABEL_FLAGS)
+                image.measures = {**(image.measures or {}), "out_of_fold_age": round(float(reading.ages[i]), 2),
+                                  "out_of_fold_female_probability": round(float(reading.female_probability[i]), 4)}
+    return Counter(f.name for image_flags in flags for f in image_flags)
 
 
 # --- Listing, review, export --------------------------------------------------------------------------
@@ -580,16 +646,18 @@ class ExportSummary:
     without_labels: int  # chosen, but with neither labels nor corrections: left out
 
 
-def export_manifest(db: Database, out: str | Path, include_unflagged_pending: bool = False) -> ExportSummary:
-    """Write the accepted images (and, if asked, pending images without any flag) as a training manifest.
+def export_manifest(db: Database, out: str | Path, pending_unless_flagged: Iterable[str] | None = None) -> ExportSummary:
+    """Write the accepted images (and, if asked, analysed pending images free of the given flags) as a manifest.
 
     The CSV is what `faceage train --manifest` reads (`path,age,gender,race`), with the curator's corrected
-    labels; paths are absolute, so the manifest can live anywhere.
+    labels; paths are absolute, so the manifest can live anywhere. `pending_unless_flagged` (flag names) adds
+    the pending images that were analysed and carry none of those flags: `ALL_FLAGS` adds the unflagged ones.
     """
     chosen = DatasetImage.status == DatasetImageStatus.accepted
-    if include_unflagged_pending:
-        unflagged = (DatasetImage.status == DatasetImageStatus.pending) & ~DatasetImage.flags.any() & DatasetImage.analysed_at.is_not(None)
-        chosen = chosen | unflagged
+    if pending_unless_flagged is not None:
+        blocking = DatasetImage.flags.any(DatasetFlag.name.in_(list(pending_unless_flagged)))
+        clean_pending = (DatasetImage.status == DatasetImageStatus.pending) & ~blocking & DatasetImage.analysed_at.is_not(None)
+        chosen = chosen | clean_pending
     written = skipped = 0
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

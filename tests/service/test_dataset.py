@@ -12,6 +12,7 @@ from PIL import Image
 from sqlalchemy import inspect, select
 
 from aging_model.data import read_manifest
+from curation.flags import ALL_FLAGS
 from curation.labels import read_label_csv
 from faceage_cli import main
 from service import dataset
@@ -217,8 +218,40 @@ def test_export_can_add_the_unflagged_pending_images_and_never_the_rejected(data
     with database.session() as session:
         session.add(DatasetFlag(image_id=wall.id, name="no_face", score=5.0, details={}))
     assert dataset.export_manifest(database, tmp_path / "accepted.csv").written == 0
-    assert dataset.export_manifest(database, tmp_path / "all.csv", include_unflagged_pending=True).written == 1
+    assert dataset.export_manifest(database, tmp_path / "all.csv", pending_unless_flagged=ALL_FLAGS).written == 1
     assert [f.age for f in read_manifest(tmp_path / "all.csv").faces] == [30]
+    # An automatic cleaning that drops only some flags keeps the pending images with other flags.
+    assert dataset.export_manifest(database, tmp_path / "blur.csv", pending_unless_flagged=["blurred"]).written == 2
+    assert dataset.export_manifest(database, tmp_path / "face.csv", pending_unless_flagged=["no_face"]).written == 1
+    dataset.review_image(database, wall.id, "curator", "reject")
+    assert dataset.export_manifest(database, tmp_path / "none.csv", pending_unless_flagged=[]).written == 1
+
+
+def test_the_out_of_fold_label_check_reads_every_face_and_replaces_its_label_flags(database, folder, models):
+    from aging_model.estimator import MAX_AGE, EstimatorTrainConfig
+    from curation.label_check import assign_folds, cross_fit, group_errors, out_of_fold_label_flags
+
+    _import(database, folder)
+    dataset.analyse_chunk(database, dataset.pending_analysis(database), models)
+    with database.session() as session:  # a label flag from the shipped estimator, to be replaced
+        image = session.scalars(select(DatasetImage).where(DatasetImage.source_path.like("%0003.jpg.chip.jpg"))).one()
+        session.add(DatasetFlag(image_id=image.id, name="age_label_outlier", score=3.0, details={}))
+    faces = dataset.label_check_faces(database, resolution=64)
+    names = {Path(i.source_path).name: i for i in _images(database).values()}
+    # The three faces (the blank wall has none; the portrait has no labels but is still read).
+    assert len(faces.ids) == 4 and faces.chips.shape == (4, 64, 64, 3)
+    assert faces.trainable.sum() == 3 and names["portrait.jpg"].id in faces.ids
+    folds = assign_folds([str(i) for i in faces.ids], 2)
+    config = EstimatorTrainConfig(epochs=1, batch_size=1)
+    reading = cross_fit(faces.chips, faces.ages, faces.genders, faces.trainable, folds, config, "cpu")
+    assert np.all((0 <= reading.ages) & (reading.ages <= MAX_AGE))
+    errors = group_errors(faces.ages, faces.genders, reading, MAX_AGE)
+    flags = out_of_fold_label_flags(faces.ages, faces.genders, reading, errors, MAX_AGE)
+    dataset.store_label_check(database, faces, flags, reading)
+    stored = _images(database)["35_1_0_20170101000000003.jpg.chip.jpg"]
+    assert not [f for f in stored.flags if f.name == "age_label_outlier" and not f.details.get("out_of_fold")]
+    assert stored.measures["out_of_fold_age"] == pytest.approx(float(reading.ages[faces.ids.index(stored.id)]), abs=0.01)
+    assert "landmarks" in stored.measures  # the per-image pass's measures are kept
 
 
 def test_the_worker_task_flags_a_chunk(database, folder, models, monkeypatch):
@@ -293,6 +326,8 @@ def test_the_cli_flags_through_the_worker_queue(cli, folder, models, monkeypatch
     (("dataset", "list", "--flag", "ugly"), "unknown flag 'ugly'"),
     (("dataset", "list", "--status", "maybe"), "unknown status 'maybe'"),
     (("dataset", "sheet", "--out", "x.jpg"), "no image carries a flag yet"),
+    (("dataset", "check-labels"), "run `faceage dataset flag` first"),
+    (("dataset", "export", "--out", "m.csv", "--include-pending-except", "ugly"), "unknown flag 'ugly'"),
 ])
 def test_cli_errors_are_one_line_without_a_traceback(cli, args, message):
     done = cli(*args)
