@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -110,3 +111,37 @@ def test_a_worker_killed_in_the_middle_of_jobs_loses_none_of_them(stack, astrona
     finally:
         worker.terminate()
         worker.wait(timeout=60)
+
+
+def test_a_real_worker_flags_a_dataset_on_postgresql_through_redis(stack, astronaut, start_worker, tmp_path):
+    """`faceage dataset flag` hands chunks to a live worker over Redis and follows its progress in PostgreSQL."""
+    import sys
+
+    import cv2
+    from sqlalchemy import select
+
+    from service import dataset
+    from service.models import DatasetImage
+
+    _settings, database, env = stack
+    chip = np.ascontiguousarray(astronaut[25:225, 122:322])
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    for name, pixels in {"34_1_0_20170101000000001.jpg.chip.jpg": chip,
+                         "36_1_0_20170101000000002.jpg.chip.jpg": cv2.GaussianBlur(chip, (0, 0), 3),
+                         "30_0_0_20170101000000003.jpg.chip.jpg": np.full((200, 200, 3), 128, np.uint8)}.items():
+        Image.fromarray(pixels).save(folder / name, quality=95)
+    dataset.import_files(database, dataset.dataset_files(folder))
+    worker = start_worker(env)
+    try:
+        flagged = subprocess.run([sys.executable, "-c", "from faceage_cli import main; main()", "dataset", "flag",
+                                  "--chunk-size", "2", "--stall-s", "240"], env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    assert flagged.returncode == 0, flagged.stderr
+    assert "3 image(s) analysed" in flagged.stdout
+    with database.session() as session:
+        flags = {image.source_path.rsplit("/", 1)[1][:2]: {f.name for f in image.flags}
+                 for image in session.scalars(select(DatasetImage))}
+    assert "blurred" in flags["36"] and flags["30"] == {"no_face"} and not flags["34"] & {"no_face", "blurred"}
