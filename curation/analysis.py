@@ -7,10 +7,9 @@ dlib. Everything is batched: one estimator call and one embedder call per batch,
 About the label flags: the shipped estimator (`aging_model/weights/age-gender.safetensors`) was trained on
 UTKFace's training split, so its predictions are out-of-fold only for the validation split (the 5% chosen by
 `aging_model.data.is_validation`). On images it trained on it has partly learned their labels, wrong ones
-included, so `age_label_outlier` and `gender_label_disagrees` under-report there. For honest flags on the
-whole dataset, train one estimator per fold (`faceage train-estimator --manifest fold-k.csv` on the other
-folds) and analyse each fold's images with the estimator that never saw them: `analyse_images` takes its
-models as an argument for exactly that (`CurationModels(estimator=..., estimator_mae=...)`).
+included, so `age_label_outlier` and `gender_label_disagrees` under-report there. These first label flags are
+a quick look; `faceage dataset check-labels` (`curation.label_check`) replaces them with out-of-fold ones,
+read by estimators trained on the dataset itself without the image's fold.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import numpy as np
 
 from curation.flags import CERTAIN, CurationThresholds, Flag, flag, past_minimum
 from curation.images import perceptual_hash
+from curation.text_overlay import text_overlay_score
 from curation.labels import ImageLabels
 from preprocessing.alignment import TEMPLATE_CHIP_SIZE, align_face
 from preprocessing.detection import DetectedFace
@@ -134,7 +134,7 @@ def _main_face(pixels: np.ndarray, faces: list[DetectedFace], thresholds: Curati
 
 def _image_flags(pixels: np.ndarray, face: _Face | None, thresholds: CurationThresholds) -> tuple[list[Flag], dict]:
     height, width = pixels.shape[:2]
-    flags = resolution_flags(width, height, thresholds)
+    flags = resolution_flags(width, height, thresholds) + text_flags(pixels)
     measures = {"width": width, "height": height, "faces": 0}
     if face is None:
         # Quality is measured on the aligned face, the pixels the models train on; without one there is
@@ -159,6 +159,12 @@ def resolution_flags(width: int, height: int, thresholds: CurationThresholds) ->
     if short >= thresholds.min_image_side:
         return []
     return [flag("low_resolution", past_minimum(short, thresholds.min_image_side), width=width, height=height)]
+
+
+def text_flags(pixels: np.ndarray) -> list[Flag]:
+    """Captions and watermarks over the photo (see curation.text_overlay for what it catches and misses)."""
+    score, details = text_overlay_score(pixels)
+    return [flag("text_overlay", score, **details)] if score >= 1.0 else []
 
 
 def face_flags(

@@ -18,7 +18,7 @@ MAX_SCORE = 20.0  # a near-zero measure (sharpness 0.01) must not bury every oth
 IMPORT_FLAGS = ("unreadable", "malformed_name")
 # From one image alone (the per-image pass).
 FACE_FLAGS = ("no_face", "several_faces", "low_detection_probability", "face_too_small", "cut_off", "extreme_pose")
-IMAGE_FLAGS = ("blurred", "grayscale", "overexposed", "underexposed", "low_resolution")
+IMAGE_FLAGS = ("blurred", "grayscale", "overexposed", "underexposed", "low_resolution", "text_overlay")
 LABEL_FLAGS = ("age_label_outlier", "gender_label_disagrees")
 PER_IMAGE_FLAGS = FACE_FLAGS + IMAGE_FLAGS + LABEL_FLAGS
 # From the whole dataset at once (the grouping pass).

@@ -1,6 +1,6 @@
 """Text overlaid on a face photo: captions, names, dates, logos and stock-photo watermarks.
 
-Offline and classical (OpenCV + numpy only, no model to download), ~1-2 ms for a 200 px chip.
+Offline and classical (OpenCV + numpy only, no model to download), ~2 ms for a 200 px chip.
 
 Method, on a grey copy resized to WORK_SIZE px:
 1. Strokes: a white top-hat and a black-hat (opening/closing with a kernel wider than any letter stroke)
@@ -25,6 +25,13 @@ Known limits:
   under STROKE_CONTRAST grey levels, or coloured text on a background of the same brightness).
 - Vertical or strongly curved text is not grouped into a line; single letters or digits ("5") are
   not enough to flag.
+- Thin text that has been resampled (a chip cut from a larger photo) can break into pieces, or run
+  together, and score lower than the same text drawn at 200 px; scores move by a few tenths with scale.
+- Tuned for precision over recall. On every 7th UTKFace chip (3304): 4 score >= 1.0, all real
+  watermarks (FINDMUGSHOTS, gettyimages, shutterstock, fotolia); of the 40 top-scored about 11 hold real
+  overlaid text, mostly between 0.7 and 1.0 (faint shutterstock watermarks, a URL in a corner) among
+  false alarms from teeth, eyes, glasses frames, knitted or checked clothes and beards. Faint
+  watermarks (dreamstime's, most shutterstock ones) are mostly missed.
 - Regular patterns that look like a row of letters (a striped collar, a row of buttons, lettering on
   a T-shirt - which is real text, but not an overlay) can score.
 """
@@ -41,9 +48,8 @@ MIN_HEIGHT, MAX_HEIGHT = 4, 40  # a letter's height in px
 MAX_STROKE_RATIO = 0.3  # stroke width / letter height: letters are thin-stroked, teeth and pupils are not
 MAX_FILL = 0.65  # area / box: letters leave most of their box empty
 TALL_COLUMN = 0.6  # a column covering this much of a component's height is a vertical stroke
-DEBUG = False
-MIN_COMPONENTS = 4  # eyes, nostrils, the corners of the mouth come in twos; an iris and its glints in threes
-LINE_CHARACTERS = 4  # characters in a line for a score of 1.0
+MIN_COMPONENTS, MIN_LETTERS = 3, 4  # a line: at least 3 components holding at least 4 letters
+LINE_CHARACTERS = 4.5  # characters in a uniform line for a score of 1.0 (set on UTKFace, see the docstring)
 
 
 def text_overlay_score(pixels: np.ndarray) -> tuple[float, dict]:
@@ -97,10 +103,13 @@ def _character_components(mask: np.ndarray) -> np.ndarray:
         # rim of glasses are curves that cover a small part of any column, and count none.
         tall = shape.mean(axis=0) >= TALL_COLUMN
         strokes = np.count_nonzero(tall[1:] & ~tall[:-1]) + tall[0]
+        # A letter has some width; a narrow bar (the gap between two teeth, a hair) only counts a half,
+        # as does a compact curve with no vertical stroke ("s", "c" when small).
         if strokes == 0:
-            continue
-        # A letter has some width; a narrow bar (the gap between two teeth, a hair) only counts a half.
-        if cw < 0.35 * ch:
+            if cw > 1.2 * ch:
+                continue
+            letters = 0.5
+        elif cw < 0.35 * ch:
             letters = 0.5
         else:  # several letters run together: one per two strokes, at most one per 0.6 height of width
             letters = max(1.0, min(strokes / 2, cw / (0.6 * ch)))
@@ -140,14 +149,14 @@ def _best_line(chars: np.ndarray) -> tuple[float, dict]:
     for r in np.unique(roots):
         members = chars[roots == r]
         letters = members[:, 5].sum()
-        if len(members) < MIN_COMPONENTS:
+        # Eyes, nostrils and the corners of the mouth come in twos, an iris and its glints in threes.
+        if len(members) < MIN_COMPONENTS or letters < MIN_LETTERS:
             continue
         # Printed letters share a height and a stroke width; scale the count down by their spread.
         height_spread = np.std(members[:, 3]) / np.mean(members[:, 3])
         stroke_spread = np.std(members[:, 4]) / np.mean(members[:, 4])
         uniformity = max(0.0, 1 - height_spread - 0.5 * stroke_spread)
         score = letters / LINE_CHARACTERS * uniformity
-        if DEBUG: print(len(members), letters, round(height_spread, 2), round(stroke_spread, 2), members[:, :4].min(0), members[:, 4].round(1))
         if score > best[0]:
             x0, y0 = members[:, 0].min(), members[:, 1].min()
             x1, y1 = (members[:, 0] + members[:, 2]).max(), (members[:, 1] + members[:, 3]).max()

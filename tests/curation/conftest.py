@@ -21,6 +21,14 @@ def reencoded(pixels: np.ndarray, side: int, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer).convert("RGB"))
 
 
+def _captioned(pixels: np.ndarray) -> np.ndarray:
+    """A black band with white text along the bottom, as on a news still."""
+    out = pixels.copy()
+    cv2.rectangle(out, (0, 170), (199, 199), (0, 0, 0), -1)
+    cv2.putText(out, "Memories 2016", (15, 192), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
 @pytest.fixture(scope="session")
 def reencode():
     return reencoded
@@ -46,6 +54,7 @@ def dataset_images(astronaut, chip) -> dict[str, np.ndarray]:
         "no_face": np.full((200, 200, 3), 128, np.uint8),
         "face_too_small": astronaut,  # the whole photo: the face is a sixth of it
         "cut_off": chip_of(astronaut, left=200),  # the face's left half outside the frame
+        "text_overlay": _captioned(chip),
     }
 
 

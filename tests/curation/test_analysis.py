@@ -31,14 +31,14 @@ def test_a_clean_face_raises_no_flag_and_has_its_features(analysed):
 
 
 @pytest.mark.parametrize("kind", ["blurred", "grayscale", "underexposed", "overexposed", "low_resolution",
-                                  "several_faces", "no_face", "face_too_small", "cut_off"])
+                                  "several_faces", "no_face", "face_too_small", "cut_off", "text_overlay"])
 def test_each_kind_of_bad_image_raises_its_flag(analysed, kind):
     flags = {f.name: f for f in analysed[kind].flags}
     assert kind in flags, f"{kind} not among {sorted(flags)}"
     assert flags[kind].score >= 1.0
 
 
-@pytest.mark.parametrize("kind", ["grayscale", "several_faces", "face_too_small", "cut_off"])
+@pytest.mark.parametrize("kind", ["grayscale", "several_faces", "face_too_small", "cut_off", "text_overlay"])
 def test_a_flag_raised_for_one_reason_does_not_drag_in_unrelated_quality_flags(analysed, kind):
     # Not in this list: darkening also lowers the measured sharpness (contrast falls), and a tiny image is
     # blurred at the size the models see it.
