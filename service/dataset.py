@@ -301,9 +301,17 @@ def label_check_faces(db: Database, resolution: int, on_image: Callable[[], None
 
 
 def _matched_pairs(session: Session) -> list[tuple[int, int]]:
-    """(image, image) pairs the dataset-wide pass matched as the same person or a near copy."""
-    query = select(DatasetFlag.image_id, DatasetFlag.details).where(DatasetFlag.name.in_(("near_duplicate", "same_person")))
-    return [(image_id, other) for image_id, details in session.execute(query) for other in (details or {}).get("images", [])]
+    """(image, image) pairs the dataset-wide pass matched, strongest first: near copies by differing bits,
+    then the same person by embedding distance."""
+    query = select(DatasetFlag.image_id, DatasetFlag.name, DatasetFlag.details).where(
+        DatasetFlag.name.in_(("near_duplicate", "same_person")))
+    ranked = []
+    for image_id, name, details in session.execute(query):
+        details = details or {}
+        measures = details.get("bits" if name == "near_duplicate" else "distance", [])
+        for other, measure in zip(details.get("images", []), measures):
+            ranked.append((name != "near_duplicate", measure, image_id, other))
+    return [(a, b) for _, _, a, b in sorted(ranked)]
 
 
 def store_label_check(db: Database, faces: LabelCheckFaces, flags: list[list[Flag]], reading: OutOfFold) -> Counter:

@@ -23,6 +23,12 @@ def test_person_groups_join_matches_transitively_and_ignore_unknown_images():
     assert groups == {1: 1, 2: 2, 3: 3, 4: 2, 5: 2}
 
 
+def test_a_chain_of_weak_matches_cannot_grow_a_group_past_its_limit():
+    chain = [(i, i + 1) for i in range(1, 10)]  # strongest first: 1-2, 2-3, ...
+    groups = person_groups(list(range(1, 11)), chain, max_group=4)
+    assert sorted(__import__("collections").Counter(groups.values()).values()) == [2, 4, 4]
+
+
 def test_each_face_is_read_by_an_estimator_that_never_trained_on_it(monkeypatch):
     from aging_model.estimator import EstimatorTrainConfig, fit_estimator
 
