@@ -162,8 +162,13 @@ def _import_flags(item: ImportedFile) -> list[Flag]:
 def replace_flags(session: Session, image: DatasetImage, flags: Iterable[Flag], replacing: Iterable[str]) -> None:
     """Swap the image's flags of the `replacing` names for `flags`, and update its suspicion."""
     replacing = set(replacing)
-    kept = [f for f in image.flags if f.name not in replacing]
-    image.flags = kept + [DatasetFlag(name=f.name, score=f.score, details=f.details) for f in flags]
+    stale = [f for f in image.flags if f.name in replacing]
+    if stale:
+        for old in stale:
+            image.flags.remove(old)
+        # The unit of work inserts before it deletes, and a flag's name is unique per image: the old rows go first.
+        session.flush()
+    image.flags.extend(DatasetFlag(name=f.name, score=f.score, details=f.details) for f in flags)
     image.suspicion = suspicion([Flag(f.name, f.score) for f in image.flags])
 
 

@@ -358,3 +358,17 @@ def test_a_sample_of_utkface_imports_and_flags_without_surprises(utkface_dir, da
     # UTKFace is mostly usable faces: most of a sample raises no face flag at all.
     no_face = [r for r in rows if any(f["name"] == "no_face" for f in r["flags"])]
     assert len(no_face) <= len(rows) // 4
+
+
+def test_a_flag_can_be_replaced_by_a_new_one_of_the_same_name(database, folder):
+    """A later pass re-raising a flag (the label check after the first reading) swaps the row, no clash."""
+    from curation.flags import flag
+
+    _import(database, folder)
+    image_id = next(i.id for i in _images(database).values() if i.width)
+    for score in (3.0, 4.0):
+        with database.session() as session:
+            image = session.get(DatasetImage, image_id)
+            dataset.replace_flags(session, image, [flag("age_label_outlier", score)], ["age_label_outlier"])
+    stored = [f for f in _images(database).values() if f.id == image_id][0]
+    assert [(f.name, f.score) for f in stored.flags] == [("age_label_outlier", 4.0)] and stored.suspicion == 4.0
