@@ -372,3 +372,20 @@ def test_a_flag_can_be_replaced_by_a_new_one_of_the_same_name(database, folder):
             dataset.replace_flags(session, image, [flag("age_label_outlier", score)], ["age_label_outlier"])
     stored = [f for f in _images(database).values() if f.id == image_id][0]
     assert [(f.name, f.score) for f in stored.flags] == [("age_label_outlier", 4.0)] and stored.suspicion == 4.0
+
+
+def test_the_exported_manifest_trains_a_model_on_exactly_those_images(cli, folder, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)  # the landmark cache goes to ./.cache
+    assert cli("dataset", "import", str(folder)).exit_code == 0
+    assert cli("dataset", "flag", "--local").exit_code == 0
+    exported = cli("dataset", "export", "--out", "m.csv", "--include-pending-except", "no_face")
+    chosen = {Path(f.path).name for f in read_manifest(tmp_path / "m.csv").faces}
+    assert exported.exit_code == 0 and "30_0_0_20170101000000005.jpg.chip.jpg" not in chosen and len(chosen) >= 3
+    trained = cli("train", "--manifest", "m.csv", "--out", "run", "--epochs", "1", "--steps-per-epoch", "1",
+                  "--batch-size", "2", "--device", "cpu")
+    assert trained.exit_code == 0, trained.output
+    card = json.loads((tmp_path / "run" / "model.json").read_text())["card"]
+    assert card["training_data"] == "m.csv" and 1 <= card["training_faces"] <= len(chosen)
+    assert (tmp_path / "run" / "model.safetensors").stat().st_size > 1_000_000
