@@ -21,8 +21,8 @@ import numpy as np
 
 from curation.flags import CERTAIN, CurationThresholds, Flag, flag, past_minimum
 from curation.images import perceptual_hash
-from curation.text_overlay import text_overlay_score
 from curation.labels import ImageLabels
+from curation.text_overlay import text_overlay_score
 from preprocessing.alignment import TEMPLATE_CHIP_SIZE, align_face
 from preprocessing.detection import DetectedFace
 from preprocessing.quality import ANALYSIS_SIZE, QualityReport, assess_face

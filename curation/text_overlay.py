@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 WORK_SIZE = 200  # UTKFace chips' own size: no resampling for them, and letter sizes below are in these px
 STROKE_KERNEL = 7  # top-hat width: strokes up to ~6 px wide pass, face regions wider than that do not
@@ -133,21 +134,11 @@ def _best_line(chars: np.ndarray) -> tuple[float, dict]:
         & (gap >= -0.3 * taller)  # side by side, not stacked
     )
     np.fill_diagonal(linked, False)
-    # Union-find over the links: each group is a line of text.
-    parent = np.arange(n)
-
-    def root(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(*np.nonzero(np.triu(linked))):
-        parent[root(i)] = root(j)
-    roots = np.array([root(i) for i in range(n)])
+    # Each connected group of linked characters is a line of text.
+    _, line_of = connected_components(linked, directed=False)
     best = (0.0, {"characters": 0})
-    for r in np.unique(roots):
-        members = chars[roots == r]
+    for line in np.unique(line_of):
+        members = chars[line_of == line]
         letters = members[:, 5].sum()
         # Eyes, nostrils and the corners of the mouth come in twos, an iris and its glints in threes.
         if len(members) < MIN_COMPONENTS or letters < MIN_LETTERS:

@@ -1,5 +1,7 @@
 """The out-of-fold label check: folds, person groups, who trains on what, and when a label is questioned."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -26,7 +28,7 @@ def test_person_groups_join_matches_transitively_and_ignore_unknown_images():
 def test_a_chain_of_weak_matches_cannot_grow_a_group_past_its_limit():
     chain = [(i, i + 1) for i in range(1, 10)]  # strongest first: 1-2, 2-3, ...
     groups = person_groups(list(range(1, 11)), chain, max_group=4)
-    assert sorted(__import__("collections").Counter(groups.values()).values()) == [2, 4, 4]
+    assert sorted(Counter(groups.values()).values()) == [2, 4, 4]
 
 
 def test_each_face_is_read_by_an_estimator_that_never_trained_on_it(monkeypatch):
