@@ -16,10 +16,12 @@ import numpy as np
 from aging_model.age_groups import GROUP_CENTRES, age_to_group
 from aging_model.estimator import AgeGenderEstimator
 from aging_model.inference import AgingModel
+from aging_model.prototype_aging import PrototypeAger
 from preprocessing.alignment import align_face
 from preprocessing.compositing import RENDERING_WEIGHT, FacePatch, paste_faces, transfer_aging
 from preprocessing.detection import FaceDetector
 from preprocessing.errors import NoUsableFace, PhotoError
+from preprocessing.landmarks import DenseLandmarker
 from preprocessing.loading import DEFAULT_MAX_SIDE, Photo, load_photo
 from preprocessing.quality import ANALYSIS_SIZE, QualityReport, QualityThresholds, assess_face
 
@@ -27,6 +29,10 @@ DEFAULT_AGES = (5, 20, 40, 60, 80)
 DETAIL_MAX_SIZE = 512
 GENDER_WEIGHTS = {"male": 0.0, "female": 1.0}  # the weight of "female" in the generator's gender condition
 GENDER_CHOICES = ("auto", "male", "female")
+# How an aged face is made from the photo's own face (see the README's "How it works"):
+# "prototypes": the change between age prototypes applied to the photo's pixels (shape, skin, colour);
+# "caae": the generator's change at 64 px, blended with its own rendering (the renderer before prototypes).
+RENDERERS = ("prototypes", "caae")
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,8 @@ class PipelineSettings:
     max_side: int | None = DEFAULT_MAX_SIDE  # None keeps the photo at full size
     blend: str = "feather"
     thresholds: QualityThresholds = QualityThresholds()
-    rendering_weight: float = RENDERING_WEIGHT  # share of the generator's own face in the aged face
+    renderer: str = "prototypes"  # one of RENDERERS
+    rendering_weight: float = RENDERING_WEIGHT  # "caae" renderer: share of the generator's own face
 
 
 @dataclass
@@ -52,7 +59,7 @@ class FaceResult:
     gender_condition: float | None = None  # the weight of "female" the generator was given
     own_age_group: int | None = None  # the face's current age group: the baseline of the aging change
     generated: np.ndarray | None = None  # raw generator output per age, (n_ages, R, R, 3)
-    aged: np.ndarray | None = None  # per age, the detail crop with the generator's change applied
+    aged: np.ndarray | None = None  # per age, the detail crop aged by the renderer, (n_ages, D, D, 3)
 
 
 @dataclass
@@ -96,12 +103,19 @@ class AgingPipeline:
 
     def __init__(
         self, model: AgingModel, detector: FaceDetector | None = None, settings: PipelineSettings = PipelineSettings(),
-        estimator: AgeGenderEstimator | None = None,
+        estimator: AgeGenderEstimator | None = None, ager: PrototypeAger | None = None,
     ):
+        if settings.renderer not in RENDERERS:
+            raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, not {settings.renderer!r}")
         self.model = model
         self.detector = detector or FaceDetector(device=str(model.device))
         self.settings = settings
         self.estimator = estimator
+        self.ager = ager
+        self.landmarker = None
+        if settings.renderer == "prototypes":
+            self.ager = ager or PrototypeAger.load()
+            self.landmarker = DenseLandmarker()
 
     def run(
         self, source: str | Path | bytes, ages=DEFAULT_AGES, gender: str = "auto",
@@ -210,8 +224,8 @@ class AgingPipeline:
                 [[*photo.ages, *self._baseline_ages(face)] for photo, face in group],
                 [face.gender_condition for _, face in group],
             )
-            for (_, face), images in zip(group, rendered):
-                self._transfer_from_baseline(face, images[:n_ages], images[n_ages:])
+            for (photo, face), images in zip(group, rendered):
+                self._transfer_from_baseline(face, photo.ages, images[:n_ages], images[n_ages:])
 
     def _read_age_and_gender(self, faces: list[FaceResult]) -> None:
         if self.estimator is None:
@@ -224,17 +238,21 @@ class AgingPipeline:
         """The face's estimated age; without an estimator, every group centre (the closest rendering wins)."""
         return [face.estimated_age] if self.estimator is not None else list(GROUP_CENTRES)
 
-    def _transfer_from_baseline(self, face: FaceResult, generated: np.ndarray, baselines: np.ndarray) -> None:
+    def _transfer_from_baseline(
+        self, face: FaceResult, ages: list[float], generated: np.ndarray, baselines: np.ndarray,
+    ) -> None:
         if self.estimator is not None:
             face.own_age_group = age_to_group(face.estimated_age)
-            self._transfer(face, generated, baselines[0])
-            return
-        errors = np.abs(baselines.astype(np.int16) - face.aligned.astype(np.int16)).mean(axis=(1, 2, 3))
-        face.own_age_group = int(np.argmin(errors))
-        self._transfer(face, generated, baselines[face.own_age_group])
-
-    def _transfer(self, face: FaceResult, generated: np.ndarray, baseline: np.ndarray) -> None:
+            own_age, baseline = face.estimated_age, baselines[0]
+        else:
+            errors = np.abs(baselines.astype(np.int16) - face.aligned.astype(np.int16)).mean(axis=(1, 2, 3))
+            face.own_age_group = int(np.argmin(errors))
+            own_age, baseline = float(GROUP_CENTRES[face.own_age_group]), baselines[face.own_age_group]
         face.generated = generated
+        if self.settings.renderer == "prototypes":
+            landmarks = self.landmarker.landmarks(face.detail)
+            face.aged = self.ager.age(face.detail, landmarks, own_age, face.gender_condition, ages)
+            return
         weight = self.settings.rendering_weight
         face.aged = np.stack([transfer_aging(face.detail, g, baseline, rendering_weight=weight) for g in generated])
 

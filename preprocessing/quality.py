@@ -81,17 +81,23 @@ def assess_face(
     yaw, pitch, roll = pose_from_landmarks(face.landmarks)
     size = face.size / photo_scale
     t = thresholds
-    checks = [
+    # Refused: what cannot be aged at all (no real face, too few pixels, a profile the alignment cannot frame).
+    refusals = [
         (face.probability < t.min_probability, "low_detection_probability"),
         (size < t.min_face_px, "face_too_small"),
+        (abs(yaw) > t.max_yaw or abs(pitch) > t.max_pitch, "extreme_pose"),
+    ]
+    # Aged with a warning: soft, dark or washed-out faces still age well (the aging keeps the photo's own
+    # pixels), and refusing them turned away ordinary phone photos; the user is told why it may look worse.
+    cautions = [
         (sharpness < t.min_sharpness, "blurred"),
         (brightness < t.min_brightness, "underexposed"),
         (brightness > t.max_brightness, "overexposed"),
         (clipped > t.max_clipped_share, "clipped_exposure"),
-        (abs(yaw) > t.max_yaw or abs(pitch) > t.max_pitch, "extreme_pose"),
+        (colourfulness < t.grayscale_colourfulness, "grayscale"),
     ]
-    reasons = [name for failed, name in checks if failed]
-    warnings = ["grayscale"] if colourfulness < t.grayscale_colourfulness else []
+    reasons = [name for failed, name in refusals if failed]
+    warnings = [name for failed, name in cautions if failed]
     return QualityReport(
         detection_probability=face.probability, face_size_px=size, sharpness=sharpness, brightness=brightness,
         clipped_share=clipped, colourfulness=colourfulness, yaw=yaw, pitch=pitch, roll_degrees=roll,

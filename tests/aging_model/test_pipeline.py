@@ -70,11 +70,36 @@ def test_a_photo_without_a_face_gives_a_reason(pipeline):
         pipeline.run(_jpeg(landscape))
 
 
-def test_a_blurred_face_is_refused_with_its_reason(pipeline, astronaut):
+def test_a_blurred_face_is_aged_with_a_warning(pipeline, astronaut):
     import cv2
 
-    with pytest.raises(NoUsableFace, match="blurred"):
-        pipeline.run(_jpeg(cv2.GaussianBlur(astronaut, (0, 0), 3)))
+    result = pipeline.run(_jpeg(cv2.GaussianBlur(astronaut, (0, 0), 3)), ages=[60])
+    [face] = result.faces
+    assert face.aged is not None and "blurred" in face.quality.warnings
+
+
+def test_a_face_too_small_to_age_is_refused_with_its_reason(pipeline, astronaut):
+    import cv2
+
+    tiny = cv2.resize(astronaut, (90, 90), interpolation=cv2.INTER_AREA)
+    with pytest.raises(NoUsableFace, match="face_too_small|no face found"):
+        pipeline.run(_jpeg(tiny))
+
+
+def test_the_caae_renderer_is_still_available(detector, astronaut_jpeg):
+    from aging_model.pipeline import PipelineSettings
+
+    pipeline = AgingPipeline(AgingModel.load(device="cpu"), detector=detector, settings=PipelineSettings(renderer="caae"))
+    assert pipeline.ager is None
+    [face] = pipeline.run(astronaut_jpeg, ages=[5, 80]).faces
+    assert face.aged.shape[0] == 2 and face.aged.shape[1:] == face.detail.shape
+
+
+def test_an_unknown_renderer_is_refused(detector):
+    from aging_model.pipeline import PipelineSettings
+
+    with pytest.raises(ValueError, match="renderer"):
+        AgingPipeline(AgingModel.load(device="cpu"), detector=detector, settings=PipelineSettings(renderer="magic"))
 
 
 def test_several_photos_are_aged_in_one_call_each_with_its_own_ages_and_outcome(detector, astronaut_jpeg):

@@ -27,15 +27,16 @@ def test_the_astronaut_is_usable_and_measured(face, astronaut):
     assert set(report.to_dict()) >= {"sharpness", "brightness", "yaw", "pitch", "usable", "reasons"}
 
 
-def test_a_blurred_face_is_named(face, astronaut):
+def test_a_blurred_face_is_aged_with_a_warning(face, astronaut):
     report = _assess(face, cv2.GaussianBlur(astronaut, (0, 0), 3))
-    assert not report.usable and "blurred" in report.reasons
+    assert report.usable and "blurred" in report.warnings and report.reasons == []
 
 
-def test_dark_and_bright_faces_are_named(face, astronaut):
-    assert "underexposed" in _assess(face, (astronaut * 0.15).astype(np.uint8)).reasons
+def test_dark_and_bright_faces_are_aged_with_a_warning(face, astronaut):
+    dark = _assess(face, (astronaut * 0.15).astype(np.uint8))
+    assert dark.usable and "underexposed" in dark.warnings
     bright = np.clip(astronaut.astype(int) + 170, 0, 255).astype(np.uint8)
-    assert {"overexposed", "clipped_exposure"} & set(_assess(face, bright).reasons)
+    assert {"overexposed", "clipped_exposure"} & set(_assess(face, bright).warnings)
 
 
 def test_a_black_and_white_photo_is_a_warning_not_a_refusal(face, astronaut):
@@ -74,5 +75,6 @@ def test_an_extreme_pose_is_named(face, astronaut):
 
 
 def test_thresholds_are_configuration(face, astronaut):
-    strict = QualityThresholds(min_sharpness=1e9)
-    assert "blurred" in _assess(face, astronaut, thresholds=strict).reasons
+    strict = QualityThresholds(min_sharpness=1e9, min_face_px=1e9)
+    report = _assess(face, astronaut, thresholds=strict)
+    assert "blurred" in report.warnings and "face_too_small" in report.reasons

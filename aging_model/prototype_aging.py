@@ -1,0 +1,248 @@
+"""Aging a face by the prototypes' difference, on the photo's own pixels (Burt & Perrett 1995; Tiddeman, Burt
+& Perrett 2001; the idea behind Kemelmacher-Shlizerman et al., CVPR 2014).
+
+A face of age a is aged to age b in three parts, each the change between the prototypes of a and of b:
+- colour and shading: the face's coarse band times the ratio of the prototypes' coarse bands;
+- skin detail: the face's own medium and fine detail scaled by the ratio of the prototypes' detail energies
+  (a child's skin has less of both; an old face more medium detail), plus the prototypes' own medium-band
+  difference, which carries the folds and bags that age draws in the same place on every face;
+- shape: the face's landmarks moved by the difference of the prototypes' mean shapes, and the face bent to
+  follow with a thin-plate spline.
+All of it is computed in the prototypes' frame at their resolution, carried onto the face by one warp, and
+applied at the face's own resolution, so nothing is rendered at a lower resolution than the photo has.
+Strengths above 1 exaggerate the change: averages are milder than any one face (Burt & Perrett found
+caricatured prototypes read truer to age).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from aging_model.prototypes import COARSE_SIGMA, DEFAULT_PROTOTYPES_PATH, ENERGY_SIZE, TEXTURE_SIZE, AgePrototypes, detail_bands
+from preprocessing.landmarks import BROWS, JAW, MOUTH, LEFT_EYE, RIGHT_EYE
+from preprocessing.warping import border_anchors, sampling_map, warp_points
+
+_ENERGY_FLOOR = 1.0  # grey levels; keeps the ratio of two nearly flat regions near 1
+_COARSE_FLOOR = 16.0
+_SKIN_FEATHER = 0.035  # of the side
+# Faces fill their crop to its edges; the frame that holds the warps still lies this far (a share of the
+# side) outside, so a cheek near the edge can move without folding the image.
+_WARP_MARGIN = 0.25
+# Of the prototypes' colour change, the share applied to hue and saturation (the rest is brightness only):
+# the averages' hue differences between ages are small and partly noise, and full-strength ones read as
+# make-up or ghost-white skin.
+_CHROMA_SHARE = 0.5
+_LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+@dataclass(frozen=True)
+class AgingStrength:
+    """How much of each part of the prototypes' change is applied (1 = the change between the averages)."""
+
+    shape: float = 1.0
+    colour: float = 1.0
+    fine: float = 1.0  # exponent on the ratio of fine-detail energies (pores, stubble, fine lines)
+    medium: float = 1.0  # exponent on the ratio of medium-detail energies (wrinkles, folds)
+    folds: float = 1.0  # weight of the prototypes' medium-band difference
+
+
+# Chosen on held-out UTKFace faces (docs/model-card.md, "Prototype strengths"): at face value the averages
+# move faces only about two thirds of the way to the target age, as Burt & Perrett found; forwards, the
+# exaggerated change reads at the target age with wrinkles that still look like skin; backwards, more than a
+# little exaggeration turns children's faces into dolls.
+OLDER_STRENGTH = AgingStrength(shape=2.0, colour=1.8, fine=1.2, medium=3.5, folds=5.0)
+YOUNGER_STRENGTH = AgingStrength(shape=1.5, colour=1.0, fine=2.0, medium=1.5, folds=1.0)
+
+
+@dataclass
+class _PrototypeBands:
+    """The prototypes decomposed once, at load: per cell, coarse and medium bands and detail energies."""
+
+    coarse: np.ndarray  # (10, 2, T, T, 3) float32, of the skin only (see _skin_colour)
+    medium: np.ndarray  # (10, 2, T, T, 3) float32
+    energy: np.ndarray  # (10, 2, 2, T, T) float32, [fine, medium], upsampled to T
+
+
+class PrototypeAger:
+    """Ages aligned faces with their 68 landmarks; loaded once, then cheap per face and age.
+
+    `older` and `younger` are the strengths applied when a face is aged forwards and backwards: the two
+    directions need different amounts (see the model card's sweep)."""
+
+    def __init__(
+        self, prototypes: AgePrototypes, older: AgingStrength = OLDER_STRENGTH,
+        younger: AgingStrength = YOUNGER_STRENGTH,
+    ):
+        self.prototypes = prototypes
+        self.older = older
+        self.younger = younger
+        self._skin = _skin_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._bands = _decompose(prototypes, self._skin)
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_PROTOTYPES_PATH) -> "PrototypeAger":
+        """The ager with the shipped prototypes (or those at `path`) and the default strengths."""
+        return cls(AgePrototypes.load(path))
+
+    def age(
+        self, crop: np.ndarray, landmarks: np.ndarray, own_age: float, female: float, target_ages,
+    ) -> np.ndarray:
+        """(n_ages, D, D, 3) uint8: the chip-framed face `crop` (D, D, 3) with `landmarks` (68, 2) in its pixels,
+        now `own_age` years old and `female` (0..1) female, at each of `target_ages`."""
+        size = crop.shape[0]
+        scale = size / TEXTURE_SIZE
+        face = crop.astype(np.float32)
+        coarse, medium, fine = detail_bands(face, scale)
+        to_reference = self._map_to_reference(landmarks, size)
+        own_skin = skin_likelihood(crop, landmarks)
+        own = self._blend(own_age, female)
+        own_shape = self._shape(own_age, female)
+        aged = []
+        for target in target_ages:
+            strength = self.older if target >= own_age else self.younger
+            change = self._change(own, self._blend(float(target), female), strength)
+            ratio, gain_fine, gain_medium, folds, skin = _split(_remap(change, to_reference))
+            changed = coarse * ratio + medium * gain_medium + fine * gain_fine + folds
+            result = face + skin * own_skin * (changed - face)
+            shift = _feature_shift(landmarks, own_shape, self._shape(float(target), female), size)
+            moved = landmarks + strength.shape * shift
+            aged.append(np.clip(warp_points(result, landmarks, moved, _WARP_MARGIN), 0, 255).astype(np.uint8))
+        return np.stack(aged)
+
+    # -- the change between two prototypes, in the reference frame ------------------------------------------
+    def _blend(self, age: float, female: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        weights = self.prototypes.weights(age, female)
+        cells = [(g, s, w) for (g, s), w in np.ndenumerate(weights) if w > 0]
+        coarse = sum(w * self._bands.coarse[g, s] for g, s, w in cells)
+        medium = sum(w * self._bands.medium[g, s] for g, s, w in cells)
+        energy = sum(w * self._bands.energy[g, s] for g, s, w in cells)
+        return coarse, medium, energy
+
+    def _shape(self, age: float, female: float) -> np.ndarray:
+        weights = self.prototypes.weights(age, female)
+        return np.tensordot(weights, self.prototypes.shapes.astype(np.float64), axes=([0, 1], [0, 1]))
+
+    def _change(self, own, target, s: AgingStrength) -> np.ndarray:
+        """(T, T, 9): coarse ratio (3), fine and medium gains (2), fold difference (3), skin mask (1)."""
+        (own_coarse, own_medium, own_energy), (target_coarse, target_medium, target_energy) = own, target
+        per_channel = (target_coarse + _COARSE_FLOOR) / (own_coarse + _COARSE_FLOOR)
+        brightness = (per_channel @ _LUMINANCE)[..., None]
+        ratio = brightness ** s.colour * (per_channel / brightness) ** (s.colour * _CHROMA_SHARE)
+        exponents = np.array([s.fine, s.medium], np.float32)[:, None, None]
+        gains = ((target_energy + _ENERGY_FLOOR) / (own_energy + _ENERGY_FLOOR)) ** exponents
+        folds = s.folds * (target_medium - own_medium)
+        return np.concatenate(
+            [np.clip(ratio, 0.5, 2.0), np.clip(gains, 0.15, 2.5).transpose(1, 2, 0), folds, self._skin[..., None]], axis=2
+        ).astype(np.float32)
+
+    def _map_to_reference(self, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """For every pixel of the face crop, where it lies in the prototypes' reference frame."""
+        margin = _WARP_MARGIN
+        face_points = np.concatenate([landmarks, border_anchors(size, size, margin=margin)])
+        reference_points = np.concatenate(
+            [self.prototypes.reference_shape * TEXTURE_SIZE, border_anchors(TEXTURE_SIZE, TEXTURE_SIZE, margin=margin)]
+        )
+        return sampling_map(face_points, reference_points, (size, size))
+
+
+def _feature_shift(landmarks: np.ndarray, own_shape: np.ndarray, target_shape: np.ndarray, size: int) -> np.ndarray:
+    """Where each landmark moves, in crop pixels, at strength 1. The outline (jaw, brows, nose) takes the
+    prototypes' change of shape point by point; each eye and the mouth move and scale as a whole (a child's
+    eyes are larger for its face) but keep their own shape: reshaping them bends glasses, makes a stare, and
+    twists a smile into a grimace."""
+    shift = (target_shape - own_shape) * size
+    for part in (LEFT_EYE, RIGHT_EYE, slice(48, 68)):
+        own_part, target_part = own_shape[part], target_shape[part]
+        scale = float(np.clip(_spread(target_part) / max(_spread(own_part), 1e-6), 0.9, 1.1))
+        centre = landmarks[part].mean(axis=0)
+        moved_centre = centre + (target_part.mean(axis=0) - own_part.mean(axis=0)) * size
+        shift[part] = moved_centre + scale * (landmarks[part] - centre) - landmarks[part]
+    return shift
+
+
+def _spread(points: np.ndarray) -> float:
+    return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()))
+
+
+def _skin_colour(texture: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """The coarse band of a prototype's skin alone: a blur normalised by the skin mask, so hair and background
+    (whose averages differ between ages for reasons that are not age, such as a child's bright studio
+    backdrop) do not bleed into the colour change at the face's edge."""
+    weight = (skin > 0.5).astype(np.float32)
+    blurred = cv2.GaussianBlur(texture * weight[..., None], (0, 0), COARSE_SIGMA)
+    norm = cv2.GaussianBlur(weight, (0, 0), COARSE_SIGMA)[..., None]
+    return np.where(norm > 0.05, blurred / np.maximum(norm, 1e-3), texture)
+
+
+def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
+    textures = prototypes.textures.astype(np.float32)
+    groups, genders = textures.shape[:2]
+    coarse, medium = np.zeros_like(textures), np.zeros_like(textures)
+    energy = np.zeros((groups, genders, 2, TEXTURE_SIZE, TEXTURE_SIZE), np.float32)
+    for g in range(groups):
+        for s in range(genders):
+            _, medium[g, s], _ = detail_bands(textures[g, s])
+            coarse[g, s] = _skin_colour(textures[g, s], skin)
+            for band in range(2):
+                small = prototypes.detail_energy[g, s, band].astype(np.float32)
+                energy[g, s, band] = cv2.resize(small, (TEXTURE_SIZE, TEXTURE_SIZE), interpolation=cv2.INTER_LINEAR)
+    assert prototypes.detail_energy.shape[-1] == ENERGY_SIZE
+    return _PrototypeBands(coarse, medium, energy)
+
+
+def _skin_mask(shape: np.ndarray, size: int) -> np.ndarray:
+    """1 over the skin from the jaw to the upper forehead, feathered; 0 over hair and background, and over
+    the eyes and the lips, which keep their own colour and detail."""
+    jaw, brows = shape[JAW], shape[BROWS]
+    face_height = jaw[:, 1].max() - brows[:, 1].mean()
+    forehead = brows.copy()
+    forehead[:, 1] -= 0.35 * face_height  # the forehead above the brows, below most hairlines
+    outline = np.concatenate([jaw, forehead[::-1]]).astype(np.int32)
+    mask = np.zeros((size, size), np.float32)
+    cv2.fillPoly(mask, [cv2.convexHull(outline)], 1.0)
+    for part in (LEFT_EYE, RIGHT_EYE, MOUTH):
+        points = shape[part]
+        centre = points.mean(axis=0)
+        enlarged = centre + 1.3 * (points - centre)  # lashes and lids around the outline
+        cv2.fillPoly(mask, [cv2.convexHull(enlarged.astype(np.int32))], 0.0)
+    return cv2.GaussianBlur(mask, (0, 0), _SKIN_FEATHER * size)
+
+
+def skin_likelihood(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """(D, D, 1) in [0, 1]: how much each pixel looks like this face's own skin (its chroma and brightness
+    near the cheeks' and forehead's). Hair over the forehead, glasses, a hand or the background that the
+    prototypes' mask covers on this face keep their pixels: the prototypes' colour change is a skin change."""
+    size = crop.shape[0]
+    ycrcb = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    radius = max(2, round(0.05 * size))
+    brow_middle = landmarks[21:23].mean(axis=0)
+    forehead = brow_middle + 0.35 * (brow_middle - landmarks[33])
+    centres = [landmarks[[1, 2, 3, 31, 48]].mean(axis=0), landmarks[[13, 14, 15, 35, 54]].mean(axis=0), forehead]
+    sample = np.zeros((size, size), np.uint8)
+    for centre in centres:
+        cv2.circle(sample, (int(centre[0]), int(centre[1])), radius, 1, -1)
+    pixels = ycrcb[sample > 0]
+    if len(pixels) < 10:
+        return np.ones((size, size, 1), np.float32)
+    median = np.median(pixels, axis=0)
+    spread = np.maximum(1.4826 * np.median(np.abs(pixels - median), axis=0), [24.0, 5.0, 5.0])
+    distance = ((ycrcb - median) / (2.5 * spread)) ** 2
+    likelihood = np.exp(-0.5 * distance.sum(axis=2))
+    return cv2.GaussianBlur(likelihood, (0, 0), 0.01 * size)[..., None]
+
+
+def _remap(maps: np.ndarray, to_reference: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    map_x, map_y = to_reference
+    channels = [
+        cv2.remap(maps[..., i : i + 4], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        for i in range(0, maps.shape[2], 4)
+    ]
+    return np.concatenate([c if c.ndim == 3 else c[..., None] for c in channels], axis=2)
+
+
+def _split(maps: np.ndarray):
+    return maps[..., 0:3], maps[..., 3:4], maps[..., 4:5], maps[..., 5:8], maps[..., 8:9]
