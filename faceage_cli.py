@@ -227,6 +227,8 @@ def evaluate(model_path, data, limit, out_dir, estimator_path, device) -> None:
     from aging_model.evaluation import load_held_out
     from aging_model.evaluation_report import write_report
     from aging_model.identity import FaceEmbedder
+    from aging_model.prototype_aging import PrototypeAger
+    from preprocessing.landmarks import DenseLandmarker
 
     if not data.is_dir():
         _fail(f"dataset folder not found: {data}")
@@ -236,15 +238,20 @@ def evaluate(model_path, data, limit, out_dir, estimator_path, device) -> None:
         faces = load_held_out(data, ".cache", model.resolution, limit=limit)
     except (FileNotFoundError, ValueError) as error:
         _fail(str(error))
-    metrics, arrays = run_evaluation(model, estimator, FaceEmbedder(), faces)
+    metrics, arrays = run_evaluation(
+        model, estimator, FaceEmbedder(), faces, ager=PrototypeAger.load(), landmarker=DenseLandmarker()
+    )
     report = write_report(metrics, arrays, out_dir, str(model_path or "default model"))
     click.echo(f"{metrics['faces']} held-out faces.")
-    for name, part, goals in (("generator output", "model", "goals"), ("as served", "served", "goals_served")):
+    for name, part, goals in (("generator output", "model", "goals"), ("as served", "served", "goals_served"),
+                              ("as served, caae renderer", "served_caae", "goals_served_caae")):
         age, identity = metrics[part]["age"], metrics[part]["identity"]
         click.echo(
             f"{name}: rank correlation {age['mean_rank_correlation']:.2f}, "
             f"reconstruction same person {identity['reconstruction_same_person_share']:.0%}, "
-            f"±2 groups same person {identity['two_groups_same_person_share']:.0%}; goals met: "
+            f"±2 groups same person {identity['two_groups_same_person_share']:.0%}"
+            + (f", fine detail kept {metrics[part]['detail_ratio']:.0%}" if "detail_ratio" in metrics[part] else "")
+            + "; goals met: "
             f"{sum(metrics[goals].values())} of {len(metrics[goals])}."
         )
     click.echo(f"Report: {report}")

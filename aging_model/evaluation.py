@@ -10,12 +10,17 @@ For every held-out face (the validation split, never trained on) the model rende
   estimator's penultimate features; real against real (two disjoint sets of the same sizes) is the floor.
 - Baselines: the input itself (identity perfect, age unchanged) and the group's mean face (age right,
   identity gone). A model is useful only when it beats both on age and identity at once.
+- As served: what `faceage age` shows, measured the same way on sharper crops of the same faces (DETAIL_SIZE):
+  the prototype renderer (the default) and the CAAE renderer before it, side by side. Two more measures for
+  them: how real faces of each target age read to the same estimator (the ceiling: the estimator has its own
+  bias, e.g. it under-reads the old), and the share of the input's fine detail that the aged face keeps.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -29,6 +34,18 @@ GOALS = {
     "reconstruction_same_person_share": 0.8,
     "two_groups_same_person_share": 0.6,
 }
+# What a served face must reach (issue 9): read like real faces of its target age, stay the person, stay sharp.
+SERVED_ADULT_GROUPS = range(4, 10)  # 21-30 .. 71+
+SERVED_GOALS = {
+    "adult_within_years_of_real": 6.0,
+    "child_reading_at_most": {0: 12.0, 1: 15.0},  # target 3 (0-5) and target 8 (6-10), in years
+    "mean_rank_correlation": 0.93,
+    "reconstruction_same_person_share": 0.9,
+    "two_groups_same_person_share": 0.75,
+    "detail_ratio": 0.8,
+}
+DETAIL_SIZE = 192  # held-out faces are served from crops of this size (UTKFace's faces are about 150 px wide)
+DETAIL_MEASURE_SIZE = 128
 
 
 @dataclass
@@ -40,6 +57,7 @@ class HeldOutFaces:
     genders: np.ndarray
     reference_crops: np.ndarray  # real faces (training split) ...
     reference_ages: np.ndarray  # ... and their ages
+    detail_crops: np.ndarray | None = None  # the same held-out faces aligned at DETAIL_SIZE, for serving
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -75,9 +93,39 @@ def render_all_groups(model, crops: np.ndarray, genders: np.ndarray, batch: int 
     return np.concatenate(out)
 
 
+def serve_with_prototypes(ager, landmarker, detail_crops, genders, input_ages) -> np.ndarray:
+    """What `faceage age` shows with its default renderer: each sharp crop aged by the prototypes from its
+    estimated age to every group centre; (N, 10, D, D, 3)."""
+    return np.stack([
+        ager.age(crop, landmarker.landmarks(crop), float(age), float(gender), GROUP_CENTRES)
+        for crop, gender, age in tqdm(list(zip(detail_crops, genders, input_ages)), desc="serving", unit="face",
+                                      disable=len(detail_crops) < 50)
+    ])
+
+
+def detail_ratio(inputs: np.ndarray, outputs: np.ndarray) -> float:
+    """Median over faces and ages of the fine detail an output keeps: the variance of the Laplacian of its
+    inner face over the input's, both at DETAIL_MEASURE_SIZE px; (N, S, S, 3) inputs, (N, 10, S', S', 3)."""
+    from preprocessing.quality import central_region
+
+    def detail(image: np.ndarray) -> float:
+        small = cv2.resize(image, (DETAIL_MEASURE_SIZE, DETAIL_MEASURE_SIZE), interpolation=cv2.INTER_AREA)
+        return float(cv2.Laplacian(central_region(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)), cv2.CV_64F).var())
+
+    ratios = [detail(out) / max(detail(inp), 1e-6) for inp, row in zip(inputs, outputs) for out in row]
+    return float(np.median(ratios))
+
+
+def real_readings(estimator, reference_crops: np.ndarray, reference_ages: np.ndarray) -> list[float | None]:
+    """Per group, how the estimator reads real faces of that group (mean): the most an aged face can reach."""
+    readings = estimator.estimate(reference_crops).ages
+    groups = np.array([age_to_group(a) for a in reference_ages])
+    return [float(readings[groups == g].mean()) if (groups == g).any() else None for g in range(N_AGE_GROUPS)]
+
+
 def serve_like_the_pipeline(model, crops, genders, rendered, input_ages, rendering_weight: float | None = None) -> np.ndarray:
-    """What `faceage age` shows: the generator's change (target age minus the face's own estimated age, same
-    latent) applied to the input crop itself, blended with the rendering; (N, 10, R, R, 3)."""
+    """What `faceage age --renderer caae` shows: the generator's change (target age minus the face's own
+    estimated age, same latent) applied to the input crop itself, blended with the rendering; (N, 10, R, R, 3)."""
     from preprocessing.compositing import RENDERING_WEIGHT, transfer_aging
 
     weight = RENDERING_WEIGHT if rendering_weight is None else rendering_weight
@@ -173,8 +221,9 @@ def group_mean_faces(reference_crops: np.ndarray, reference_ages: np.ndarray) ->
     ])
 
 
-def evaluate(model, estimator, embedder, faces: HeldOutFaces) -> tuple[dict, dict]:
-    """All measures for the model and both baselines; returns (metrics, arrays for plots and sheets)."""
+def evaluate(model, estimator, embedder, faces: HeldOutFaces, ager=None, landmarker=None) -> tuple[dict, dict]:
+    """All measures for the model, both renderers as served and both baselines; returns (metrics, arrays for
+    plots and sheets). Without an `ager` (or detail crops), "served" is the CAAE renderer alone."""
     n = len(faces.crops)
     own_groups = np.array([age_to_group(a) for a in faces.ages])
     rendered = render_all_groups(model, faces.crops, faces.genders)
@@ -198,8 +247,19 @@ def evaluate(model, estimator, embedder, faces: HeldOutFaces) -> tuple[dict, dic
         return measured, estimated, distances
 
     model_metrics, estimated, distances = judge(rendered)
-    served = serve_like_the_pipeline(model, faces.crops, faces.genders, rendered, input_estimate)
-    served_metrics, _, _ = judge(served)
+    served_caae = serve_like_the_pipeline(model, faces.crops, faces.genders, rendered, input_estimate)
+    caae_metrics, _, _ = judge(served_caae)
+    caae_metrics["detail_ratio"] = detail_ratio(faces.crops, served_caae)
+    readings = real_readings(estimator, faces.reference_crops, faces.reference_ages)
+    if ager is not None and faces.detail_crops is not None:
+        served_inputs = faces.detail_crops
+        served = serve_with_prototypes(ager, landmarker, faces.detail_crops, faces.genders, input_estimate)
+        served_metrics, _, _ = judge(served)
+        served_metrics["detail_ratio"] = detail_ratio(faces.detail_crops, served)
+        served_metrics["renderer"] = "prototypes"
+    else:
+        served_inputs, served, served_metrics = faces.crops, served_caae, caae_metrics
+    caae_metrics["renderer"] = "caae"
 
     mean_faces = group_mean_faces(faces.reference_crops, faces.reference_ages)
     mean_face_ages = estimator.estimate(mean_faces).ages
@@ -222,11 +282,14 @@ def evaluate(model, estimator, embedder, faces: HeldOutFaces) -> tuple[dict, dic
         "estimator_on_inputs_mae": float(np.abs(input_estimate - np.minimum(faces.ages, 100)).mean()),
         "model": model_metrics,
         "served": served_metrics,
+        "served_caae": caae_metrics,
+        "real_readings": readings,
         "baselines": baselines,
         "goals": _goals(model_metrics),
-        "goals_served": _goals(served_metrics),
+        "goals_served": served_goals(served_metrics, readings),
+        "goals_served_caae": served_goals(caae_metrics, readings),
     }
-    arrays = {"rendered": rendered, "served": served, "estimated": estimated, "distances": distances, "inputs": faces.crops, "own_groups": own_groups,
+    arrays = {"rendered": rendered, "served": served, "served_inputs": served_inputs, "served_caae": served_caae, "estimated": estimated, "distances": distances, "inputs": faces.crops, "own_groups": own_groups,
               "input_estimate": input_estimate, "mean_face_ages": mean_face_ages, "mean_face_distances": mean_face_distances}
     return metrics, arrays
 
@@ -248,6 +311,23 @@ def _goals(m: dict) -> dict:
 
 
 
+def served_goals(m: dict, readings: list[float | None]) -> dict:
+    """The served goals (SERVED_GOALS) met by one renderer's measures, given real faces' readings per group."""
+    means = [g["mean_estimated_age"] for g in m["age"]["per_group"]]
+    g = SERVED_GOALS
+    adult_ok = all(readings[k] is None or abs(means[k] - readings[k]) <= g["adult_within_years_of_real"]
+                   for k in SERVED_ADULT_GROUPS)
+    checks = {
+        "adult targets read within 6 years of real faces of that age": adult_ok,
+        "target 3 reads <= 12 and target 8 <= 15": all(means[k] <= limit for k, limit in g["child_reading_at_most"].items()),
+        "mean rank correlation >= 0.93": m["age"]["mean_rank_correlation"] >= g["mean_rank_correlation"],
+        "own age same person for >= 90%": m["identity"]["reconstruction_same_person_share"] >= g["reconstruction_same_person_share"],
+        "+/- two groups same person for >= 75%": m["identity"]["two_groups_same_person_share"] >= g["two_groups_same_person_share"],
+        "keeps >= 80% of the input's fine detail": m.get("detail_ratio", 0.0) >= g["detail_ratio"],
+    }
+    return {name: bool(passed) for name, passed in checks.items()}
+
+
 def load_held_out(data, cache_dir, resolution: int, limit: int | None = 200, reference_limit: int = 3000,
                   validation_percent: int = 5, seed: int = 0) -> HeldOutFaces:
     """The first `limit` validation-split faces (by file name) and a fixed sample of training-split faces."""
@@ -263,4 +343,22 @@ def load_held_out(data, cache_dir, resolution: int, limit: int | None = 200, ref
     return HeldOutFaces(
         crops=nhwc(held.images), ages=held.ages.numpy(), genders=held.genders.numpy(),
         reference_crops=nhwc(reference.images), reference_ages=reference.ages.numpy(),
+        detail_crops=_detail_crops(data, cache_dir, held.names),
     )
+
+
+def _detail_crops(data, cache_dir, names: list[str]) -> np.ndarray:
+    """The named chips aligned at DETAIL_SIZE exactly as their model-size crops were (landmarks from the cache)."""
+    import hashlib
+    from collections import Counter
+    from pathlib import Path
+
+    from aging_model.data import _aligned_chip, chip_landmarks, index_folder
+    from preprocessing.alignment import align_face
+
+    by_name = {f.path.name: f for f in index_folder(Path(data)).faces}
+    faces = [by_name[name] for name in names]
+    key = hashlib.sha1(str(Path(data).resolve()).encode()).hexdigest()[:8]
+    landmarks = chip_landmarks(faces, Path(cache_dir) / f"landmarks-{key}.npz")
+    counts: Counter = Counter()
+    return np.stack([_aligned_chip(f, landmarks.get(f.path.name), DETAIL_SIZE, counts, align_face) for f in faces])

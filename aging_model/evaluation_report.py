@@ -21,7 +21,9 @@ def write_report(metrics: dict, arrays: dict, out: Path, model_name: str) -> Pat
     _plot_identity(metrics, out / "identity_per_group.png")
     _sample_sheet(arrays["inputs"], arrays["rendered"], out / "samples.jpg")
     if "served" in arrays:
-        _sample_sheet(arrays["inputs"], arrays["served"], out / "samples-served.jpg")
+        _sample_sheet(arrays.get("served_inputs", arrays["inputs"]), arrays["served"], out / "samples-served.jpg", cell=128)
+    if "served_caae" in arrays:
+        _sample_sheet(arrays["inputs"], arrays["served_caae"], out / "samples-served-caae.jpg", cell=128)
     _failure_sheet(metrics, arrays, out / "failures.jpg")
     report = out / "report.md"
     report.write_text(_markdown(metrics, model_name))
@@ -47,7 +49,14 @@ def _plot_age(metrics: dict, arrays: dict, path: Path) -> None:
     ax.errorbar(GROUP_CENTRES, means, yerr=stds, marker="o", capsize=3, label="model: mean ± sd")
     if "served" in metrics:
         served = [g["mean_estimated_age"] for g in metrics["served"]["age"]["per_group"]]
-        ax.plot(GROUP_CENTRES, served, marker="s", color="tab:purple", label="model as served: mean")
+        renderer = metrics["served"].get("renderer", "caae")
+        ax.plot(GROUP_CENTRES, served, marker="s", color="tab:purple", label=f"as served ({renderer}): mean")
+    if "served_caae" in metrics and metrics["served_caae"] is not metrics.get("served"):
+        caae = [g["mean_estimated_age"] for g in metrics["served_caae"]["age"]["per_group"]]
+        ax.plot(GROUP_CENTRES, caae, marker="^", color="tab:orange", label="as served (caae renderer): mean")
+    if metrics.get("real_readings"):
+        real = [np.nan if r is None else r for r in metrics["real_readings"]]
+        ax.plot(GROUP_CENTRES, real, marker="o", color="black", linestyle=":", label="real faces of that age: mean")
     ax.scatter(GROUP_CENTRES, arrays["mean_face_ages"], marker="x", color="tab:green", label="baseline: group mean face")
     ax.axhline(float(np.mean(arrays["input_estimate"])), color="tab:red", linewidth=1, label="baseline: input unchanged (mean)")
     ax.set_xlabel("target age (group centre)")
@@ -79,9 +88,9 @@ def _plot_identity(metrics: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _sample_sheet(inputs: np.ndarray, rendered: np.ndarray, path: Path) -> None:
+def _sample_sheet(inputs: np.ndarray, rendered: np.ndarray, path: Path, cell: int | None = None) -> None:
     rows = [[inputs[i], *rendered[i]] for i in range(min(SHEET_FACES, len(inputs)))]
-    face_grid(rows, ["input", *GROUP_LABELS], cell=max(64, inputs.shape[1])).save(path, quality=92)
+    face_grid(rows, ["input", *GROUP_LABELS], cell=cell or max(64, inputs.shape[1])).save(path, quality=92)
 
 
 def _failure_sheet(metrics: dict, arrays: dict, path: Path) -> None:
@@ -106,6 +115,40 @@ def _tick(passed) -> str:
     return "–" if passed is None else ("✅" if passed else "❌")
 
 
+def _served_section(metrics: dict) -> list[str]:
+    """Per target: how each renderer's faces read, against how real faces of that age read; the served goals."""
+    served, caae, real = metrics.get("served"), metrics.get("served_caae"), metrics.get("real_readings")
+    if not served or not real:
+        return []
+    renderers = [(served.get("renderer", "caae"), served, metrics.get("goals_served", {}))]
+    if caae and served.get("renderer") != "caae":
+        renderers.append(("caae", caae, metrics.get("goals_served_caae", {})))
+    lines = [
+        "| target | real faces read as | " + " | ".join(f"{name} reads as" for name, _, _ in renderers) + " |",
+        "|---|---|" + "---|" * len(renderers),
+    ]
+    for g, label in enumerate(GROUP_LABELS):
+        cells = [f"{m['age']['per_group'][g]['mean_estimated_age']:.1f}" for _, m, _ in renderers]
+        lines.append(f"| {GROUP_CENTRES[g]:g} ({label}) | {_fmt(real[g], 1)} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| served goal | " + " | ".join(name for name, _, _ in renderers) + " |",
+        "|---|" + "---|" * len(renderers),
+        *[f"| {goal} | " + " | ".join(_tick(goals.get(goal)) for _, _, goals in renderers) + " |"
+          for goal in renderers[0][2]],
+        "",
+        "| measure | " + " | ".join(name for name, _, _ in renderers) + " |",
+        "|---|" + "---|" * len(renderers),
+        "| mean rank correlation | " + " | ".join(_fmt(m["age"]["mean_rank_correlation"]) for _, m, _ in renderers) + " |",
+        "| own age same person | " + " | ".join(_fmt(m["identity"]["reconstruction_same_person_share"]) for _, m, _ in renderers) + " |",
+        "| ±2 groups same person | " + " | ".join(_fmt(m["identity"]["two_groups_same_person_share"]) for _, m, _ in renderers) + " |",
+        "| fine detail kept (median ratio) | " + " | ".join(_fmt(m.get("detail_ratio")) for _, m, _ in renderers) + " |",
+        "| mean Fréchet distance | " + " | ".join(_fmt(m["realism"]["mean_frechet"], 1) for _, m, _ in renderers) + " |",
+        "",
+    ]
+    return lines
+
+
 def _markdown(metrics: dict, model_name: str) -> str:
     model, baselines = metrics["model"], metrics["baselines"]
     age, identity, realism = model["age"], model["identity"], model["realism"]
@@ -126,10 +169,12 @@ def _markdown(metrics: dict, model_name: str) -> str:
             for name, passed in metrics["goals"].items()
         ],
         "",
-        "*As served*: what `faceage age` and the service show, the generator's change (the same latent at the",
-        "target age minus at the face's own estimated age) applied to the input itself, which keeps the photo's",
-        "detail and identity, then blended with the generator's own rendering (`--rendering-weight`, 0.5 by default).",
+        "*As served*: what `faceage age` and the service show. The default renderer (`prototypes`) changes the",
+        "photo's own face by the difference of age prototypes (shape, skin detail, colour); the `caae` renderer",
+        "applies the generator's change (the same latent at the target age minus at the face's own estimated age)",
+        "to the input and blends in the generator's own rendering (`--rendering-weight`, 0.5).",
         "",
+        *_served_section(metrics),
         "## Against the baselines",
         "",
         "| | mean rank correlation | share in target group | reconstruction same person | ±2 groups same person |",
@@ -138,7 +183,10 @@ def _markdown(metrics: dict, model_name: str) -> str:
     served = metrics.get("served")
     rows = [("model (generator output)", age, identity)]
     if served:
-        rows.append(("model as served (its change applied to the input)", served["age"], served["identity"]))
+        rows.append((f"as served ({served.get('renderer', 'caae')} renderer)", served["age"], served["identity"]))
+    caae = metrics.get("served_caae")
+    if caae and served and served.get("renderer") != "caae":
+        rows.append(("as served (caae renderer)", caae["age"], caae["identity"]))
     rows += [
         (name.replace("_", " "), b["age"], b["identity"]) for name, b in baselines.items()
     ]
@@ -168,9 +216,13 @@ def _markdown(metrics: dict, model_name: str) -> str:
         "",
         "![inputs and their renderings at the ten groups](samples.jpg)",
         "",
-        "As served (the generator's change applied to each input):",
+        "As served, default renderer (the same faces aligned at a higher resolution):",
         "",
         "![inputs and their served renderings at the ten groups](samples-served.jpg)",
+        "",
+        "As served by the `caae` renderer:",
+        "",
+        "![inputs and their caae renderings at the ten groups](samples-served-caae.jpg)",
         "",
         "## Failure cases",
         "",

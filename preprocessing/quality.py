@@ -72,7 +72,7 @@ def assess_face(
     """Measure one detected face. `analysis_crop` is the face aligned at ANALYSIS_SIZE; `photo_scale` is
     working pixels per original pixel, so the reported size is in the user's own photo's pixels."""
     gray = cv2.cvtColor(analysis_crop, cv2.COLOR_RGB2GRAY)
-    centre = _central_region(gray)
+    centre = central_region(gray)
     sharpness = float(cv2.Laplacian(centre, cv2.CV_64F).var())
     brightness = float(centre.mean())
     clipped = float(((centre <= 5) | (centre >= 250)).mean())
@@ -105,7 +105,7 @@ def assess_face(
     )
 
 
-def _central_region(gray: np.ndarray) -> np.ndarray:
+def central_region(gray: np.ndarray) -> np.ndarray:
     """The inner face (eyes to mouth), away from hair and background, which would skew every measure."""
     size = gray.shape[0]
     top, bottom = int(size * 0.15), int(size * 0.75)
