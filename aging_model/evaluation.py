@@ -26,6 +26,8 @@ from tqdm import tqdm
 
 from aging_model.age_groups import GROUP_CENTRES, GROUP_LABELS, N_AGE_GROUPS, age_to_group
 from aging_model.identity import SAME_PERSON_DISTANCE, identity_distance
+from aging_model.prototype_aging import AGING_PADDING
+from preprocessing.alignment import padding_pixels
 
 ADULT_GROUPS = range(4, 9)  # 21-30 .. 61-70: where "within 8 years of the centre" is asked
 GOALS = {
@@ -57,7 +59,16 @@ class HeldOutFaces:
     genders: np.ndarray
     reference_crops: np.ndarray  # real faces (training split) ...
     reference_ages: np.ndarray  # ... and their ages
-    detail_crops: np.ndarray | None = None  # the same held-out faces aligned at DETAIL_SIZE, for serving
+    # The same held-out faces aligned at DETAIL_SIZE with the aging padding around them (AGING_PADDING), for
+    # serving; `detail_crops` without the padding are the inputs the served faces are compared with.
+    padded_detail_crops: np.ndarray | None = None
+
+    @property
+    def detail_crops(self) -> np.ndarray | None:
+        if self.padded_detail_crops is None:
+            return None
+        pad = padding_pixels(DETAIL_SIZE, AGING_PADDING)
+        return self.padded_detail_crops[:, pad : pad + DETAIL_SIZE, pad : pad + DETAIL_SIZE]
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -93,13 +104,15 @@ def render_all_groups(model, crops: np.ndarray, genders: np.ndarray, batch: int 
     return np.concatenate(out)
 
 
-def serve_with_prototypes(ager, landmarker, detail_crops, genders, input_ages) -> np.ndarray:
+def serve_with_prototypes(ager, landmarker, faces: HeldOutFaces, input_ages) -> np.ndarray:
     """What `faceage age` shows with its default renderer: each sharp crop aged by the prototypes from its
-    estimated age to every group centre; (N, 10, D, D, 3)."""
+    estimated age to every group centre, as the pipeline does it (landmarks on the crop, padding around it);
+    (N, 10, D, D, 3)."""
+    pad = padding_pixels(DETAIL_SIZE, AGING_PADDING)
+    jobs = list(zip(faces.padded_detail_crops, faces.detail_crops, faces.genders, input_ages))
     return np.stack([
-        ager.age(crop, landmarker.landmarks(crop), float(age), float(gender), GROUP_CENTRES)
-        for crop, gender, age in tqdm(list(zip(detail_crops, genders, input_ages)), desc="serving", unit="face",
-                                      disable=len(detail_crops) < 50)
+        ager.age(padded, landmarker.landmarks(crop) + pad, float(age), float(gender), GROUP_CENTRES, padding=AGING_PADDING)
+        for padded, crop, gender, age in tqdm(jobs, desc="serving", unit="face", disable=len(jobs) < 50)
     ])
 
 
@@ -253,7 +266,7 @@ def evaluate(model, estimator, embedder, faces: HeldOutFaces, ager=None, landmar
     readings = real_readings(estimator, faces.reference_crops, faces.reference_ages)
     if ager is not None and faces.detail_crops is not None:
         served_inputs = faces.detail_crops
-        served = serve_with_prototypes(ager, landmarker, faces.detail_crops, faces.genders, input_estimate)
+        served = serve_with_prototypes(ager, landmarker, faces, input_estimate)
         served_metrics, _, _ = judge(served)
         served_metrics["detail_ratio"] = detail_ratio(faces.detail_crops, served)
         served_metrics["renderer"] = "prototypes"
@@ -343,12 +356,14 @@ def load_held_out(data, cache_dir, resolution: int, limit: int | None = 200, ref
     return HeldOutFaces(
         crops=nhwc(held.images), ages=held.ages.numpy(), genders=held.genders.numpy(),
         reference_crops=nhwc(reference.images), reference_ages=reference.ages.numpy(),
-        detail_crops=_detail_crops(data, cache_dir, held.names),
+        padded_detail_crops=_padded_detail_crops(data, cache_dir, held.names),
     )
 
 
-def _detail_crops(data, cache_dir, names: list[str]) -> np.ndarray:
-    """The named chips aligned at DETAIL_SIZE exactly as their model-size crops were (landmarks from the cache)."""
+def _padded_detail_crops(data, cache_dir, names: list[str]) -> np.ndarray:
+    """The named chips aligned at DETAIL_SIZE as their model-size crops were (landmarks from the cache), with
+    the aging padding around them."""
+    import functools
     import hashlib
     from collections import Counter
     from pathlib import Path
@@ -361,4 +376,11 @@ def _detail_crops(data, cache_dir, names: list[str]) -> np.ndarray:
     key = hashlib.sha1(str(Path(data).resolve()).encode()).hexdigest()[:8]
     landmarks = chip_landmarks(faces, Path(cache_dir) / f"landmarks-{key}.npz")
     counts: Counter = Counter()
-    return np.stack([_aligned_chip(f, landmarks.get(f.path.name), DETAIL_SIZE, counts, align_face) for f in faces])
+    padded = functools.partial(align_face, padding=AGING_PADDING)
+    pad = padding_pixels(DETAIL_SIZE, AGING_PADDING)
+    crops = [_aligned_chip(f, landmarks.get(f.path.name), DETAIL_SIZE, counts, padded) for f in faces]
+    # A chip without landmarks is used as it is (its own framing), so only its margin is made up.
+    return np.stack([
+        crop if crop.shape[0] == DETAIL_SIZE + 2 * pad else cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        for crop in crops
+    ])

@@ -16,8 +16,8 @@ import numpy as np
 from aging_model.age_groups import GROUP_CENTRES, age_to_group
 from aging_model.estimator import AgeGenderEstimator
 from aging_model.inference import AgingModel
-from aging_model.prototype_aging import PrototypeAger
-from preprocessing.alignment import align_face
+from aging_model.prototype_aging import AGING_PADDING, PrototypeAger
+from preprocessing.alignment import align_face, padding_pixels
 from preprocessing.compositing import RENDERING_WEIGHT, FacePatch, paste_faces, transfer_aging
 from preprocessing.detection import FaceDetector
 from preprocessing.errors import NoUsableFace, PhotoError
@@ -53,6 +53,7 @@ class FaceResult:
     quality: QualityReport
     aligned: np.ndarray | None = None  # the model's input, (R, R, 3)
     detail: np.ndarray | None = None  # the same alignment at up to DETAIL_MAX_SIZE, for output
+    padded_detail: np.ndarray | None = None  # `detail` with AGING_PADDING of the photo around it (prototypes)
     matrix: np.ndarray | None = None  # working photo -> detail crop
     estimated_age: float | None = None  # the estimator's reading of the input face
     female_probability: float | None = None  # the estimator's reading of the input face
@@ -205,6 +206,8 @@ class AgingPipeline:
             detail_size = int(np.clip(face.size * 1.2, self.model.resolution, DETAIL_MAX_SIZE))
             detail = align_face(photo.pixels, face.landmarks, detail_size)
             result.detail, result.matrix = detail.pixels, detail.matrix
+            if self.settings.renderer == "prototypes":
+                result.padded_detail = align_face(photo.pixels, face.landmarks, detail_size, AGING_PADDING).pixels
         return result
 
     def _age(self, photos: list["_PreparedPhoto"]) -> None:
@@ -250,8 +253,11 @@ class AgingPipeline:
             own_age, baseline = float(GROUP_CENTRES[face.own_age_group]), baselines[face.own_age_group]
         face.generated = generated
         if self.settings.renderer == "prototypes":
-            landmarks = self.landmarker.landmarks(face.detail)
-            face.aged = self.ager.age(face.detail, landmarks, own_age, face.gender_condition, ages)
+            pad = padding_pixels(face.detail.shape[0], AGING_PADDING)
+            landmarks = self.landmarker.landmarks(face.detail) + pad
+            face.aged = self.ager.age(
+                face.padded_detail, landmarks, own_age, face.gender_condition, ages, padding=AGING_PADDING
+            )
             return
         weight = self.settings.rendering_weight
         face.aged = np.stack([transfer_aging(face.detail, g, baseline, rendering_weight=weight) for g in generated])

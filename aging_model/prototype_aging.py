@@ -22,16 +22,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from aging_model.prototypes import COARSE_SIGMA, DEFAULT_PROTOTYPES_PATH, ENERGY_SIZE, TEXTURE_SIZE, AgePrototypes, detail_bands
+from aging_model.prototypes import COARSE_SIGMA, DEFAULT_PROTOTYPES_PATH, ENERGY_SIZE, FINE_SIGMA, TEXTURE_SIZE, AgePrototypes, detail_bands
+from preprocessing.alignment import padding_pixels
 from preprocessing.landmarks import BROWS, JAW, MOUTH, LEFT_EYE, RIGHT_EYE
 from preprocessing.warping import border_anchors, sampling_map, warp_points
 
 _ENERGY_FLOOR = 1.0  # grey levels; keeps the ratio of two nearly flat regions near 1
 _COARSE_FLOOR = 16.0
 _SKIN_FEATHER = 0.035  # of the side
-# Faces fill their crop to its edges; the frame that holds the warps still lies this far (a share of the
-# side) outside, so a cheek near the edge can move without folding the image.
-_WARP_MARGIN = 0.25
+# Faces fill their crop to its edges; the frame that holds the map into the prototypes' frame lies this far
+# (a share of the side) outside, so a cheek near the edge does not fold the map. The shape warp itself is
+# pinned at the crop's edge: pinned further out, the crop's edge would move and show pixels from beyond it.
+_MAP_MARGIN = 0.25
+# The share of the face crop's side added around it for aging (see PrototypeAger.age): a child's chin rises
+# by up to about a tenth of the side at the default strength.
+AGING_PADDING = 0.15
 # Of the prototypes' colour change, the share applied to hue and saturation (the rest is brightness only):
 # the averages' hue differences between ages are small and partly noise, and full-strength ones read as
 # make-up or ghost-white skin.
@@ -54,17 +59,17 @@ class AgingStrength:
 # move faces only about two thirds of the way to the target age, as Burt & Perrett found; forwards, the
 # exaggerated change reads at the target age with wrinkles that still look like skin; backwards, more than a
 # little exaggeration turns children's faces into dolls.
-OLDER_STRENGTH = AgingStrength(shape=2.0, colour=1.8, fine=1.2, medium=3.5, folds=5.0)
-YOUNGER_STRENGTH = AgingStrength(shape=1.5, colour=1.0, fine=2.0, medium=1.5, folds=1.0)
+OLDER_STRENGTH = AgingStrength(shape=2.0, colour=1.5, fine=1.2, medium=3.5, folds=5.0)
+YOUNGER_STRENGTH = AgingStrength(shape=1.5, colour=1.0, fine=2.0, medium=2.5, folds=1.0)
 
 
 @dataclass
 class _PrototypeBands:
     """The prototypes decomposed once, at load: per cell, coarse and medium bands and detail energies."""
 
-    coarse: np.ndarray  # (10, 2, T, T, 3) float32, of the skin only (see _skin_colour)
+    coarse: np.ndarray  # (10, 2, E, E, 3) float32, of the skin only (see _skin_colour); smooth, so at E
     medium: np.ndarray  # (10, 2, T, T, 3) float32
-    energy: np.ndarray  # (10, 2, 2, T, T) float32, [fine, medium], upsampled to T
+    energy: np.ndarray  # (10, 2, E, E, 2) float32, [fine, medium]
 
 
 class PrototypeAger:
@@ -90,27 +95,49 @@ class PrototypeAger:
 
     def age(
         self, crop: np.ndarray, landmarks: np.ndarray, own_age: float, female: float, target_ages,
+        padding: float = 0.0,
     ) -> np.ndarray:
-        """(n_ages, D, D, 3) uint8: the chip-framed face `crop` (D, D, 3) with `landmarks` (68, 2) in its pixels,
-        now `own_age` years old and `female` (0..1) female, at each of `target_ages`."""
+        """(n_ages, D, D, 3) uint8: the chip-framed face `crop` with `landmarks` (68, 2) in its pixels, now
+        `own_age` years old and `female` (0..1) female, at each of `target_ages`.
+
+        With `padding`, `crop` is the D x D chip framing plus that share of D of the photo on every side
+        (`align_face(..., padding=)`); the change of shape then pulls in the photo's own neck and hair from
+        the margin where a child's chin rises or an old jaw drops, and the margin is cut off the results.
+
+        Everything but the fine band is smooth at the prototypes' resolution, so colour, medium detail and
+        folds are changed on a copy of at most TEXTURE_SIZE px and only their change is enlarged; the fine
+        band (pores, stubble) is scaled at the crop's own resolution.
+        """
         size = crop.shape[0]
-        scale = size / TEXTURE_SIZE
+        inner = _unpadded_size(size, padding)
+        pad = (size - inner) // 2
+        work = min(size, int(round(TEXTURE_SIZE * size / inner)))
         face = crop.astype(np.float32)
-        coarse, medium, fine = detail_bands(face, scale)
-        to_reference = self._map_to_reference(landmarks, size)
-        own_skin = skin_likelihood(crop, landmarks)
+        fine = face - cv2.GaussianBlur(face, (0, 0), FINE_SIGMA * inner / TEXTURE_SIZE)
+        small = face if work == size else cv2.resize(face, (work, work), interpolation=cv2.INTER_AREA)
+        coarse, medium, _ = detail_bands(small, work * inner / size / TEXTURE_SIZE)
+        to_reference = self._map_to_reference(landmarks * (work / size), work, pad * work / size, inner * work / size)
+        to_smooth = _rescaled_map(to_reference, ENERGY_SIZE / TEXTURE_SIZE)
+        skin = _remap(self._skin[..., None], to_reference) * skin_likelihood(small, landmarks * (work / size))
         own = self._blend(own_age, female)
         own_shape = self._shape(own_age, female)
         aged = []
         for target in target_ages:
             strength = self.older if target >= own_age else self.younger
-            change = self._change(own, self._blend(float(target), female), strength)
-            ratio, gain_fine, gain_medium, folds, skin = _split(_remap(change, to_reference))
-            changed = coarse * ratio + medium * gain_medium + fine * gain_fine + folds
-            result = face + skin * own_skin * (changed - face)
-            shift = _feature_shift(landmarks, own_shape, self._shape(float(target), female), size)
-            moved = landmarks + strength.shape * shift
-            aged.append(np.clip(warp_points(result, landmarks, moved, _WARP_MARGIN), 0, 255).astype(np.uint8))
+            smooth, fold_change = self._change(own, self._blend(float(target), female), strength)
+            smooth = _remap(smooth, to_smooth)
+            ratio, gain_fine, gain_medium = smooth[..., 0:3], smooth[..., 3:4], smooth[..., 4:5]
+            folds = _remap(fold_change, to_reference)
+            smooth_change = skin * (coarse * (ratio - 1) + medium * (gain_medium - 1) + folds)
+            fine_gain = skin * (gain_fine - 1)
+            if work != size:
+                smooth_change = cv2.resize(smooth_change, (size, size), interpolation=cv2.INTER_LINEAR)
+                fine_gain = cv2.resize(fine_gain, (size, size), interpolation=cv2.INTER_LINEAR)[..., None]
+            result = face + smooth_change + fine * fine_gain
+            shift = strength.shape * _feature_shift(landmarks, own_shape, self._shape(float(target), female), inner)
+            np.clip(result, 0, 255, out=result)
+            warped = warp_points(result.astype(np.uint8), landmarks, landmarks + shift, border_margin=0.0)
+            aged.append(warped[pad : pad + inner, pad : pad + inner])
         return np.stack(aged)
 
     # -- the change between two prototypes, in the reference frame ------------------------------------------
@@ -126,25 +153,27 @@ class PrototypeAger:
         weights = self.prototypes.weights(age, female)
         return np.tensordot(weights, self.prototypes.shapes.astype(np.float64), axes=([0, 1], [0, 1]))
 
-    def _change(self, own, target, s: AgingStrength) -> np.ndarray:
-        """(T, T, 9): coarse ratio (3), fine and medium gains (2), fold difference (3), skin mask (1)."""
+    def _change(self, own, target, s: AgingStrength) -> tuple[np.ndarray, np.ndarray]:
+        """(E, E, 5): coarse ratio (3), fine and medium gains (2); and (T, T, 3): the folds' difference."""
         (own_coarse, own_medium, own_energy), (target_coarse, target_medium, target_energy) = own, target
         per_channel = (target_coarse + _COARSE_FLOOR) / (own_coarse + _COARSE_FLOOR)
         brightness = (per_channel @ _LUMINANCE)[..., None]
         ratio = brightness ** s.colour * (per_channel / brightness) ** (s.colour * _CHROMA_SHARE)
-        exponents = np.array([s.fine, s.medium], np.float32)[:, None, None]
+        exponents = np.array([s.fine, s.medium], np.float32)
         gains = ((target_energy + _ENERGY_FLOOR) / (own_energy + _ENERGY_FLOOR)) ** exponents
         folds = s.folds * (target_medium - own_medium)
-        return np.concatenate(
-            [np.clip(ratio, 0.5, 2.0), np.clip(gains, 0.15, 2.5).transpose(1, 2, 0), folds, self._skin[..., None]], axis=2
-        ).astype(np.float32)
+        smooth = np.concatenate([np.clip(ratio, 0.5, 2.0), np.clip(gains, 0.15, 2.5)], axis=2)
+        return smooth.astype(np.float32), folds.astype(np.float32)
 
-    def _map_to_reference(self, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """For every pixel of the face crop, where it lies in the prototypes' reference frame."""
-        margin = _WARP_MARGIN
-        face_points = np.concatenate([landmarks, border_anchors(size, size, margin=margin)])
+    def _map_to_reference(
+        self, landmarks: np.ndarray, size: int, pad: float, inner: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For every pixel of the (padded) face crop, where it lies in the prototypes' reference frame; the
+        chip framing starts at `pad` and spans `inner` pixels of the crop."""
+        anchors = border_anchors(size, size, margin=_MAP_MARGIN)
+        face_points = np.concatenate([landmarks, anchors])
         reference_points = np.concatenate(
-            [self.prototypes.reference_shape * TEXTURE_SIZE, border_anchors(TEXTURE_SIZE, TEXTURE_SIZE, margin=margin)]
+            [self.prototypes.reference_shape * TEXTURE_SIZE, (anchors - pad) * (TEXTURE_SIZE / inner)]
         )
         return sampling_map(face_points, reference_points, (size, size))
 
@@ -164,6 +193,15 @@ def _feature_shift(landmarks: np.ndarray, own_shape: np.ndarray, target_shape: n
     return shift
 
 
+def _unpadded_size(size: int, padding: float) -> int:
+    """The side D of the chip framing inside a crop of `size` made with `align_face(..., D, padding)`."""
+    guess = int(round(size / (1 + 2 * padding)))
+    for inner in (guess, guess - 1, guess + 1):
+        if inner + 2 * padding_pixels(inner, padding) == size:
+            return inner
+    raise ValueError(f"a crop of {size} px was not made with padding {padding}")
+
+
 def _spread(points: np.ndarray) -> float:
     return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()))
 
@@ -181,17 +219,19 @@ def _skin_colour(texture: np.ndarray, skin: np.ndarray) -> np.ndarray:
 def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
     textures = prototypes.textures.astype(np.float32)
     groups, genders = textures.shape[:2]
-    coarse, medium = np.zeros_like(textures), np.zeros_like(textures)
-    energy = np.zeros((groups, genders, 2, TEXTURE_SIZE, TEXTURE_SIZE), np.float32)
+    medium = np.zeros_like(textures)
+    coarse = np.zeros((groups, genders, ENERGY_SIZE, ENERGY_SIZE, 3), np.float32)
     for g in range(groups):
         for s in range(genders):
             _, medium[g, s], _ = detail_bands(textures[g, s])
-            coarse[g, s] = _skin_colour(textures[g, s], skin)
-            for band in range(2):
-                small = prototypes.detail_energy[g, s, band].astype(np.float32)
-                energy[g, s, band] = cv2.resize(small, (TEXTURE_SIZE, TEXTURE_SIZE), interpolation=cv2.INTER_LINEAR)
-    assert prototypes.detail_energy.shape[-1] == ENERGY_SIZE
+            coarse[g, s] = cv2.resize(_skin_colour(textures[g, s], skin), (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
+    energy = np.ascontiguousarray(prototypes.detail_energy.astype(np.float32).transpose(0, 1, 3, 4, 2))
     return _PrototypeBands(coarse, medium, energy)
+
+
+def _rescaled_map(to_reference: tuple[np.ndarray, np.ndarray], factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """A sampling map into the reference frame, for the same frame stored `factor` times as large."""
+    return tuple(np.ascontiguousarray((m + 0.5) * factor - 0.5) for m in to_reference)
 
 
 def _skin_mask(shape: np.ndarray, size: int) -> np.ndarray:
@@ -236,13 +276,7 @@ def skin_likelihood(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 
 
 def _remap(maps: np.ndarray, to_reference: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(H, W, C) maps in the reference frame, sampled at the face's pixels: (h, w, C), C kept even when 1."""
     map_x, map_y = to_reference
-    channels = [
-        cv2.remap(maps[..., i : i + 4], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        for i in range(0, maps.shape[2], 4)
-    ]
-    return np.concatenate([c if c.ndim == 3 else c[..., None] for c in channels], axis=2)
-
-
-def _split(maps: np.ndarray):
-    return maps[..., 0:3], maps[..., 3:4], maps[..., 4:5], maps[..., 5:8], maps[..., 8:9]
+    sampled = cv2.remap(maps, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return sampled if sampled.ndim == 3 else sampled[..., None]

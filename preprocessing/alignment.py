@@ -63,21 +63,29 @@ def template_for(size: int) -> np.ndarray:
     return CHIP_TEMPLATE * (size / TEMPLATE_CHIP_SIZE)
 
 
-def align_face(pixels: np.ndarray, landmarks: np.ndarray, size: int) -> AlignedFace:
-    """Crop the face with these landmarks to a `size` x `size` chip-framed image.
+def padding_pixels(size: int, padding: float) -> int:
+    """The margin, in pixels, that `padding` (a share of the side) adds on each side of a `size` crop."""
+    return int(round(padding * size))
+
+
+def align_face(pixels: np.ndarray, landmarks: np.ndarray, size: int, padding: float = 0.0) -> AlignedFace:
+    """Crop the face with these landmarks to a `size` x `size` chip-framed image; with `padding`, the same
+    framing plus that share of `size` of the photo around it on every side (the crop is then larger).
 
     When the face is much larger than the crop, warping straight to `size` would alias (skip pixels), so the
     warp goes to an intermediate size near the face's own scale and is then reduced with area averaging.
     """
-    matrix = similarity_transform(landmarks, template_for(size))
+    pad = padding_pixels(size, padding)
+    out_size = size + 2 * pad
+    matrix = similarity_transform(landmarks, template_for(size) + pad)
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-    work_size = size if scale >= 0.5 else min(int(np.ceil(size / scale)), 4 * max(size, 256))
-    work_matrix = matrix * (work_size / size)
+    work_size = out_size if scale >= 0.5 else min(int(np.ceil(out_size / scale)), 4 * max(out_size, 256))
+    work_matrix = matrix * (work_size / out_size)
     crop = cv2.warpAffine(
         pixels, work_matrix, (work_size, work_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    if work_size != size:
-        crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    if work_size != out_size:
+        crop = cv2.resize(crop, (out_size, out_size), interpolation=cv2.INTER_AREA)
     return AlignedFace(pixels=crop, matrix=matrix)
 
 

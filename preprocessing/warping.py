@@ -43,9 +43,23 @@ def sampling_map(
         kernel="thin_plate_spline", smoothing=smoothing,
     )
     gx, gy = np.meshgrid(np.linspace(0, width - 1, _GRID), np.linspace(0, height - 1, _GRID))
-    coarse = spline(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(_GRID, _GRID, 2).astype(np.float32)
-    dense = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(dense[..., 0]), np.ascontiguousarray(dense[..., 1])
+    coarse = spline(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(_GRID, _GRID, 2)
+    # Bilinear interpolation between grid points that sit exactly on the first and last pixels (cv2.resize
+    # would place them half a cell inwards and magnify the map by a few per cent).
+    rows, columns = _linear_interpolation(height, _GRID), _linear_interpolation(width, _GRID)
+    map_x, map_y = (rows @ coarse[..., c] @ columns.T for c in range(2))
+    return map_x.astype(np.float32), map_y.astype(np.float32)
+
+
+def _linear_interpolation(size: int, grid: int) -> np.ndarray:
+    """(size, grid): the weights that interpolate values at linspace(0, size - 1, grid) onto every pixel."""
+    position = np.arange(size) * (grid - 1) / max(size - 1, 1)
+    lower = np.minimum(np.floor(position).astype(int), grid - 2)
+    fraction = position - lower
+    weights = np.zeros((size, grid))
+    weights[np.arange(size), lower] = 1 - fraction
+    weights[np.arange(size), lower + 1] = fraction
+    return weights
 
 
 def warp_points(image: np.ndarray, source: np.ndarray, target: np.ndarray, border_margin: float | None = 0.0) -> np.ndarray:
