@@ -48,6 +48,21 @@ def test_a_person_uploads_a_photo_and_sees_it_aged(page, live_server, astronaut,
     page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
 
 
+def test_a_soft_photo_is_aged_and_the_page_says_why_it_may_look_soft(page, live_server, astronaut, tmp_path):
+    import cv2
+
+    photo = tmp_path / "soft.jpg"
+    Image.fromarray(cv2.GaussianBlur(astronaut, (0, 0), 3)).save(photo, quality=92)
+    page.goto(live_server + "/")
+    page.set_input_files("#photo", str(photo))
+    page.fill("#ages", "60")
+    page.click("#submit")
+    page.wait_for_url("**/jobs/*#*")
+    page.wait_for_selector("#result:not([hidden])", timeout=180_000)
+    assert "soft or out of focus" in page.text_content("#warnings")
+    assert page.locator(".ages img").count() == 1
+
+
 def test_a_photo_without_a_face_shows_the_reason(page, live_server, tmp_path):
     wall = tmp_path / "wall.png"
     Image.fromarray(np.full((240, 320, 3), 100, np.uint8)).save(wall)
