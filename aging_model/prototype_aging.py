@@ -118,26 +118,34 @@ class PrototypeAger:
         coarse, medium, _ = detail_bands(small, work * inner / size / TEXTURE_SIZE)
         to_reference = self._map_to_reference(landmarks * (work / size), work, pad * work / size, inner * work / size)
         to_smooth = _rescaled_map(to_reference, ENERGY_SIZE / TEXTURE_SIZE)
-        skin = _remap(self._skin[..., None], to_reference) * skin_likelihood(small, landmarks * (work / size))
+        skin = _remap(self._skin[..., None], to_reference, outside=0.0) * skin_likelihood(small, landmarks * (work / size))
+        # Only the skin changes colour and detail: the arithmetic at full resolution stays inside its box (a
+        # change weighted under 2 % is invisible).
+        top, bottom, left, right = _box(skin[..., 0] > 0.02, size / work, size)
+        face_box = np.ascontiguousarray(face[top:bottom, left:right])
+        fine_box = np.ascontiguousarray(fine[top:bottom, left:right])
+        box_size = (right - left, bottom - top)
         own = self._blend(own_age, female)
         own_shape = self._shape(own_age, female)
-        aged = []
-        for target in target_ages:
+        def at(target: float) -> np.ndarray:
             strength = self.older if target >= own_age else self.younger
             smooth, fold_change = self._change(own, self._blend(float(target), female), strength)
             smooth = _remap(smooth, to_smooth)
             ratio, gain_fine, gain_medium = smooth[..., 0:3], smooth[..., 3:4], smooth[..., 4:5]
             folds = _remap(fold_change, to_reference)
             smooth_change = skin * (coarse * (ratio - 1) + medium * (gain_medium - 1) + folds)
-            fine_gain = skin * (gain_fine - 1)
-            if work != size:
-                smooth_change = cv2.resize(smooth_change, (size, size), interpolation=cv2.INTER_LINEAR)
-                fine_gain = cv2.resize(fine_gain, (size, size), interpolation=cv2.INTER_LINEAR)[..., None]
-            result = face + smooth_change + fine * fine_gain
+            fine_gain = np.repeat(skin * (gain_fine - 1), 3, axis=2)
+            # Both are smooth: enlarged from the work size to the crop's own, only over the skin's box.
+            smooth_change = _enlarged_box(smooth_change, size / work, (top, bottom, left, right), box_size)
+            fine_gain = _enlarged_box(fine_gain, size / work, (top, bottom, left, right), box_size)
+            changed = cv2.add(face_box, cv2.add(smooth_change, cv2.multiply(fine_box, fine_gain)))
+            result = crop.copy()
+            result[top:bottom, left:right] = np.clip(changed, 0, 255, out=changed).astype(np.uint8)
             shift = strength.shape * _feature_shift(landmarks, own_shape, self._shape(float(target), female), inner)
-            np.clip(result, 0, 255, out=result)
-            warped = warp_points(result.astype(np.uint8), landmarks, landmarks + shift, border_margin=0.0)
-            aged.append(warped[pad : pad + inner, pad : pad + inner])
+            return warp_points(result, landmarks, landmarks + shift, border_margin=0.0, region=(pad, pad, inner, inner))
+
+        # Threads over the ages measured no faster: OpenCV already spreads each warp over the cores.
+        aged = [at(float(target)) for target in target_ages]
         return np.stack(aged)
 
     # -- the change between two prototypes, in the reference frame ------------------------------------------
@@ -191,6 +199,26 @@ def _feature_shift(landmarks: np.ndarray, own_shape: np.ndarray, target_shape: n
         moved_centre = centre + (target_part.mean(axis=0) - own_part.mean(axis=0)) * size
         shift[part] = moved_centre + scale * (landmarks[part] - centre) - landmarks[part]
     return shift
+
+
+def _box(mask: np.ndarray, scale: float, size: int) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of a mask's True pixels, scaled by `scale` and widened by a pixel, within
+    `size`; the whole image when the mask is empty."""
+    rows, columns = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if len(rows) == 0:
+        return 0, size, 0, size
+    top, bottom = max(int(rows[0] * scale) - 1, 0), min(int(np.ceil((rows[-1] + 1) * scale)) + 1, size)
+    left, right = max(int(columns[0] * scale) - 1, 0), min(int(np.ceil((columns[-1] + 1) * scale)) + 1, size)
+    return top, bottom, left, right
+
+
+def _enlarged_box(image: np.ndarray, scale: float, box: tuple[int, int, int, int], box_size: tuple[int, int]) -> np.ndarray:
+    """The part of `image` (at 1/`scale` of the crop) under the crop's `box`, enlarged to the box's size."""
+    top, bottom, left, right = box
+    # The affine map from box pixels to image pixels, centre-aligned as cv2.resize is.
+    matrix = np.array([[1 / scale, 0, (left + 0.5) / scale - 0.5], [0, 1 / scale, (top + 0.5) / scale - 0.5]])
+    return cv2.warpAffine(image, matrix, box_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def _unpadded_size(size: int, padding: float) -> int:
@@ -272,11 +300,13 @@ def skin_likelihood(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     spread = np.maximum(1.4826 * np.median(np.abs(pixels - median), axis=0), [24.0, 5.0, 5.0])
     distance = ((ycrcb - median) / (2.5 * spread)) ** 2
     likelihood = np.exp(-0.5 * distance.sum(axis=2))
-    return cv2.GaussianBlur(likelihood, (0, 0), 0.01 * size)[..., None]
+    return cv2.GaussianBlur(likelihood.astype(np.float32), (0, 0), 0.01 * size)[..., None]
 
 
-def _remap(maps: np.ndarray, to_reference: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """(H, W, C) maps in the reference frame, sampled at the face's pixels: (h, w, C), C kept even when 1."""
+def _remap(maps: np.ndarray, to_reference: tuple[np.ndarray, np.ndarray], outside: float | None = None) -> np.ndarray:
+    """(H, W, C) maps in the reference frame, sampled at the face's pixels: (h, w, C), C kept even when 1.
+    Beyond the reference frame the maps' edge is repeated, or `outside` is used."""
     map_x, map_y = to_reference
-    sampled = cv2.remap(maps, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    border = (cv2.BORDER_REPLICATE, 0.0) if outside is None else (cv2.BORDER_CONSTANT, outside)
+    sampled = cv2.remap(maps, map_x, map_y, cv2.INTER_LINEAR, borderMode=border[0], borderValue=border[1])
     return sampled if sampled.ndim == 3 else sampled[..., None]

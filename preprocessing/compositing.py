@@ -8,6 +8,7 @@ matches the crop's colours to the surrounding skin.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -86,9 +87,19 @@ def _paste_feathered(result: np.ndarray, patch: FacePatch) -> None:
         return
     x0, y0, x1, y1 = region
     warped = _warp_into_region(patch, region, patch.crop, cv2.INTER_CUBIC).astype(np.float32)
-    mask = _warp_into_region(patch, region, face_mask(patch.crop.shape[0]), cv2.INTER_LINEAR)[..., None]
+    mask = _region_mask(patch.matrix.tobytes(), patch.crop.shape[0], region)
     target = result[y0:y1, x0:x1].astype(np.float32)
-    result[y0:y1, x0:x1] = np.clip(target * (1 - mask) + warped * mask, 0, 255).astype(np.uint8)
+    result[y0:y1, x0:x1] = np.clip(target + mask * (warped - target), 0, 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=16)
+def _region_mask(matrix_bytes: bytes, crop_size: int, region: tuple[int, int, int, int]) -> np.ndarray:
+    """The feathered face mask warped into the photo's region; the same for every age of one face, so it is
+    made once per face (the matrix arrives as bytes to be hashable)."""
+    matrix = np.frombuffer(matrix_bytes, np.float64).reshape(2, 3)
+    mask = _warp_into_region(FacePatch(None, matrix), region, face_mask(crop_size), cv2.INTER_LINEAR)[..., None]
+    mask.setflags(write=False)
+    return mask
 
 
 def _paste_seamless(result: np.ndarray, patch: FacePatch) -> np.ndarray:

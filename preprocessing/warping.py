@@ -30,9 +30,11 @@ def border_anchors(width: int, height: int, per_side: int = _BORDER_ANCHORS, mar
 
 def sampling_map(
     output_points: np.ndarray, input_points: np.ndarray, output_size: tuple[int, int], smoothing: float = 0.0,
+    origin: tuple[int, int] = (0, 0),
 ) -> tuple[np.ndarray, np.ndarray]:
     """(map_x, map_y) for cv2.remap: the spline that sends each of `output_points` to its `input_points`,
-    evaluated at every output pixel. `output_size` is (width, height); the border is not pinned here."""
+    evaluated at every output pixel. `output_size` is (width, height) of the output, whose top-left pixel is
+    at `origin` in the points' coordinates; the border is not pinned here."""
     width, height = output_size
     output_points, input_points = np.asarray(output_points, np.float64), np.asarray(input_points, np.float64)
     # Landmarks can coincide (a closed mouth's inner and outer lip points); one of each keeps the spline solvable.
@@ -42,7 +44,7 @@ def sampling_map(
         output_points[first], input_points[first],
         kernel="thin_plate_spline", smoothing=smoothing,
     )
-    gx, gy = np.meshgrid(np.linspace(0, width - 1, _GRID), np.linspace(0, height - 1, _GRID))
+    gx, gy = np.meshgrid(origin[0] + np.linspace(0, width - 1, _GRID), origin[1] + np.linspace(0, height - 1, _GRID))
     coarse = spline(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(_GRID, _GRID, 2)
     # Bilinear interpolation between grid points that sit exactly on the first and last pixels (cv2.resize
     # would place them half a cell inwards and magnify the map by a few per cent).
@@ -62,13 +64,18 @@ def _linear_interpolation(size: int, grid: int) -> np.ndarray:
     return weights
 
 
-def warp_points(image: np.ndarray, source: np.ndarray, target: np.ndarray, border_margin: float | None = 0.0) -> np.ndarray:
-    """`image` bent so that what was at `source` points (N, 2) lands on `target` points, same size. The spline
-    is pinned on a frame `border_margin` (a share of the size) outside the image; None pins nothing."""
+def warp_points(
+    image: np.ndarray, source: np.ndarray, target: np.ndarray, border_margin: float | None = 0.0,
+    region: tuple[int, int, int, int] | None = None,
+) -> np.ndarray:
+    """`image` bent so that what was at `source` points (N, 2) lands on `target` points, same size, or only the
+    `region` (x, y, width, height) of that result. The spline is pinned on a frame `border_margin` (a share of
+    the size) outside the image; None pins nothing."""
     height, width = image.shape[:2]
     source, target = np.asarray(source, np.float64), np.asarray(target, np.float64)
     if border_margin is not None:
         anchors = border_anchors(width, height, margin=border_margin)
         source, target = np.concatenate([source, anchors]), np.concatenate([target, anchors])
-    map_x, map_y = sampling_map(target, source, (width, height))
+    x, y, out_width, out_height = region or (0, 0, width, height)
+    map_x, map_y = sampling_map(target, source, (out_width, out_height), origin=(x, y))
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -3,7 +3,8 @@
     uv run python scripts/benchmark.py [--runs 7] [--json out.json]
 
 Reports medians of several warm runs (the machine is shared and noisy):
-- per-photo latency of a 12-megapixel JPEG with one face, stage by stage (load, detect, align, 10 ages, paste);
+- per-photo latency of a 12-megapixel JPEG with one face, stage by stage (load, detect, align, 10 ages, paste),
+  with the default renderer (prototypes) and with the caae renderer, in the same process;
 - faces per second for batches of aligned crops (encode + 10 ages);
 - peak resident memory of a whole `faceage age` run on a 12 MP and a 50 MP photo (fresh processes).
 """
@@ -102,24 +103,29 @@ def main() -> None:
 
     from aging_model.estimator import AgeGenderEstimator
     from aging_model.inference import AgingModel
-    from aging_model.pipeline import AgingPipeline
+    from aging_model.pipeline import AgingPipeline, PipelineSettings
 
     model = AgingModel.load(device="cpu")
     # As `faceage age` runs it: the estimator reads each face's age and gender (the default --gender auto).
-    pipeline = AgingPipeline(model, estimator=AgeGenderEstimator.load(device="cpu"))
+    estimator = AgeGenderEstimator.load(device="cpu")
+    pipeline = AgingPipeline(model, estimator=estimator)
+    caae = AgingPipeline(model, estimator=estimator, settings=PipelineSettings(renderer="caae"))
     report: dict = {"torch_threads": torch.get_num_threads(), "runs": args.runs}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         photo_12 = phone_photo(tmp / "12mp.jpg", 12)
         report["latency_12mp_s"] = stage_latencies(pipeline, photo_12, args.runs)
+        report["latency_12mp_s_caae_renderer"] = stage_latencies(caae, photo_12, args.runs)
         report["faces_per_second_10_ages"] = faces_per_second(model, args.runs)
         photo_50 = phone_photo(tmp / "50mp.jpg", 50)
         report["peak_rss_mb"] = {"12mp": peak_rss_mb(photo_12, tmp / "o12"), "50mp": peak_rss_mb(photo_50, tmp / "o50")}
 
-    latency = report["latency_12mp_s"]
-    print(f"12 MP photo, one face, 10 ages: median {latency['total'] * 1000:.0f} ms over {args.runs} warm runs")
-    for stage in ("load", "detect", "align", "age", "paste"):
-        print(f"  {stage:<7}{latency[stage] * 1000:8.1f} ms")
+    for name, key in (("prototypes", "latency_12mp_s"), ("caae", "latency_12mp_s_caae_renderer")):
+        latency = report[key]
+        print(f"12 MP photo, one face, 10 ages, {name} renderer: median {latency['total'] * 1000:.0f} ms "
+              f"over {args.runs} warm runs")
+        for stage in ("load", "detect", "align", "age", "paste"):
+            print(f"  {stage:<7}{latency[stage] * 1000:8.1f} ms")
     print("aligned crops, encode + 10 ages:")
     for batch, rate in report["faces_per_second_10_ages"].items():
         print(f"  batch {batch:>2}: {rate:7.1f} faces/s")
