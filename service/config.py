@@ -13,6 +13,10 @@ from pathlib import Path
 _PREFIX = "FACEAGE_"
 
 
+# aging_model.pipeline.RENDERERS, repeated so that reading the configuration does not import PyTorch.
+_RENDERERS = ("prototypes", "caae")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: str = "faceage-data"  # embedded database and broker live here
@@ -20,6 +24,7 @@ class Settings:
     broker_url: str = ""  # default: sqla+sqlite:///{data_dir}/broker.sqlite
     model_path: str = ""  # default: the shipped model
     estimator_path: str = ""  # default: the shipped estimator
+    renderer: str = "prototypes"  # how aged faces are made: "prototypes" or "caae" (aging_model.pipeline.RENDERERS)
     device: str = "auto"
     max_upload_bytes: int = 30 * 1024 * 1024
     max_pixels: int = 120_000_000
@@ -38,6 +43,8 @@ class Settings:
     secret_key: str = field(default="", repr=False)
 
     def __post_init__(self):
+        if self.renderer not in _RENDERERS:
+            raise ValueError(f"{_PREFIX}RENDERER must be one of {', '.join(_RENDERERS)}, not {self.renderer!r}")
         data = Path(self.data_dir)
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{(data / 'faceage.sqlite').resolve()}")

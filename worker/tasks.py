@@ -37,7 +37,8 @@ def _pipeline():
     settings = _settings()
     model = AgingModel.load(settings.model_path or DEFAULT_MODEL_PATH, device=settings.device)
     estimator = AgeGenderEstimator.load(settings.estimator_path or DEFAULT_ESTIMATOR_PATH, device=str(model.device))
-    return AgingPipeline(model, settings=PipelineSettings(max_faces=settings.max_faces), estimator=estimator)
+    pipeline_settings = PipelineSettings(max_faces=settings.max_faces, renderer=settings.renderer)
+    return AgingPipeline(model, settings=pipeline_settings, estimator=estimator)
 
 
 def warm_up() -> None:

@@ -212,3 +212,13 @@ def test_the_shipped_prototypes_show_older_cheeks_with_more_medium_detail(shippe
         assert (patch[9] > 1.5 * patch[0]).all(), patch
         assert (patch[9] > patch[4]).all()  # and more than young adults' (21-30)
     assert (medium[9].mean(axis=(1, 2)) > medium[0].mean(axis=(1, 2))).all()  # over the whole face too
+
+
+def test_prototypes_build_from_a_utkface_folder_with_every_cell_filled(utkface_dir, tmp_path):
+    from aging_model.prototypes import training_samples
+
+    samples, skipped = training_samples(utkface_dir, tmp_path / "cache", per_race=1)
+    built = build_prototypes(samples)
+    assert (built.counts >= 1).all() and built.counts.sum() == len(samples)
+    assert {s.race for s in samples} >= {0, 1, 2, 3}  # each race is sampled in its own right
+    assert set(skipped) == {"no_landmarks", "unreadable"}

@@ -24,3 +24,17 @@ def test_every_setting_comes_from_a_faceage_variable():
 def test_a_malformed_number_is_named():
     with pytest.raises(ValueError, match="FACEAGE_MAX_UPLOAD_BYTES"):
         Settings.from_env({"FACEAGE_MAX_UPLOAD_BYTES": "lots"})
+
+
+def test_the_renderer_is_configuration_and_a_wrong_one_is_named():
+    assert Settings.from_env({}).renderer == "prototypes"
+    assert Settings.from_env({"FACEAGE_RENDERER": "caae"}).renderer == "caae"
+    with pytest.raises(ValueError, match="FACEAGE_RENDERER"):
+        Settings.from_env({"FACEAGE_RENDERER": "oil-paint"})
+
+
+def test_the_configuration_knows_the_pipelines_renderers():
+    from aging_model.pipeline import RENDERERS
+    from service.config import _RENDERERS
+
+    assert _RENDERERS == RENDERERS
