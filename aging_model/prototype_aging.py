@@ -42,6 +42,7 @@ AGING_PADDING = 0.15
 # make-up or ghost-white skin.
 _CHROMA_SHARE = 0.5
 _LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
+_GREY_COLOURFULNESS = 3.0  # QualityThresholds.grayscale_colourfulness
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,13 @@ class PrototypeAger:
         box_size = (right - left, bottom - top)
         own = self._blend(own_age, female)
         own_shape = self._shape(own_age, female)
+        keeps_grey = _is_grey(small)  # a black-and-white photo stays black and white
         def at(target: float) -> np.ndarray:
             strength = self.older if target >= own_age else self.younger
             smooth, fold_change = self._change(own, self._blend(float(target), female), strength)
+            if keeps_grey:
+                smooth[..., 0:3] = smooth[..., 0:3] @ _LUMINANCE[:, None]
+                fold_change = np.repeat(fold_change @ _LUMINANCE[:, None], 3, axis=2)
             smooth = _remap(smooth, to_smooth)
             ratio, gain_fine, gain_medium = smooth[..., 0:3], smooth[..., 3:4], smooth[..., 4:5]
             folds = _remap(fold_change, to_reference)
@@ -219,6 +224,12 @@ def _enlarged_box(image: np.ndarray, scale: float, box: tuple[int, int, int, int
     matrix = np.array([[1 / scale, 0, (left + 0.5) / scale - 0.5], [0, 1 / scale, (top + 0.5) / scale - 0.5]])
     return cv2.warpAffine(image, matrix, box_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REPLICATE)
+
+
+def _is_grey(image: np.ndarray) -> bool:
+    """True for a black-and-white photo (the quality check's measure of colourfulness, same threshold)."""
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    return float((np.abs(r - g) + np.abs(g - b)).mean() / 2) < _GREY_COLOURFULNESS
 
 
 def _unpadded_size(size: int, padding: float) -> int:

@@ -192,3 +192,11 @@ def test_the_aged_face_is_still_the_same_person(aged, face):
     embeddings = FaceEmbedder().embed_aligned(np.stack([crop, aged[60.0], aged[OWN_AGE]]))
     assert identity_distance(embeddings[1], embeddings[0]) < SAME_PERSON_DISTANCE
     assert identity_distance(embeddings[2], embeddings[0]) < 0.2
+
+
+def test_a_black_and_white_face_stays_black_and_white(face, ager):
+    crop, marks = face
+    grey = np.repeat(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    for image in ager.age(grey, marks, OWN_AGE, FEMALE, [3.0, 80.0]):
+        channels = image.astype(int)
+        assert np.abs(channels[..., 0] - channels[..., 1]).max() <= 2 and np.abs(channels[..., 1] - channels[..., 2]).max() <= 2
