@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from pathlib import Path
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from service.auth import api_key_id
 from service.config import Settings
 from service.database import Database
 from service.jobs import RequestError
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     from service.pages import pages
     from service.review import review
 
+    _redact_tokens_in_request_logs()
     _limit_new_work(app, api, settings)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(pages)
@@ -54,19 +57,41 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     return app
 
 
+class _RedactTokens(logging.Filter):
+    """Blanks job tokens (`?token=...`, which the job page may send where it cannot set a header) in log lines."""
+
+    _TOKEN = re.compile(r"(token=)[^&\s\"']+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message.lower():
+            record.msg, record.args = self._TOKEN.sub(r"\1[redacted]", message), ()
+        return True
+
+
+def _redact_tokens_in_request_logs() -> None:
+    """The development server (`faceage serve`) logs every request line, query string included."""
+    access_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, _RedactTokens) for f in access_log.filters):
+        access_log.addFilter(_RedactTokens())
+
+
 def _limit_new_work(app: Flask, api, settings: Settings) -> None:
     """Rate limits on what creates work (POST), per API key, or per address without one; reading a job's
     status stays free, since the job page polls it."""
-    import hashlib
-
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
 
+    db = app.extensions["faceage"]["db"]
+
     def caller() -> str:
-        authorization = request.headers.get("Authorization")
-        if authorization:
-            return "key:" + hashlib.sha256(authorization.encode()).hexdigest()  # never the key itself
-        return "address:" + get_remote_address()
+        # The authenticated key's id, so that other spellings of one header ("bEaReR   KEY") share one budget;
+        # a missing, malformed or unknown key counts against the address (its request is refused anyway).
+        try:
+            key_id = api_key_id(db, request.headers.get("Authorization"))
+        except PermissionError:
+            key_id = None
+        return f"key:{key_id}" if key_id is not None else "address:" + get_remote_address()
 
     limiter = Limiter(caller, app=app, storage_uri=settings.rate_limit_storage, headers_enabled=True)
     limiter.limit(settings.rate_limit, methods=["POST"])(api)

@@ -32,7 +32,7 @@ def api_key_id(db: Database, authorization: str | None) -> int | None:
     """
     if not authorization:
         return None
-    scheme, _, key = authorization.partition(" ")
+    scheme, _, key = authorization.strip().partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise PermissionError("send the API key as 'Authorization: Bearer KEY'")
     with db.session() as session:

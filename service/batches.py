@@ -12,6 +12,7 @@ import io
 import posixpath
 import secrets
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -45,6 +46,9 @@ def clean_name(raw: str) -> str | None:
     return "/".join(parts) or None
 
 
+_ENCRYPTED = 0x1  # general-purpose flag bit 0 of a zip member
+
+
 def read_zip(content: bytes, settings: Settings) -> list[tuple[str, bytes]]:
     """The files of a zip as (clean name, bytes); RequestError when the archive itself is unusable."""
     try:
@@ -62,11 +66,21 @@ def read_zip(content: bytes, settings: Settings) -> list[tuple[str, bytes]]:
         ratio = member.file_size / max(member.compress_size, 1)
         if ratio > MAX_COMPRESSION_RATIO:
             raise RequestError("zip_bomb", f"{member.filename} expands {ratio:.0f} times; this archive is refused", 413)
+        if member.flag_bits & _ENCRYPTED:
+            raise RequestError("encrypted_archive", f"{member.filename} is encrypted; send a zip without a password")
+        files.append((clean_name(member.filename), _read_member(archive, member, settings)))
+    return files
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, settings: Settings) -> bytes:
+    try:
         with archive.open(member) as handle:
             # The header may lie: read at most one byte past the per-file limit.
-            data = handle.read(settings.max_upload_bytes + 1)
-        files.append((clean_name(member.filename), data))
-    return files
+            return handle.read(settings.max_upload_bytes + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        # A bad CRC, a truncated or corrupt stream, an unsupported compression method.
+        raise RequestError("bad_archive", f"{member.filename} cannot be read from the zip ({error}); the archive "
+                           "is damaged: create it again") from None
 
 
 def create_batch(

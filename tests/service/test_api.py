@@ -215,6 +215,20 @@ def test_new_jobs_are_rate_limited_per_key_and_reading_is_not(embedded, astronau
     assert all(limited.get(url, headers=first).status_code == 200 for _ in range(5))
 
 
+def test_other_spellings_of_one_key_share_its_rate_limit(embedded, astronaut_jpeg):
+    from dataclasses import replace
+
+    from service.app import create_app
+
+    settings, database, _env = embedded
+    limited = create_app(replace(settings, rate_limit="2/minute"), enqueue=lambda job_id: None).test_client()
+    key = create_api_key(database, "spelled-three-ways")
+    spellings = [f"Bearer {key}", f"bEaReR   {key}", f"  bearer {key}  "]
+    replies = [_post(limited, astronaut_jpeg, headers={"Authorization": header}, ages=str(age))
+               for header, age in zip(spellings, (10, 20, 30))]
+    assert [r.status_code for r in replies] == [202, 202, 429]
+
+
 def test_twenty_concurrent_uploads_all_end_done(live_server, astronaut):
     """20 people upload at the same moment (over HTTP, through the threaded server): every job is accepted,
     none is lost, and every one ends done."""
@@ -263,3 +277,26 @@ def test_logs_carry_neither_tokens_nor_image_bytes(client, astronaut_jpeg, caplo
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert body["id"] in logged  # the job is logged, by its id
     assert body["token"] not in logged and "JFIF" not in logged and "\\xff\\xd8" not in logged
+
+
+def test_a_job_token_in_the_query_string_never_reaches_the_request_log(embedded, caplog):
+    import logging
+    import threading
+
+    import requests
+    from werkzeug.serving import make_server
+
+    from service.app import create_app
+
+    settings, _database, _env = embedded
+    server = make_server("127.0.0.1", 0, create_app(settings, enqueue=lambda job_id: None), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            reply = requests.get(f"http://127.0.0.1:{server.server_port}/api/v1/jobs/nope?token=S3CRET-T0KEN", timeout=10)
+    finally:
+        server.shutdown()
+    assert reply.status_code == 404
+    assert "/api/v1/jobs/nope" in caplog.text and "[redacted]" in caplog.text
+    assert "S3CRET-T0KEN" not in caplog.text

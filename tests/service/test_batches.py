@@ -104,6 +104,27 @@ def test_a_broken_zip_is_named(client, key):
     assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "bad_archive"
 
 
+def test_a_zip_with_a_damaged_member_is_a_400_that_names_it(client, key, astronaut_jpeg):
+    archive = bytearray(_zip({"me.jpg": astronaut_jpeg}, zipfile.ZIP_STORED))
+    at = archive.find(astronaut_jpeg[100:120])
+    archive[at] ^= 0xFF  # one flipped byte: the stored CRC no longer matches
+    reply = client.post("/api/v1/batches", data={"archive": (io.BytesIO(bytes(archive)), "a.zip")}, headers=key,
+                        content_type="multipart/form-data")
+    error = reply.get_json()["error"]
+    assert reply.status_code == 400 and error["code"] == "bad_archive" and "me.jpg" in error["message"]
+
+
+def test_an_encrypted_zip_is_a_400_that_says_to_send_it_without_a_password(client, key, astronaut_jpeg):
+    archive = bytearray(_zip({"secret/me.jpg": astronaut_jpeg}, zipfile.ZIP_STORED))
+    # Mark the member encrypted, as a password-protected zip does (flag bit 0, in its local and central headers).
+    archive[6] |= 0x1
+    archive[archive.find(b"PK\x01\x02") + 8] |= 0x1
+    reply = client.post("/api/v1/batches", data={"archive": (io.BytesIO(bytes(archive)), "a.zip")}, headers=key,
+                        content_type="multipart/form-data")
+    error = reply.get_json()["error"]
+    assert reply.status_code == 400 and error["code"] == "encrypted_archive" and "password" in error["message"]
+
+
 def test_batches_are_for_their_key_only(client, embedded, key, astronaut_jpeg):
     _settings, database, _env = embedded
     reply = client.post("/api/v1/batches", data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]}, headers=key, content_type="multipart/form-data")
