@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from service.auth import api_key_id
@@ -17,6 +18,7 @@ from service.database import Database
 from service.jobs import RequestError
 
 log = logging.getLogger(__name__)
+FAILED_SIGN_INS = "10 per 15 minutes"  # per address, on the review page
 
 
 def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
@@ -28,7 +30,9 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_bytes + 1024 * 1024
     # The review page's sign-in lives in Flask's signed session cookie.
     app.secret_key = _session_secret(settings)
-    app.config.update(SESSION_COOKIE_NAME="faceage_session", SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
+    app.config.update(SESSION_COOKIE_NAME="faceage_session", SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SECURE=settings.secure_cookies)
+    app.session_interface = _SchemeFollowingSessions()
     app.extensions["faceage"] = {
         "settings": settings,
         "db": Database(settings.database_url),
@@ -39,10 +43,11 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     from service.review import review
 
     _redact_tokens_in_request_logs()
-    _limit_new_work(app, api, settings)
+    limiter = _limit_new_work(app, api, settings)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(pages)
     app.register_blueprint(review, url_prefix="/review")
+    _throttle_sign_ins(app, limiter)
     _register_errors(app)
 
     @app.get("/healthz")
@@ -55,6 +60,13 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
         return jsonify(status="ok")
 
     return app
+
+
+class _SchemeFollowingSessions(SecureCookieSessionInterface):
+    """Session cookies marked Secure when the request itself came over HTTPS (or always, by the setting)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or request.is_secure
 
 
 class _RedactTokens(logging.Filter):
@@ -76,7 +88,7 @@ def _redact_tokens_in_request_logs() -> None:
         access_log.addFilter(_RedactTokens())
 
 
-def _limit_new_work(app: Flask, api, settings: Settings) -> None:
+def _limit_new_work(app: Flask, api, settings: Settings):
     """Rate limits on what creates work (POST), per API key, or per address without one; reading a job's
     status stays free, since the job page polls it."""
     from flask_limiter import Limiter
@@ -95,6 +107,15 @@ def _limit_new_work(app: Flask, api, settings: Settings) -> None:
 
     limiter = Limiter(caller, app=app, storage_uri=settings.rate_limit_storage, headers_enabled=True)
     limiter.limit(settings.rate_limit, methods=["POST"])(api)
+    return limiter
+
+
+def _throttle_sign_ins(app: Flask, limiter) -> None:
+    """Guessing reviewers' passwords: only failed sign-ins count, so a reviewer who types well is never slowed.
+    The registered view itself is wrapped: Flask-Limiter checks a decorated view when it is called."""
+    failed = lambda response: response.status_code == 401  # noqa: E731
+    view = app.view_functions["review.login"]
+    app.view_functions["review.login"] = limiter.limit(FAILED_SIGN_INS, methods=["POST"], deduct_when=failed)(view)
 
 
 def _celery_enqueue(settings: Settings):

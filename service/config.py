@@ -41,6 +41,9 @@ class Settings:
     # Signs the review page's session cookie. Default: one generated on first use and kept in
     # {data_dir}/secret_key, which every web process of one machine shares; set it where several hosts serve.
     secret_key: str = field(default="", repr=False)
+    # The review page's session cookie is marked Secure whenever the request came over HTTPS; set this where a
+    # proxy ends TLS in front of the app (the app then sees plain HTTP) to mark it Secure always.
+    secure_cookies: bool = False
 
     def __post_init__(self):
         if self.renderer not in _RENDERERS:
@@ -82,8 +85,11 @@ def _parse(raw: str, kind, name: str):
             return int(raw)
         if kind in (float, "float"):
             return float(raw)
+        if kind in (bool, "bool"):
+            return {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+                    "off": False}[raw.strip().lower()]
         if "tuple" in str(kind):
             return tuple(float(part) for part in raw.split(",") if part.strip())
-    except ValueError:
+    except (ValueError, KeyError):
         raise ValueError(f"{_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw

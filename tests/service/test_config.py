@@ -38,3 +38,10 @@ def test_the_configuration_knows_the_pipelines_renderers():
     from service.config import _RENDERERS
 
     assert _RENDERERS == RENDERERS
+
+
+def test_switches_read_the_usual_spellings_and_name_a_wrong_one():
+    assert Settings.from_env({"FACEAGE_SECURE_COOKIES": "yes"}).secure_cookies is True
+    assert Settings.from_env({"FACEAGE_SECURE_COOKIES": "0"}).secure_cookies is False
+    with pytest.raises(ValueError, match="FACEAGE_SECURE_COOKIES"):
+        Settings.from_env({"FACEAGE_SECURE_COOKIES": "maybe"})

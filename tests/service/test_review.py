@@ -154,6 +154,35 @@ def test_a_wrong_password_or_an_unknown_name_is_refused(app, database):
         assert client.get("/review/api/images").status_code == 401
 
 
+def test_password_guessing_is_throttled_and_good_sign_ins_never_are(settings, database):
+    password = create_reviewer(database, "ada")
+    careful = create_app(settings, enqueue=lambda job_id: None).test_client()
+    assert all(_sign_in(careful, "ada", password).status_code == 302 for _ in range(12))
+    guesser = create_app(settings, enqueue=lambda job_id: None).test_client()
+    assert all(_sign_in(guesser, "ada", f"guess-{i}").status_code == 401 for i in range(10))
+    throttled = _sign_in(guesser, "ada", password)  # the right password, too late: the page answers 429
+    assert throttled.status_code == 429 and "Retry-After" in throttled.headers
+
+
+def test_the_session_cookie_is_secure_over_https_and_by_the_setting(settings, database):
+    from dataclasses import replace
+
+    password = create_reviewer(database, "ada")
+
+    def cookie(app, base_url):
+        client = app.test_client()
+        form = client.get("/review/login", base_url=base_url).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        reply = client.post("/review/login", base_url=base_url, data={"name": "ada", "password": password, "csrf_token": token})
+        return next(h for h in reply.headers.getlist("Set-Cookie") if h.startswith("faceage_session="))
+
+    plain = create_app(settings, enqueue=lambda job_id: None)
+    assert "Secure" not in cookie(plain, "http://localhost")
+    assert "Secure" in cookie(plain, "https://localhost")
+    behind_proxy = create_app(replace(settings, secure_cookies=True), enqueue=lambda job_id: None)
+    assert "Secure" in cookie(behind_proxy, "http://localhost")
+
+
 def test_a_login_form_without_its_token_is_refused(app, database):
     password = create_reviewer(database, "ada")
     client = app.test_client()
