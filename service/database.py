@@ -20,7 +20,9 @@ class Database:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Photos of faces live in this folder: readable by this user only.
+                Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                Path(path).parent.chmod(0o700)
             # The web app's threads and the worker both write; WAL and a busy timeout keep SQLite from
             # answering "database is locked" under that load.
             self.engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -48,6 +50,15 @@ class Database:
 
         command.upgrade(alembic_config(self.url), revision)
 
+    def reclaim(self) -> None:
+        """Make deletions final on disk. SQLite overwrites deleted rows with zeros (secure_delete), but copies
+        of their pages stay in the write-ahead log until a checkpoint moves them into the database file and
+        empties the log; PostgreSQL's VACUUM does the same job in the background."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -65,6 +76,7 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted photos are overwritten, not left in free pages
     cursor.close()
 
 

@@ -221,7 +221,8 @@ def delete_job(db: Database, job_id: str) -> bool:
         if job is None:
             return False
         session.delete(job)
-        return True
+    db.reclaim()
+    return True
 
 
 def stalled_jobs(db: Database, running_for: timedelta, queued_for: timedelta, now: datetime | None = None) -> list[str]:
@@ -251,4 +252,6 @@ def delete_expired(db: Database, now: datetime | None = None) -> int:
         expired = list(session.scalars(select(Job).where(Job.expires_at <= now)))
         for job in expired:
             session.delete(job)
-        return len(expired)
+    if expired:
+        db.reclaim()
+    return len(expired)

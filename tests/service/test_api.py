@@ -300,3 +300,30 @@ def test_a_job_token_in_the_query_string_never_reaches_the_request_log(embedded,
     assert reply.status_code == 404
     assert "/api/v1/jobs/nope" in caplog.text and "[redacted]" in caplog.text
     assert "S3CRET-T0KEN" not in caplog.text
+
+
+def test_a_deleted_photo_is_gone_from_the_database_files_and_the_folder_is_private(tmp_path, astronaut_jpeg):
+    from sqlalchemy import select
+
+    from service.app import create_app
+    from service.config import Settings
+    from service.database import Database
+    from service.models import Upload
+
+    settings = Settings(data_dir=str(tmp_path / "data"))
+    database = Database(settings.database_url)
+    database.upgrade()
+    client = create_app(settings, enqueue=lambda job_id: None).test_client()
+    reply = _post(client, astronaut_jpeg)
+    with database.session() as session:
+        stored = session.scalars(select(Upload.content)).one()
+    marker = stored[len(stored) // 2 : len(stored) // 2 + 64]  # compressed image data: unique in the files
+
+    def on_disk() -> bytes:
+        return b"".join(p.read_bytes() for p in (tmp_path / "data").glob("faceage.sqlite*"))
+
+    assert marker in on_disk()
+    headers = {"X-Job-Token": reply.get_json()["token"]}
+    assert client.delete(reply.get_json()["urls"]["self"], headers=headers).status_code == 204
+    assert marker not in on_disk()
+    assert (tmp_path / "data").stat().st_mode & 0o077 == 0
