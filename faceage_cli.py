@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -352,15 +353,34 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     Database(settings.database_url).upgrade()
     worker = None if no_worker else _start_worker(settings)
     server = make_server(host, port, create_app(settings), threaded=True)
+    # A service manager stops us with SIGTERM: end exactly as Ctrl+C does, taking the worker along.
+    signal.signal(signal.SIGTERM, _interrupt)
     click.echo(f"Faceage is running: open http://{host}:{server.server_port}/ in your browser (Ctrl+C stops it)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        server.server_close()
         if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
+            _stop_worker(worker)
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_worker(worker, grace_s: float = 60.0) -> None:
+    """SIGTERM: Celery's warm shutdown lets the running job finish (or, unacknowledged, go back to the queue)
+    and stops its pool and beat; a worker still there after `grace_s` is killed."""
+    import subprocess
+
+    worker.terminate()
+    try:
+        worker.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 @main.command("worker")
