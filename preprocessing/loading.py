@@ -30,6 +30,11 @@ except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
     pass
 
 DEFAULT_MAX_PIXELS = 120_000_000  # refuse to even start decoding beyond this (a 120 MP photo)
+# Pixels actually decoded at once. A JPEG is decoded at a reduced scale when it is larger than the working size,
+# so a 108 MP phone photo costs a few MB; other formats (PNG, WebP, HEIC, TIFF) decode whole, and a tiny PNG
+# can declare 120 MP of one colour (360 MB decoded): those are refused from their header beyond 50 MP, more
+# than any phone's HEIC (48-50 MP).
+DEFAULT_MAX_DECODED_PIXELS = 50_000_000
 DEFAULT_MAX_SIDE = 2048  # long side of the working copy; composites are written at this size
 _EXIF_ORIENTATION = 0x0112
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
@@ -53,10 +58,12 @@ def load_photo(
     source: str | Path | bytes | BinaryIO,
     max_side: int | None = DEFAULT_MAX_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decoded_pixels: int = DEFAULT_MAX_DECODED_PIXELS,
 ) -> Photo:
     """Decode a photo from a path, bytes or a binary file; raise a `PhotoError` the user can act on.
 
-    `max_side` bounds the long side of the returned pixels (None keeps the full size).
+    `max_side` bounds the long side of the returned pixels (None keeps the full size); `max_pixels` the photo's
+    declared size, `max_decoded_pixels` what would be decoded at once (see DEFAULT_MAX_DECODED_PIXELS).
     """
     if isinstance(source, bytes):
         source = io.BytesIO(source)
@@ -76,10 +83,10 @@ def load_photo(
     except (Image.UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise NotAnImage("this file is not an image Faceage can read (JPEG, PNG, WebP, HEIC, TIFF, BMP...)") from None
     with image:
-        return _decode(image, max_side, max_pixels)
+        return _decode(image, max_side, max_pixels, max_decoded_pixels)
 
 
-def _decode(image: Image.Image, max_side: int | None, max_pixels: int) -> Photo:
+def _decode(image: Image.Image, max_side: int | None, max_pixels: int, max_decoded_pixels: int) -> Photo:
     width, height = image.size
     if width * height > max_pixels:
         raise ImageTooLarge(
@@ -93,6 +100,13 @@ def _decode(image: Image.Image, max_side: int | None, max_pixels: int) -> Photo:
         # Decode at the smallest DCT scale (1/2, 1/4, 1/8) that still covers max_side.
         factor = max_side / max(width, height)
         image.draft("RGB", (math.ceil(width * factor), math.ceil(height * factor)))
+    decoded_width, decoded_height = image.size  # after a JPEG's reduced-scale decoding is chosen
+    if decoded_width * decoded_height > max_decoded_pixels:
+        raise ImageTooLarge(
+            f"this {image_format} has {width * height / 1e6:.0f} megapixels and would be decoded whole; the limit "
+            f"is {max_decoded_pixels / 1e6:.0f}. Send a smaller version"
+            + (" or a JPEG." if image_format != "JPEG" else ".")
+        )
     try:
         image.load()
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)

@@ -27,7 +27,9 @@ class Settings:
     renderer: str = "prototypes"  # how aged faces are made: "prototypes" or "caae" (aging_model.pipeline.RENDERERS)
     device: str = "auto"
     max_upload_bytes: int = 30 * 1024 * 1024
-    max_pixels: int = 120_000_000
+    max_pixels: int = 120_000_000  # a photo's declared size
+    max_decoded_pixels: int = 50_000_000  # decoded at once (JPEGs decode at a reduced scale, other formats whole)
+    max_concurrent_decodes: int = 2  # uploads decoded at the same time by one web process
     max_batch_files: int = 500
     max_batch_bytes: int = 1024 * 1024 * 1024  # a whole batch request, or a zip's unpacked size
     max_faces: int = 10

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -72,7 +73,11 @@ def normalise_photo(content: bytes, settings: Settings) -> Upload:
             "file_too_large", f"the file has {len(content) / 2**20:.1f} MB; the limit is {settings.max_upload_bytes / 2**20:.0f} MB", 413
         )
     try:
-        photo = load_photo(content, max_side=DEFAULT_MAX_SIDE, max_pixels=settings.max_pixels)
+        with _decode_slot(settings.max_concurrent_decodes):
+            photo = load_photo(
+                content, max_side=DEFAULT_MAX_SIDE, max_pixels=settings.max_pixels,
+                max_decoded_pixels=settings.max_decoded_pixels,
+            )
     except PhotoError as error:
         raise RequestError(error.code, error.message, 413 if error.code == "image_too_large" else 400) from None
     buffer = io.BytesIO()
@@ -82,6 +87,17 @@ def normalise_photo(content: bytes, settings: Settings) -> Upload:
         content=buffer.getvalue(), content_type="image/jpeg", width=width, height=height,
         original_width=photo.original_size[0], original_height=photo.original_size[1],
     )
+
+
+_DECODE_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+_DECODE_SLOTS_LOCK = threading.Lock()
+
+
+def _decode_slot(limit: int) -> threading.BoundedSemaphore:
+    """One of `limit` decodes at a time in this process: with the per-decode pixel limit, this bounds the
+    memory that simultaneous uploads can make the web process take."""
+    with _DECODE_SLOTS_LOCK:
+        return _DECODE_SLOTS.setdefault(limit, threading.BoundedSemaphore(max(1, limit)))
 
 
 def accept_photo(

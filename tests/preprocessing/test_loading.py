@@ -100,6 +100,21 @@ def test_a_decompression_bomb_is_refused_before_decoding(side):
         load_photo(_png_header_only(side, side))
 
 
+def test_a_png_that_would_decode_whole_beyond_the_decoding_limit_is_refused_from_its_header():
+    # 119.9 MP: under the declared-size limit, but a PNG cannot be decoded at a reduced scale.
+    with pytest.raises(ImageTooLarge, match="decoded whole"):
+        load_photo(_png_header_only(10_950, 10_950))
+
+
+def test_a_jpeg_over_the_decoding_limit_is_decoded_at_a_reduced_scale(astronaut):
+    big = io.BytesIO()
+    Image.fromarray(astronaut).resize((6000, 6000)).save(big, "JPEG", quality=80)  # 36 MP, decoded at 1/2: 9 MP
+    photo = load_photo(big.getvalue(), max_decoded_pixels=10_000_000)
+    assert max(photo.pixels.shape[:2]) <= 2048 and photo.original_size == (6000, 6000)
+    with pytest.raises(ImageTooLarge, match="decoded whole"):
+        load_photo(big.getvalue(), max_side=None, max_decoded_pixels=10_000_000)
+
+
 def test_the_pixel_limit_is_configurable(astronaut_jpeg):
     with pytest.raises(ImageTooLarge, match="megapixels"):
         load_photo(astronaut_jpeg, max_pixels=100_000)

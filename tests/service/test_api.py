@@ -327,3 +327,40 @@ def test_a_deleted_photo_is_gone_from_the_database_files_and_the_folder_is_priva
     assert client.delete(reply.get_json()["urls"]["self"], headers=headers).status_code == 204
     assert marker not in on_disk()
     assert (tmp_path / "data").stat().st_mode & 0o077 == 0
+
+
+_BOMB_UPLOAD = """
+import io, json, sys
+from service.app import create_app
+from service.config import Settings
+from service.database import Database
+settings = Settings(data_dir=sys.argv[1])
+Database(settings.database_url).upgrade()
+client = create_app(settings, enqueue=lambda job_id: None).test_client()
+bomb = open(sys.argv[2], "rb").read()
+def high_water_mb():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+before = high_water_mb()
+reply = client.post("/api/v1/jobs", data={"photo": (io.BytesIO(bomb), "bomb.png")}, content_type="multipart/form-data")
+print(json.dumps({"status": reply.status_code, "code": reply.get_json()["error"]["code"], "grew_mb": high_water_mb() - before}))
+"""
+
+
+def test_a_tiny_png_declaring_120_megapixels_is_refused_without_decoding_it(tmp_path):
+    """The web process's peak memory, measured in a fresh process: a 15 KB PNG of 10950 x 10950 pixels
+    (under the declared-size limit) must not be decoded whole (360 MB) to be refused."""
+    import json
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (10_950, 10_950)).save(bomb, optimize=True)
+    assert bomb.stat().st_size < 100_000
+    done = subprocess.run([sys.executable, "-c", _BOMB_UPLOAD, str(tmp_path / "data"), str(bomb)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == 413 and outcome["code"] == "image_too_large"
+    assert outcome["grew_mb"] < 50, outcome
