@@ -6,26 +6,13 @@ LFW). Used to check that aging keeps the person, and (in curation) to find the s
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import cv2
 import numpy as np
 
+from preprocessing.landmarks import CHIP_FACE_BOX, face_recognition_models_dir
+
 SAME_PERSON_DISTANCE = 0.6
 _WORK_SIZE = 200  # crops are scaled to the chip size the alignment template is defined in
-# dlib's own face detector box on chip-framed faces: the median over 100 UTKFace chips, in 200 px chip units.
-# The crops are already aligned, so this box replaces running a detector again.
-_CHIP_FACE_BOX = (21, 21, 176, 176)
-
-
-def _models_dir() -> Path:
-    # face_recognition_models' __init__ imports pkg_resources (setuptools), which is not installed; the
-    # package is only a folder of .dat files, so find it without importing it.
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("face-recognition-models is not installed; run `uv sync`")
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
 class FaceEmbedder:
@@ -34,7 +21,7 @@ class FaceEmbedder:
     def __init__(self):
         import dlib
 
-        models = _models_dir()
+        models = face_recognition_models_dir()
         self._dlib = dlib
         self._shape_predictor = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
         self._net = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
@@ -43,7 +30,7 @@ class FaceEmbedder:
         """(N, 128) embeddings of chip-framed aligned faces (N, R, R, 3) uint8, at any resolution R."""
         if len(crops) == 0:
             return np.zeros((0, 128), np.float32)
-        box = self._dlib.rectangle(*_CHIP_FACE_BOX)
+        box = self._dlib.rectangle(*CHIP_FACE_BOX)  # the crops are aligned: no detector
         chips = []
         for crop in crops:
             image = np.ascontiguousarray(cv2.resize(crop, (_WORK_SIZE, _WORK_SIZE), interpolation=cv2.INTER_CUBIC))

@@ -20,3 +20,19 @@ def tiny_utkface(tmp_path_factory, astronaut, detector) -> Path:
         Image.fromarray(varied.astype(np.uint8)).save(folder / f"{age}_{gender}_0_20170101000000{i:03d}.jpg.chip.jpg")
     (folder / "broken_name.jpg.chip.jpg").write_bytes(b"not labelled")
     return folder
+
+
+@pytest.fixture(scope="session")
+def landmarker():
+    from preprocessing.landmarks import DenseLandmarker
+
+    return DenseLandmarker()
+
+
+@pytest.fixture(scope="session")
+def face(astronaut, detector, landmarker):
+    """The astronaut aligned at the prototypes' size (256 px), with her 68 landmarks."""
+    from aging_model.prototypes import TEXTURE_SIZE
+
+    crop = align_face(astronaut, detector.detect(astronaut)[0].landmarks, TEXTURE_SIZE).pixels
+    return crop, landmarker.landmarks(crop)

@@ -14,23 +14,10 @@ from aging_model.prototype_aging import (
     PrototypeAger,
     skin_likelihood,
 )
-from preprocessing.alignment import align_face
-from preprocessing.landmarks import DenseLandmarker
 
 OWN_AGE, FEMALE = 34.0, 1.0
 TARGETS = (34.0, 80.0, 3.0, 60.0)
 SIZE = 256
-
-
-@pytest.fixture(scope="module")
-def landmarker() -> DenseLandmarker:
-    return DenseLandmarker()
-
-
-@pytest.fixture(scope="module")
-def face(astronaut, detector, landmarker):
-    crop = align_face(astronaut, detector.detect(astronaut)[0].landmarks, SIZE).pixels
-    return crop, landmarker.landmarks(crop)
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +122,9 @@ def test_hair_and_background_at_the_edges_of_the_crop_stay_in_place(aged, face):
             assert _mean_abs_diff(aged[age][region], crop[region]) < 6, (age, region)
 
 
-def test_with_padding_the_results_are_the_chip_framing_and_the_chin_may_move_into_the_margin(astronaut, detector):
+def test_with_padding_the_results_are_the_chip_framing_and_the_chin_may_move_into_the_margin(astronaut, detector, landmarker):
     from aging_model.prototype_aging import AGING_PADDING, PrototypeAger
     from preprocessing.alignment import align_face, padding_pixels
-    from preprocessing.landmarks import DenseLandmarker
 
     landmarks = detector.detect(astronaut)[0].landmarks
     inner = align_face(astronaut, landmarks, 200).pixels
@@ -146,7 +132,7 @@ def test_with_padding_the_results_are_the_chip_framing_and_the_chin_may_move_int
     pad = padding_pixels(200, AGING_PADDING)
     assert padded.shape[0] == 200 + 2 * pad
     assert _mean_abs_diff(padded[pad : pad + 200, pad : pad + 200], inner) < 1.0  # the same framing inside
-    marks = DenseLandmarker().landmarks(inner) + pad
+    marks = landmarker.landmarks(inner) + pad
     ager = PrototypeAger.load()
     [child, same] = ager.age(padded, marks, OWN_AGE, FEMALE, [3.0, OWN_AGE], padding=AGING_PADDING)
     assert child.shape == same.shape == inner.shape

@@ -16,22 +16,8 @@ from aging_model.prototypes import (
     detail_bands,
     local_energy,
 )
-from preprocessing.alignment import align_face
-from preprocessing.landmarks import DenseLandmarker
 
 CELLS = [(g, s) for g in range(N_AGE_GROUPS) for s in range(N_GENDERS)]
-
-
-@pytest.fixture(scope="module")
-def landmarker() -> DenseLandmarker:
-    return DenseLandmarker()
-
-
-@pytest.fixture(scope="module")
-def face(astronaut, detector, landmarker):
-    """The astronaut aligned at the prototypes' size, with her 68 landmarks."""
-    crop = align_face(astronaut, detector.detect(astronaut)[0].landmarks, TEXTURE_SIZE).pixels
-    return crop, landmarker.landmarks(crop)
 
 
 def _variant(crop, marks, index: int):

@@ -30,15 +30,19 @@ def page(browser):
     context.close()
 
 
-def test_a_person_uploads_a_photo_and_sees_it_aged(page, live_server, astronaut, tmp_path):
-    photo = tmp_path / "me.jpg"
-    Image.fromarray(astronaut).save(photo, quality=92)
+def _upload_and_wait(page, live_server, pixels, photo, ages: str) -> None:
+    """Upload `pixels` as `photo` on the home page with these ages and wait for the result to show."""
+    Image.fromarray(pixels).save(photo, quality=92)
     page.goto(live_server + "/")
     page.set_input_files("#photo", str(photo))
-    page.fill("#ages", "20,70")
+    page.fill("#ages", ages)
     page.click("#submit")
     page.wait_for_url("**/jobs/*#*")
     page.wait_for_selector("#result:not([hidden])", timeout=180_000)
+
+
+def test_a_person_uploads_a_photo_and_sees_it_aged(page, live_server, astronaut, tmp_path):
+    _upload_and_wait(page, live_server, astronaut, tmp_path / "me.jpg", "20,70")
     assert page.text_content("#status").startswith("Done")
     assert page.eval_on_selector("#composite", "img => img.naturalWidth") == 512
     assert page.locator(".ages img").count() == 2
@@ -51,14 +55,7 @@ def test_a_person_uploads_a_photo_and_sees_it_aged(page, live_server, astronaut,
 def test_a_soft_photo_is_aged_and_the_page_says_why_it_may_look_soft(page, live_server, astronaut, tmp_path):
     import cv2
 
-    photo = tmp_path / "soft.jpg"
-    Image.fromarray(cv2.GaussianBlur(astronaut, (0, 0), 3)).save(photo, quality=92)
-    page.goto(live_server + "/")
-    page.set_input_files("#photo", str(photo))
-    page.fill("#ages", "60")
-    page.click("#submit")
-    page.wait_for_url("**/jobs/*#*")
-    page.wait_for_selector("#result:not([hidden])", timeout=180_000)
+    _upload_and_wait(page, live_server, cv2.GaussianBlur(astronaut, (0, 0), 3), tmp_path / "soft.jpg", "60")
     assert "soft or out of focus" in page.text_content("#warnings")
     assert page.locator(".ages img").count() == 1
 
