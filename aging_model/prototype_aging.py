@@ -22,9 +22,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from aging_model.prototypes import COARSE_SIGMA, DEFAULT_PROTOTYPES_PATH, ENERGY_SIZE, FINE_SIGMA, TEXTURE_SIZE, AgePrototypes, detail_bands
+from aging_model.prototypes import (
+    COARSE_SIGMA,
+    DEFAULT_PROTOTYPES_PATH,
+    ENERGY_SIZE,
+    FINE_SIGMA,
+    TEXTURE_SIZE,
+    AgePrototypes,
+    detail_bands,
+)
 from preprocessing.alignment import padding_pixels
-from preprocessing.landmarks import BROWS, JAW, MOUTH, LEFT_EYE, RIGHT_EYE
+from preprocessing.landmarks import BROWS, JAW, LEFT_EYE, MOUTH, RIGHT_EYE
 from preprocessing.warping import border_anchors, sampling_map, warp_points
 
 _ENERGY_FLOOR = 1.0  # grey levels; keeps the ratio of two nearly flat regions near 1
@@ -56,10 +64,10 @@ class AgingStrength:
     folds: float = 1.0  # weight of the prototypes' medium-band difference
 
 
-# Chosen on held-out UTKFace faces (docs/model-card.md, "Prototype strengths"): at face value the averages
-# move faces only about two thirds of the way to the target age, as Burt & Perrett found; forwards, the
-# exaggerated change reads at the target age with wrinkles that still look like skin; backwards, more than a
-# little exaggeration turns children's faces into dolls.
+# Chosen on held-out UTKFace faces (docs/model-card.md, "Strengths"; scripts/prototype_strength_sweep.py): at
+# face value the averages move faces only about two thirds of the way to the target age, as Burt & Perrett
+# found; forwards, the exaggerated change reads at the target age with wrinkles that still look like skin;
+# backwards, more than a little exaggeration turns children's faces into dolls.
 OLDER_STRENGTH = AgingStrength(shape=2.0, colour=1.5, fine=1.2, medium=3.5, folds=5.0)
 YOUNGER_STRENGTH = AgingStrength(shape=1.5, colour=1.0, fine=2.0, medium=2.5, folds=1.0)
 
@@ -80,7 +88,9 @@ class PrototypeAger:
     directions need different amounts (see the model card's sweep)."""
 
     def __init__(
-        self, prototypes: AgePrototypes, older: AgingStrength = OLDER_STRENGTH,
+        self,
+        prototypes: AgePrototypes,
+        older: AgingStrength = OLDER_STRENGTH,
         younger: AgingStrength = YOUNGER_STRENGTH,
     ):
         self.prototypes = prototypes
@@ -95,7 +105,12 @@ class PrototypeAger:
         return cls(AgePrototypes.load(path))
 
     def age(
-        self, crop: np.ndarray, landmarks: np.ndarray, own_age: float, female: float, target_ages,
+        self,
+        crop: np.ndarray,
+        landmarks: np.ndarray,
+        own_age: float,
+        female: float,
+        target_ages,
         padding: float = 0.0,
     ) -> np.ndarray:
         """(n_ages, D, D, 3) uint8: the chip-framed face `crop` with `landmarks` (68, 2) in its pixels, now
@@ -119,7 +134,9 @@ class PrototypeAger:
         coarse, medium, _ = detail_bands(small, work * inner / size / TEXTURE_SIZE)
         to_reference = self._map_to_reference(landmarks * (work / size), work, pad * work / size, inner * work / size)
         to_smooth = _rescaled_map(to_reference, ENERGY_SIZE / TEXTURE_SIZE)
-        skin = _remap(self._skin[..., None], to_reference, outside=0.0) * skin_likelihood(small, landmarks * (work / size))
+        skin = _remap(self._skin[..., None], to_reference, outside=0.0) * skin_likelihood(
+            small, landmarks * (work / size)
+        )
         # Only the skin changes colour and detail: the arithmetic at full resolution stays inside its box (a
         # change weighted under 2 % is invisible).
         top, bottom, left, right = _box(skin[..., 0] > 0.02, size / work, size)
@@ -129,7 +146,9 @@ class PrototypeAger:
         own = self._blend(own_age, female)
         own_shape = self._shape(own_age, female)
         keeps_grey = _is_grey(small)  # a black-and-white photo stays black and white
+
         def at(target: float) -> np.ndarray:
+            """The face at one target age: its skin changed inside the box, then its shape."""
             strength = self.older if target >= own_age else self.younger
             smooth, fold_change = self._change(own, self._blend(float(target), female), strength)
             if keeps_grey:
@@ -171,7 +190,7 @@ class PrototypeAger:
         (own_coarse, own_medium, own_energy), (target_coarse, target_medium, target_energy) = own, target
         per_channel = (target_coarse + _COARSE_FLOOR) / (own_coarse + _COARSE_FLOOR)
         brightness = (per_channel @ _LUMINANCE)[..., None]
-        ratio = brightness ** s.colour * (per_channel / brightness) ** (s.colour * _CHROMA_SHARE)
+        ratio = brightness**s.colour * (per_channel / brightness) ** (s.colour * _CHROMA_SHARE)
         exponents = np.array([s.fine, s.medium], np.float32)
         gains = ((target_energy + _ENERGY_FLOOR) / (own_energy + _ENERGY_FLOOR)) ** exponents
         folds = s.folds * (target_medium - own_medium)
@@ -179,7 +198,11 @@ class PrototypeAger:
         return smooth.astype(np.float32), folds.astype(np.float32)
 
     def _map_to_reference(
-        self, landmarks: np.ndarray, size: int, pad: float, inner: float,
+        self,
+        landmarks: np.ndarray,
+        size: int,
+        pad: float,
+        inner: float,
     ) -> tuple[np.ndarray, np.ndarray]:
         """For every pixel of the (padded) face crop, where it lies in the prototypes' reference frame; the
         chip framing starts at `pad` and spans `inner` pixels of the crop."""
@@ -217,13 +240,16 @@ def _box(mask: np.ndarray, scale: float, size: int) -> tuple[int, int, int, int]
     return top, bottom, left, right
 
 
-def _enlarged_box(image: np.ndarray, scale: float, box: tuple[int, int, int, int], box_size: tuple[int, int]) -> np.ndarray:
+def _enlarged_box(
+    image: np.ndarray, scale: float, box: tuple[int, int, int, int], box_size: tuple[int, int]
+) -> np.ndarray:
     """The part of `image` (at 1/`scale` of the crop) under the crop's `box`, enlarged to the box's size."""
     top, bottom, left, right = box
     # The affine map from box pixels to image pixels, centre-aligned as cv2.resize is.
     matrix = np.array([[1 / scale, 0, (left + 0.5) / scale - 0.5], [0, 1 / scale, (top + 0.5) / scale - 0.5]])
-    return cv2.warpAffine(image, matrix, box_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        image, matrix, box_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def _is_grey(image: np.ndarray) -> bool:
@@ -263,7 +289,9 @@ def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
     for g in range(groups):
         for s in range(genders):
             _, medium[g, s], _ = detail_bands(textures[g, s])
-            coarse[g, s] = cv2.resize(_skin_colour(textures[g, s], skin), (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
+            coarse[g, s] = cv2.resize(
+                _skin_colour(textures[g, s], skin), (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA
+            )
     energy = np.ascontiguousarray(prototypes.detail_energy.astype(np.float32).transpose(0, 1, 3, 4, 2))
     return _PrototypeBands(coarse, medium, energy)
 

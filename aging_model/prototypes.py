@@ -62,11 +62,14 @@ class AgePrototypes:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(
             {
-                "shapes": self.shapes.astype(np.float32), "textures": self.textures.astype(np.uint8),
+                "shapes": self.shapes.astype(np.float32),
+                "textures": self.textures.astype(np.uint8),
                 "detail_energy": self.detail_energy.astype(np.float16),
-                "reference_shape": self.reference_shape.astype(np.float32), "counts": self.counts.astype(np.int32),
+                "reference_shape": self.reference_shape.astype(np.float32),
+                "counts": self.counts.astype(np.int32),
             },
-            str(path), metadata={"card": json.dumps(card or {})},
+            str(path),
+            metadata={"card": json.dumps(card or {})},
         )
 
     @classmethod
@@ -75,8 +78,11 @@ class AgePrototypes:
             raise FileNotFoundError(f"no age prototypes at {path}; build them with `faceage prototypes build`")
         tensors = load_file(str(path))
         return cls(
-            shapes=tensors["shapes"], textures=tensors["textures"], detail_energy=tensors["detail_energy"],
-            reference_shape=tensors["reference_shape"], counts=tensors["counts"],
+            shapes=tensors["shapes"],
+            textures=tensors["textures"],
+            detail_energy=tensors["detail_energy"],
+            reference_shape=tensors["reference_shape"],
+            counts=tensors["counts"],
         )
 
 
@@ -151,7 +157,8 @@ def build_prototypes(samples: list[PrototypeSample]) -> AgePrototypes:
     size = TEXTURE_SIZE
     sums = {
         (g, s): _CellSums(np.zeros((size, size, 3), np.float64), np.zeros((2, ENERGY_SIZE, ENERGY_SIZE), np.float64))
-        for g in range(N_AGE_GROUPS) for s in range(N_GENDERS)
+        for g in range(N_AGE_GROUPS)
+        for s in range(N_GENDERS)
     }
     for sample, weight in tqdm(list(zip(samples, weights)), desc="prototypes", unit="face"):
         crop, marks = sample.crop, sample.landmarks / sample.crop.shape[0]
@@ -170,13 +177,20 @@ def build_prototypes(samples: list[PrototypeSample]) -> AgePrototypes:
         textures[g, s] = np.clip(cell.texture / totals[g, s], 0, 255).round().astype(np.uint8)
         energy[g, s] = np.sqrt(cell.energy / totals[g, s]).astype(np.float16)
     return AgePrototypes(
-        shapes=shapes.astype(np.float32), textures=textures, detail_energy=energy,
-        reference_shape=reference.astype(np.float32), counts=counts,
+        shapes=shapes.astype(np.float32),
+        textures=textures,
+        detail_energy=energy,
+        reference_shape=reference.astype(np.float32),
+        counts=counts,
     )
 
 
 def training_samples(
-    data: Path, cache_dir: Path, per_race: int = 80, seed: int = 0, validation_percent: int = 5,
+    data: Path,
+    cache_dir: Path,
+    per_race: int = 80,
+    seed: int = 0,
+    validation_percent: int = 5,
 ) -> tuple[list[PrototypeSample], dict]:
     """Up to `per_race` training-split faces per (age group, gender, race) of a UTKFace-style folder, aligned at
     TEXTURE_SIZE exactly as inputs are at inference, with their 68 landmarks; and counts of what was skipped.

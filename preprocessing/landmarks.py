@@ -39,7 +39,9 @@ class DenseLandmarker:
         import dlib
 
         self._dlib = dlib
-        self._predictor = dlib.shape_predictor(str(face_recognition_models_dir() / "shape_predictor_68_face_landmarks.dat"))
+        self._predictor = dlib.shape_predictor(
+            str(face_recognition_models_dir() / "shape_predictor_68_face_landmarks.dat")
+        )
 
     def landmarks(self, crop: np.ndarray) -> np.ndarray:
         """(68, 2) float32 landmarks, in the crop's pixels, of a chip-framed aligned face (S, S, 3) uint8."""

@@ -29,7 +29,10 @@ def border_anchors(width: int, height: int, per_side: int = _BORDER_ANCHORS, mar
 
 
 def sampling_map(
-    output_points: np.ndarray, input_points: np.ndarray, output_size: tuple[int, int], smoothing: float = 0.0,
+    output_points: np.ndarray,
+    input_points: np.ndarray,
+    output_size: tuple[int, int],
+    smoothing: float = 0.0,
     origin: tuple[int, int] = (0, 0),
 ) -> tuple[np.ndarray, np.ndarray]:
     """(map_x, map_y) for cv2.remap: the spline that sends each of `output_points` to its `input_points`,
@@ -41,8 +44,10 @@ def sampling_map(
     _, first = np.unique(np.round(output_points * 4), axis=0, return_index=True)
     first = np.sort(first)
     spline = RBFInterpolator(
-        output_points[first], input_points[first],
-        kernel="thin_plate_spline", smoothing=smoothing,
+        output_points[first],
+        input_points[first],
+        kernel="thin_plate_spline",
+        smoothing=smoothing,
     )
     gx, gy = np.meshgrid(origin[0] + np.linspace(0, width - 1, _GRID), origin[1] + np.linspace(0, height - 1, _GRID))
     coarse = spline(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(_GRID, _GRID, 2)
@@ -65,7 +70,10 @@ def _linear_interpolation(size: int, grid: int) -> np.ndarray:
 
 
 def warp_points(
-    image: np.ndarray, source: np.ndarray, target: np.ndarray, border_margin: float | None = 0.0,
+    image: np.ndarray,
+    source: np.ndarray,
+    target: np.ndarray,
+    border_margin: float | None = 0.0,
     region: tuple[int, int, int, int] | None = None,
 ) -> np.ndarray:
     """`image` bent so that what was at `source` points (N, 2) lands on `target` points, same size, or only the

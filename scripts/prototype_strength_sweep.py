@@ -1,8 +1,8 @@
 """How the prototype renderer's strengths move held-out faces in age, identity and detail (a sweep, not a test).
 
-    uv run python scripts/prototype_strength_sweep.py --limit 60 \\
-        --setting "face value" "older=shape:1,colour:1,fine:1,medium:1,folds:1" "younger=shape:1,colour:1,fine:1,medium:1,folds:1" \\
-        --setting default
+    uv run python scripts/prototype_strength_sweep.py --limit 60 --setting default \\
+        --setting "face value" "older=shape:1,colour:1,fine:1,medium:1,folds:1" \\
+                               "younger=shape:1,colour:1,fine:1,medium:1,folds:1"
 
 Each setting renders the first `--limit` validation faces (256 px crops, no margin) at the ten group centres
 from their estimated age and prints: the mean estimated age per group, how adults aimed at 3 and 8 read, the
@@ -55,8 +55,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets/utkface"))
     parser.add_argument("--limit", type=int, default=60)
-    parser.add_argument("--setting", nargs="+", action="append", default=None,
-                        help="a name, then older=... and/or younger=... changes of the default strengths")
+    parser.add_argument(
+        "--setting",
+        nargs="+",
+        action="append",
+        default=None,
+        help="a name, then older=... and/or younger=... changes of the default strengths",
+    )
     args = parser.parse_args()
     settings = [parse_setting(s) for s in (args.setting or [["default"]])]
     faces, landmarks = held_out(args.data, None)
@@ -73,18 +78,25 @@ def main() -> None:
     prototypes = AgePrototypes.load()
     for name, strengths in settings:
         ager = PrototypeAger(prototypes, **strengths)
-        out = np.stack([ager.age(c, m, a, f, GROUP_CENTRES) for c, m, a, f in
-                        zip(crops, marks, reading.ages, reading.female_probability)])
+        out = np.stack(
+            [
+                ager.age(c, m, a, f, GROUP_CENTRES)
+                for c, m, a, f in zip(crops, marks, reading.ages, reading.female_probability)
+            ]
+        )
         flat = out.reshape(-1, SIZE, SIZE, 3)
         ages = estimator.estimate(flat).ages.reshape(len(crops), 10)
         distances = identity_distance(embedder.embed_aligned(flat).reshape(len(crops), 10, -1), inputs[:, None])
         near = [distances[i, g] for i in range(len(crops)) for g in range(10) if 0 < abs(g - own[i]) <= 2]
         adults = reading.ages >= 20
-        print(f"{name}: read as {np.round(ages.mean(0)).astype(int).tolist()}; adults aimed at 3 / 8 read "
-              f"{ages[adults, 0].mean():.1f} / {ages[adults, 1].mean():.1f}; rank correlation "
-              f"{np.mean([spearman(GROUP_CENTRES, r) for r in ages]):.3f}; same person "
-              f"{(distances[np.arange(len(crops)), own] < SAME_PERSON_DISTANCE).mean():.0%} own, "
-              f"{(np.array(near) < SAME_PERSON_DISTANCE).mean():.0%} ±2 groups; detail kept {detail_ratio(crops, out):.2f}")
+        print(
+            f"{name}: read as {np.round(ages.mean(0)).astype(int).tolist()}; adults aimed at 3 / 8 read "
+            f"{ages[adults, 0].mean():.1f} / {ages[adults, 1].mean():.1f}; rank correlation "
+            f"{np.mean([spearman(GROUP_CENTRES, r) for r in ages]):.3f}; same person "
+            f"{(distances[np.arange(len(crops)), own] < SAME_PERSON_DISTANCE).mean():.0%} own, "
+            f"{(np.array(near) < SAME_PERSON_DISTANCE).mean():.0%} ±2 groups; "
+            f"detail kept {detail_ratio(crops, out):.2f}"
+        )
 
 
 if __name__ == "__main__":

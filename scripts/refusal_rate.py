@@ -43,7 +43,9 @@ def main() -> None:
         if not detected:
             refused["no_face"] += 1
             continue
-        reports = [assess_face(d, align_face(photo.pixels, d.landmarks, ANALYSIS_SIZE).pixels, photo.scale) for d in detected]
+        reports = [
+            assess_face(d, align_face(photo.pixels, d.landmarks, ANALYSIS_SIZE).pixels, photo.scale) for d in detected
+        ]
         usable = [r for r in reports if r.usable]
         if not usable:
             refused.update({"+".join(sorted(set(r for rep in reports for r in rep.reasons)))})
@@ -51,8 +53,11 @@ def main() -> None:
         warnings.update(w for r in usable for w in r.warnings)
     total = len(faces)
     summary = {
-        "faces": total, "refused": sum(refused.values()), "refused_share": round(sum(refused.values()) / total, 4),
-        "refused_by_reason": dict(refused.most_common()), "aged_with_warning": dict(warnings.most_common()),
+        "faces": total,
+        "refused": sum(refused.values()),
+        "refused_share": round(sum(refused.values()) / total, 4),
+        "refused_by_reason": dict(refused.most_common()),
+        "aged_with_warning": dict(warnings.most_common()),
     }
     print(json.dumps(summary, indent=2))
 

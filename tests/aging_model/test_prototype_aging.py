@@ -43,10 +43,14 @@ def _cheek_apples(marks: np.ndarray) -> list[np.ndarray]:
 def _cheek_detail(image: np.ndarray, marks: np.ndarray, radius: int = 10) -> float:
     """The variance of the Laplacian over both cheeks: how much fine and medium detail the skin shows."""
     laplacian = cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)
-    return float(np.mean([
-        laplacian[int(y) - radius : int(y) + radius, int(x) - radius : int(x) + radius].var()
-        for x, y in _cheek_apples(marks)
-    ]))
+    return float(
+        np.mean(
+            [
+                laplacian[int(y) - radius : int(y) + radius, int(x) - radius : int(x) + radius].var()
+                for x, y in _cheek_apples(marks)
+            ]
+        )
+    )
 
 
 def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -92,7 +96,10 @@ def test_aging_to_3_brings_the_chin_up_towards_the_eyes(aged, face, landmarker):
     _, marks = face
     chin_below_eyes = lambda m: m[8, 1] - m[36:48, 1].mean()  # noqa: E731
     child = landmarker.landmarks(aged[3.0])
-    assert chin_below_eyes(child) < chin_below_eyes(marks) - 0.03 * SIZE, (chin_below_eyes(marks), chin_below_eyes(child))
+    assert chin_below_eyes(child) < chin_below_eyes(marks) - 0.03 * SIZE, (
+        chin_below_eyes(marks),
+        chin_below_eyes(child),
+    )
     older = landmarker.landmarks(aged[80.0])
     assert chin_below_eyes(older) > chin_below_eyes(child) + 0.03 * SIZE
 
@@ -102,7 +109,9 @@ def test_with_the_shape_held_hair_and_background_keep_their_pixels(ager, face):
     hair at the top right, the dark background and suit at the bottom left) nothing changes."""
     crop, marks = face
     still = PrototypeAger(
-        ager.prototypes, older=replace(OLDER_STRENGTH, shape=0.0), younger=replace(YOUNGER_STRENGTH, shape=0.0),
+        ager.prototypes,
+        older=replace(OLDER_STRENGTH, shape=0.0),
+        younger=replace(YOUNGER_STRENGTH, shape=0.0),
     )
     not_skin = skin_likelihood(crop, marks)[..., 0] < 0.05
     assert not_skin.sum() > 1000
@@ -122,7 +131,9 @@ def test_hair_and_background_at_the_edges_of_the_crop_stay_in_place(aged, face):
             assert _mean_abs_diff(aged[age][region], crop[region]) < 6, (age, region)
 
 
-def test_with_padding_the_results_are_the_chip_framing_and_the_chin_may_move_into_the_margin(astronaut, detector, landmarker):
+def test_with_padding_the_results_are_the_chip_framing_and_the_chin_may_move_into_the_margin(
+    astronaut, detector, landmarker
+):
     from aging_model.prototype_aging import AGING_PADDING, PrototypeAger
     from preprocessing.alignment import align_face, padding_pixels
 
@@ -185,4 +196,7 @@ def test_a_black_and_white_face_stays_black_and_white(face, ager):
     grey = np.repeat(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
     for image in ager.age(grey, marks, OWN_AGE, FEMALE, [3.0, 80.0]):
         channels = image.astype(int)
-        assert np.abs(channels[..., 0] - channels[..., 1]).max() <= 2 and np.abs(channels[..., 1] - channels[..., 2]).max() <= 2
+        assert (
+            np.abs(channels[..., 0] - channels[..., 1]).max() <= 2
+            and np.abs(channels[..., 1] - channels[..., 2]).max() <= 2
+        )

@@ -6,6 +6,7 @@ import pytest
 
 from preprocessing.warping import border_anchors, sampling_map, warp_points
 
+
 def _dot_image(centre, size=128, background=50, brightness=250) -> np.ndarray:
     image = np.full((size, size), background, np.uint8)
     cv2.circle(image, centre, 2, brightness, -1)
