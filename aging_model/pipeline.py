@@ -204,10 +204,16 @@ class AgingPipeline:
         if quality.usable:
             result.aligned = align_face(photo.pixels, face.landmarks, self.model.resolution).pixels
             detail_size = int(np.clip(face.size * 1.2, self.model.resolution, DETAIL_MAX_SIZE))
-            detail = align_face(photo.pixels, face.landmarks, detail_size)
-            result.detail, result.matrix = detail.pixels, detail.matrix
             if self.settings.renderer == "prototypes":
-                result.padded_detail = align_face(photo.pixels, face.landmarks, detail_size, AGING_PADDING).pixels
+                # One warp gives both: the chip framing is the middle of the padded crop.
+                padded = align_face(photo.pixels, face.landmarks, detail_size, AGING_PADDING)
+                pad = padding_pixels(detail_size, AGING_PADDING)
+                result.padded_detail = padded.pixels
+                result.detail = padded.pixels[pad : pad + detail_size, pad : pad + detail_size].copy()
+                result.matrix = padded.matrix - np.array([[0, 0, pad], [0, 0, pad]], np.float64)
+            else:
+                detail = align_face(photo.pixels, face.landmarks, detail_size)
+                result.detail, result.matrix = detail.pixels, detail.matrix
         return result
 
     def _age(self, photos: list["_PreparedPhoto"]) -> None:
