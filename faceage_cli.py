@@ -350,37 +350,55 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     from service.database import Database
 
     settings = _settings()
-    Database(settings.database_url).upgrade()
-    worker = None if no_worker else _start_worker(settings)
-    server = make_server(host, port, create_app(settings), threaded=True)
+    database = Database(settings.database_url)
+    database.upgrade()
     # A service manager stops us with SIGTERM: end exactly as Ctrl+C does, taking the worker along.
     signal.signal(signal.SIGTERM, _interrupt)
-    click.echo(f"Faceage is running: open http://{host}:{server.server_port}/ in your browser (Ctrl+C stops it)")
+    supervisor = None
     try:
-        server.serve_forever()
+        if not no_worker:
+            supervisor = _supervised_worker(settings)
+            _wait_until_ready(database, since=supervisor.started_at)
+        server = make_server(host, port, create_app(settings), threaded=True)
+        click.echo(f"Faceage is running: open http://{host}:{server.server_port}/ in your browser (Ctrl+C stops it)")
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
-        if worker is not None:
-            _stop_worker(worker)
+        if supervisor is not None:
+            supervisor.stop(grace_s=60.0)
 
 
 def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
-def _stop_worker(worker, grace_s: float = 60.0) -> None:
-    """SIGTERM: Celery's warm shutdown lets the running job finish (or, unacknowledged, go back to the queue)
-    and stops its pool and beat; a worker still there after `grace_s` is killed."""
-    import subprocess
+def _supervised_worker(settings):
+    """The worker, started again (after 1 s, then 2, 4 ... up to a minute) whenever it dies."""
+    from worker.supervisor import Supervisor
 
-    worker.terminate()
-    try:
-        worker.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+    def say(code, pause):
+        click.echo(f"The worker stopped (exit status {code}); starting it again in {pause:.0f} s.", err=True)
+
+    return Supervisor([sys.executable, *_worker_argv(settings)], on_restart=say).start()
+
+
+def _wait_until_ready(database, since, timeout_s: float = 300.0) -> None:
+    """Give the address only once a worker has loaded its models, so that the first photo is as fast as the rest."""
+    import time
+
+    from service import workers
+
+    click.echo("Starting the worker (loading the models)...")
+    deadline = time.monotonic() + timeout_s
+    while not workers.ready_since(database, since):
+        if time.monotonic() > deadline:
+            click.echo(f"The worker is not ready after {timeout_s:.0f} s; serving anyway (see /healthz).", err=True)
+            return
+        time.sleep(0.2)
 
 
 @main.command("worker")
@@ -402,12 +420,6 @@ def _worker_argv(settings, concurrency: int = 1, beat: bool = True) -> list[str]
         schedule.parent.mkdir(parents=True, exist_ok=True)
         argv += ["--beat", "--schedule", str(schedule)]
     return argv
-
-
-def _start_worker(settings):
-    import subprocess
-
-    return subprocess.Popen([sys.executable, *_worker_argv(settings)])
 
 
 @main.group()

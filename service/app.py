@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from service.auth import api_key_id
 from service.config import Settings
+from service import workers
 from service.database import Database
 from service.jobs import RequestError
 
@@ -52,11 +53,15 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
 
     @app.get("/healthz")
     def health():
-        """For load balancers and compose: the app answers and reaches its database."""
-        from sqlalchemy import text
+        """The whole service, for monitoring and operators: 200 only when the database answers and a worker
+        with its models loaded has been heard from recently; 503 otherwise, saying which part is missing."""
+        report = workers.health(app.extensions["faceage"]["db"], settings.worker_heartbeat_s)
+        return jsonify(report.as_dict()), 200 if report.healthy else 503
 
-        with app.extensions["faceage"]["db"].session() as session:
-            session.execute(text("SELECT 1"))
+    @app.get("/livez")
+    def liveness():
+        """The web process itself answers (a container's liveness check: restarting the web app would not
+        bring a missing worker back)."""
         return jsonify(status="ok")
 
     return app

@@ -38,6 +38,7 @@ class Settings:
     rate_limit_storage: str = ""  # default: the broker's Redis when it is Redis, else this process's memory
     retention_hours: float = 24.0  # uploads and results are deleted this long after the job was created
     task_time_limit_s: int = 600
+    worker_heartbeat_s: float = 10.0  # how often workers report that they are alive (/healthz, `faceage serve`)
     requeue_queued_after_s: int = 600  # a job queued this long without a worker starting it is sent again
     default_ages: tuple[float, ...] = field(default=(5.0, 20.0, 40.0, 60.0, 80.0))
     # Signs the review page's session cookie. Default: one generated on first use and kept in

@@ -211,3 +211,16 @@ class Reviewer(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """A running worker, as it last reported itself. The worker's main process refreshes `seen_at` every few
+    seconds while it consumes the queue; a pool process sets `ready_at` once its models are loaded. A worker
+    that stops cleanly deletes its row; one that is killed stops refreshing it, and goes stale."""
+
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)  # Celery's hostname and the process id
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

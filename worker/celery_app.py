@@ -14,11 +14,13 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from service.config import Settings
+from worker import heartbeat
+from worker.broker import prompt_broker_url
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or Settings.from_env()
-    app = Celery("faceage", broker=settings.broker_url, include=["worker.tasks"])
+    app = Celery("faceage", broker=prompt_broker_url(settings.broker_url), include=["worker.tasks"])
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -51,6 +53,10 @@ celery_app = create_celery()
 @worker_process_init.connect
 def _load_model_before_the_first_job(**_kwargs) -> None:
     """Load the models when a worker process starts, so the first photo is not slower than the rest."""
-    from worker.tasks import warm_up
+    from worker.tasks import _database, warm_up
 
+    # A pool process started again after a crash is forked from a parent that already holds connections
+    # (the heartbeat's): it must not use them as its own.
+    _database().engine.dispose(close=False)
     warm_up()
+    heartbeat.mark_ready()

@@ -195,8 +195,16 @@ def test_an_upload_over_the_byte_limit_is_refused_before_any_work(embedded, astr
     assert huge.status_code == 413 and huge.get_json()["error"]["code"]
 
 
-def test_the_health_check_reaches_the_database(client):
-    assert client.get("/healthz").get_json() == {"status": "ok"}
+def test_the_health_check_reports_the_running_worker_and_the_queue(client, finished):
+    import time
+
+    deadline = time.monotonic() + 60
+    while (reply := client.get("/healthz")).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)  # the session's worker beats every few seconds
+    body = reply.get_json()
+    assert reply.status_code == 200, body
+    assert body["status"] == "ok" and body["workers_ready"] >= 1 and body["last_heartbeat_s"] < 30
+    assert body["queued_jobs"] >= 0 and client.get("/livez").get_json() == {"status": "ok"}
 
 
 def test_new_jobs_are_rate_limited_per_key_and_reading_is_not(embedded, astronaut_jpeg):

@@ -1,11 +1,18 @@
 """`faceage serve` as a service manager runs it: started, then stopped with SIGTERM."""
 
+import io
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+from PIL import Image
 
 FACEAGE = str(Path(sys.executable).parent / "faceage")
 
@@ -56,6 +63,90 @@ def test_sigterm_stops_the_web_app_and_its_worker_and_exits_0(tmp_path):
         assert serve.wait(timeout=90) == 0
         leftover = [pid for pid in children if _alive(pid)]
         assert not leftover, f"still running after serve stopped: {leftover}"
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _upload(base: str, jpeg: bytes) -> dict:
+    boundary = "faceage-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.jpg\"\r\n"
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + jpeg + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(f"{base}/api/v1/jobs", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        assert reply.status == 202
+        return json.loads(reply.read())
+
+
+def test_a_killed_worker_is_started_again_its_jobs_get_done_and_healthz_tells_the_truth_meanwhile(tmp_path, astronaut):
+    env = {**os.environ, "FACEAGE_DATA_DIR": str(tmp_path / "data"), "FACEAGE_DEVICE": "cpu",
+           "FACEAGE_WORKER_HEARTBEAT_S": "1"}
+    log = tmp_path / "serve.log"
+    with open(log, "w") as output:
+        serve = subprocess.Popen([FACEAGE, "serve", "--port", "0"], env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while not (address := re.search(r"http://[\d.]+:\d+", log.read_text())) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert address, log.read_text()[-2000:]
+        base = address.group(0)
+        # The address is given once the worker has loaded its models: healthy at once.
+        status, health = _get(f"{base}/healthz")
+        assert status == 200 and health["workers_ready"] == 1, health
+
+        [worker] = _children(serve.pid)
+        family = _descendants(worker)
+        os.kill(worker, signal.SIGKILL)
+        killed_at = time.monotonic()
+        jpeg = io.BytesIO()
+        Image.fromarray(astronaut).save(jpeg, "JPEG")
+        job = _upload(base, jpeg.getvalue())
+
+        seen_down = None
+        while time.monotonic() - killed_at < 60 and seen_down is None:
+            status, health = _get(f"{base}/healthz")
+            if status == 503:
+                seen_down = health
+            time.sleep(0.2)
+        assert seen_down and seen_down["status"] in ("no_worker", "starting"), seen_down
+        assert seen_down["queued_jobs"] == 1 and seen_down["oldest_queued_s"] is not None
+
+        while time.monotonic() - killed_at < 240:
+            status, state = _get(f"{base}/api/v1/jobs/{job['id']}?token={job['token']}")
+            if state["status"] in ("done", "failed"):
+                break
+            time.sleep(0.5)
+        recovery_s = time.monotonic() - killed_at
+        assert state["status"] == "done", state
+        assert _get(f"{base}/healthz")[0] == 200
+        assert not [pid for pid in family if _alive(pid)], "the killed worker's pool or beat is still running"
+        assert not _alive(worker)  # reaped
+        assert "starting it again" in log.read_text()
+        print(f"recovery: worker killed -> queued job done in {recovery_s:.1f} s")
+
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=90) == 0
     finally:
         if serve.poll() is None:
             serve.kill()
