@@ -14,12 +14,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from PIL import Image
 from tqdm import tqdm
 
 from aging_model.age_groups import age_to_group
+
+if TYPE_CHECKING:  # PyTorch is imported where tensors are made: the web app reads labels and suffixes here
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +176,8 @@ class FaceTensors:
         return len(self.names)
 
     def subset(self, indices: list[int]) -> "FaceTensors":
+        import torch
+
         index = torch.tensor(indices, dtype=torch.long)
         return FaceTensors(
             images=self.images[index], ages=self.ages[index], genders=self.genders[index],
@@ -187,6 +193,8 @@ def align_chips(
     Chips where MTCNN found no face are used as they are (they already have the chip framing, which the
     template was derived from); unreadable files are skipped. Both are counted.
     """
+    import torch
+
     from preprocessing.alignment import align_face
 
     if cache_path is not None and cache_path.exists():
