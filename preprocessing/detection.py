@@ -35,11 +35,11 @@ class FaceDetector:
     """MTCNN, loaded once and reused; weights ship inside facenet-pytorch, so nothing is downloaded."""
 
     def __init__(self, device: str = "cpu", detect_side: int = 800, min_face_px: int = 40):
-        from facenet_pytorch import MTCNN  # imported here: it pulls in torchvision, slow to import
+        from preprocessing.mtcnn import mtcnn_class  # imported here: PyTorch is slow to import
 
         self.detect_side = detect_side
         self.min_face_px = min_face_px
-        self._mtcnn = MTCNN(keep_all=True, device=device, post_process=False)
+        self._mtcnn = mtcnn_class()(keep_all=True, device=device, post_process=False)
 
     def detect(self, pixels: np.ndarray, max_faces: int = 10) -> list[DetectedFace]:
         """Faces in an RGB uint8 photo, largest first, at most `max_faces`, none smaller than `min_face_px`."""
