@@ -383,7 +383,15 @@ def _supervised_worker(settings):
     def say(code, pause):
         click.echo(f"The worker stopped (exit status {code}); starting it again in {pause:.0f} s.", err=True)
 
-    return Supervisor([sys.executable, *_worker_argv(settings)], on_restart=say).start()
+    return Supervisor([sys.executable, *_worker_argv(settings, concurrency=_one_per_core())], on_restart=say).start()
+
+
+def _one_per_core(most: int = 4) -> int:
+    """Worker processes for this machine: one per core (each with one thread), up to `most` (each process holds
+    its own copy of the models, about 0.6 GB)."""
+    import os
+
+    return max(1, min(most, os.cpu_count() or 1))
 
 
 def _wait_until_ready(database, since, timeout_s: float = 300.0) -> None:

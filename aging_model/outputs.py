@@ -7,8 +7,11 @@ no metadata of the uploaded file (EXIF, GPS) is carried over.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,24 +41,47 @@ def _file_age(age: float) -> str:
     return f"{int(age):03d}" if float(age).is_integer() else f"{age:g}"
 
 
-def _encode(pixels: np.ndarray | Image.Image, fmt: str) -> bytes:
-    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
-    return buffer.getvalue()
+@dataclass(frozen=True)
+class _ToEncode:
+    """An output file before its image is encoded: all of a photo's files are encoded at once, in threads."""
+
+    name: str
+    kind: str
+    face: int | None
+    age: float | None
+    pixels: np.ndarray | Image.Image
+    fmt: str  # PNG or JPEG
+
+    def encoded(self) -> OutputFile:
+        image = self.pixels if isinstance(self.pixels, Image.Image) else Image.fromarray(self.pixels)
+        buffer = io.BytesIO()
+        # PNG at zlib level 1: three times faster than the default 6 for files about 10 % larger.
+        options = {"quality": 92} if self.fmt == "JPEG" else {"compress_level": 1}
+        image.save(buffer, self.fmt, **options)
+        return OutputFile(self.name, self.kind, self.face, self.age, f"image/{self.fmt.lower()}", buffer.getvalue())
 
 
-def _png(name, kind, face, age, pixels) -> OutputFile:
-    return OutputFile(name, kind, face, age, "image/png", _encode(pixels, "PNG"))
+def _png(name, kind, face, age, pixels) -> _ToEncode:
+    return _ToEncode(name, kind, face, age, pixels, "PNG")
 
 
-def _jpeg(name, kind, face, age, pixels) -> OutputFile:
-    return OutputFile(name, kind, face, age, "image/jpeg", _encode(pixels, "JPEG"))
+def _jpeg(name, kind, face, age, pixels) -> _ToEncode:
+    return _ToEncode(name, kind, face, age, pixels, "JPEG")
+
+
+@functools.lru_cache(maxsize=1)
+def _encoders() -> ThreadPoolExecutor:
+    # Pillow's encoders release the GIL, so the files of one photo are encoded on every core at once.
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="encode")
+
+
+def _encode_all(pending: list[_ToEncode]) -> list[OutputFile]:
+    return list(_encoders().map(_ToEncode.encoded, pending))
 
 
 def render_photo_result(result: PhotoResult, source_name: str, model_card: dict) -> tuple[dict, list[OutputFile]]:
     """(result.json's document, every output file) of one photo, encoded in memory."""
-    files: list[OutputFile] = []
+    files: list[_ToEncode] = []
     faces_json = []
     for number, face in enumerate(result.faces, start=1):
         entry = {
@@ -89,10 +115,10 @@ def render_photo_result(result: PhotoResult, source_name: str, model_card: dict)
         "photos_aged_together": result.photos_aged_together,  # > 1 when a worker batched several jobs' faces
         "model": {k: model_card.get(k) for k in ("method", "epochs", "training_faces", "licence") if k in model_card},
     }
-    return document, files
+    return document, _encode_all(files)
 
 
-def _face_files(number: int, face, ages: list[float]) -> tuple[dict, list[OutputFile]]:
+def _face_files(number: int, face, ages: list[float]) -> tuple[dict, list[_ToEncode]]:
     folder = f"face-{number}"
     files = [_png(f"{folder}/aligned.png", "aligned", number, None, face.detail)]
     per_age = []

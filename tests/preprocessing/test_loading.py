@@ -128,6 +128,12 @@ def test_a_large_jpeg_is_decoded_reduced(astronaut):
     assert photo.scale == pytest.approx(2048 / 6000, rel=1e-3)
 
 
+def test_a_12_megapixel_jpeg_decodes_at_half_scale_just_under_the_working_size(astronaut):
+    phone = Image.fromarray(astronaut).resize((4000, 3000))
+    photo = load_photo(_encode(phone, "JPEG", quality=80))
+    assert photo.pixels.shape == (1500, 2000, 3) and photo.original_size == (4000, 3000)
+
+
 def test_full_size_is_kept_when_asked(astronaut):
     wide = Image.fromarray(astronaut).resize((2600, 1300))
     assert load_photo(_encode(wide, "PNG"), max_side=None).pixels.shape == (1300, 2600, 3)
