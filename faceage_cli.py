@@ -5,11 +5,14 @@ Errors a user can cause end with one line on stderr and a non-zero exit, never a
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -36,32 +39,76 @@ def _parse_ages(_ctx, _param, value: str) -> list[float]:
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
 def main(verbose: bool) -> None:
     """Faceage: see a face at 5, 20, 40, 60 and 80 (CAAE face aging)."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @main.command()
 @click.argument("photos", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("faceage-results"), show_default=True,
-              help="Folder for the results; one subfolder per photo.")
-@click.option("--ages", default="5,20,40,60,80", show_default=True, callback=_parse_ages,
-              help="Target ages in years, comma separated; ages between the 10 groups are interpolated.")
-@click.option("--gender", type=click.Choice(["auto", "male", "female"]), default="auto", show_default=True,
-              help="Gender condition for the generator; auto reads each face's own with the age and gender estimator.")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Serving weights (.safetensors); the shipped default model when left out.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("faceage-results"),
+    show_default=True,
+    help="Folder for the results; one subfolder per photo.",
+)
+@click.option(
+    "--ages",
+    default="5,20,40,60,80",
+    show_default=True,
+    callback=_parse_ages,
+    help="Target ages in years, comma separated; ages between the 10 groups are interpolated.",
+)
+@click.option(
+    "--gender",
+    type=click.Choice(["auto", "male", "female"]),
+    default="auto",
+    show_default=True,
+    help="Gender condition for the generator; auto reads each face's own with the age and gender estimator.",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Serving weights (.safetensors); the shipped default model when left out.",
+)
 @click.option("--full-size", is_flag=True, help="Write composites at the photo's full size (default: at most 2048 px).")
-@click.option("--blend", type=click.Choice(["feather", "seamless"]), default="feather", show_default=True,
-              help="How the aged face is blended into the photo.")
-@click.option("--max-faces", default=10, show_default=True, type=click.IntRange(1, 100),
-              help="Age at most this many faces per photo, largest first.")
-@click.option("--renderer", type=click.Choice(["prototypes", "caae"]), default="prototypes", show_default=True,
-              help="prototypes: the photo's own face changed by the age prototypes (shape, skin, colour); "
-                   "caae: the generator's 64 px change blended with its rendering (the earlier renderer).")
-@click.option("--rendering-weight", default=None, type=click.FloatRange(0, 1),
-              help="With --renderer caae: share of the generator's own face in each aged face: 0 keeps the photo's "
-                   "detail and identity most, 1 ages most (default 0.5).")
+@click.option(
+    "--blend",
+    type=click.Choice(["feather", "seamless"]),
+    default="feather",
+    show_default=True,
+    help="How the aged face is blended into the photo.",
+)
+@click.option(
+    "--max-faces",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Age at most this many faces per photo, largest first.",
+)
+@click.option(
+    "--renderer",
+    type=click.Choice(["prototypes", "caae"]),
+    default="prototypes",
+    show_default=True,
+    help="prototypes: the photo's own face changed by the age prototypes (shape, skin, colour); "
+    "caae: the generator's 64 px change blended with its rendering (the earlier renderer).",
+)
+@click.option(
+    "--rendering-weight",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="With --renderer caae: share of the generator's own face in each aged face: 0 keeps the photo's "
+    "detail and identity most, 1 ages most (default 0.5).",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-def age(photos, out_dir, ages, gender, model_path, full_size, blend, max_faces, renderer, rendering_weight, device) -> None:
+def age(
+    photos, out_dir, ages, gender, model_path, full_size, blend, max_faces, renderer, rendering_weight, device
+) -> None:
     """Age the faces in PHOTOS and write crops, strips, composites and result.json per photo."""
     from tqdm import tqdm
 
@@ -70,7 +117,10 @@ def age(photos, out_dir, ages, gender, model_path, full_size, blend, max_faces, 
     from preprocessing.errors import PhotoError
 
     settings = PipelineSettings(
-        max_side=None if full_size else PipelineSettings.max_side, blend=blend, max_faces=max_faces, renderer=renderer,
+        max_side=None if full_size else PipelineSettings.max_side,
+        blend=blend,
+        max_faces=max_faces,
+        renderer=renderer,
     )
     if rendering_weight is not None:
         settings = dataclasses.replace(settings, rendering_weight=rendering_weight)
@@ -122,12 +172,27 @@ def _unique_name(stem: str, used: set[str]) -> str:
 
 
 @main.command()
-@click.option("--data", type=click.Path(path_type=Path), default=Path("../shared/datasets/utkface"), show_default=True,
-              help="UTKFace-style folder (labels in file names).")
-@click.option("--manifest", type=click.Path(exists=True, path_type=Path), default=None,
-              help="CSV of path,age,gender[,race] to train on instead of the whole folder.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs/default"), show_default=True,
-              help="Run folder; training resumes from its checkpoint when present.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=Path("../shared/datasets/utkface"),
+    show_default=True,
+    help="UTKFace-style folder (labels in file names).",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="CSV of path,age,gender[,race] to train on instead of the whole folder.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs/default"),
+    show_default=True,
+    help="Run folder; training resumes from its checkpoint when present.",
+)
 @click.option("--resolution", default=64, show_default=True)
 @click.option("--width", default=32, show_default=True)
 @click.option("--epochs", default=30, show_default=True)
@@ -144,9 +209,15 @@ def train(data, manifest, out_dir, resolution, width, epochs, batch_size, limit,
         _fail(f"dataset folder not found: {data}")
     try:
         config = TrainConfig(
-            data=str(data), manifest=str(manifest) if manifest else None, out=str(out_dir),
-            model=ModelConfig(resolution=resolution, width=width), epochs=epochs, batch_size=batch_size,
-            limit=limit, max_steps_per_epoch=steps_per_epoch, device=device,
+            data=str(data),
+            manifest=str(manifest) if manifest else None,
+            out=str(out_dir),
+            model=ModelConfig(resolution=resolution, width=width),
+            epochs=epochs,
+            batch_size=batch_size,
+            limit=limit,
+            max_steps_per_epoch=steps_per_epoch,
+            device=device,
         )
         weights = run_training(config)
     except ValueError as error:
@@ -160,12 +231,26 @@ def prototypes() -> None:
 
 
 @prototypes.command("build")
-@click.option("--data", type=click.Path(path_type=Path), default=Path("../shared/datasets/utkface"), show_default=True,
-              help="A UTKFace-style folder (labels in the file names); only its training split is used.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Where to write the prototypes (default: the shipped file, aging_model/weights/).")
-@click.option("--per-race", default=80, show_default=True, type=click.IntRange(1, None),
-              help="Faces per age group, gender and race; each race weighs the same in every cell.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=Path("../shared/datasets/utkface"),
+    show_default=True,
+    help="A UTKFace-style folder (labels in the file names); only its training split is used.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the prototypes (default: the shipped file, aging_model/weights/).",
+)
+@click.option(
+    "--per-race",
+    default=80,
+    show_default=True,
+    type=click.IntRange(1, None),
+    help="Faces per age group, gender and race; each race weighs the same in every cell.",
+)
 @click.option("--seed", default=0, show_default=True)
 def prototypes_build(data: Path, out: Path | None, per_race: int, seed: int) -> None:
     """Build the age prototypes from aligned training faces (about a minute on 2 cores)."""
@@ -179,16 +264,34 @@ def prototypes_build(data: Path, out: Path | None, per_race: int, seed: int) -> 
     except ValueError as error:
         _fail(str(error))
     out = out or DEFAULT_PROTOTYPES_PATH
-    built.save(out, card={"data": data.name, "per_race": per_race, "seed": seed, "faces": len(samples), "skipped": skipped,
-                          "counts": built.counts.tolist()})
+    built.save(
+        out,
+        card={
+            "data": data.name,
+            "per_race": per_race,
+            "seed": seed,
+            "faces": len(samples),
+            "skipped": skipped,
+            "counts": built.counts.tolist(),
+        },
+    )
     click.echo(f"{len(samples)} faces (skipped {skipped}) -> {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
 @main.command("train-estimator")
-@click.option("--data", type=click.Path(path_type=Path), default=Path("../shared/datasets/utkface"), show_default=True,
-              help="UTKFace-style folder (labels in file names).")
-@click.option("--manifest", type=click.Path(exists=True, path_type=Path), default=None,
-              help="CSV of path,age,gender[,race] to train on instead of the whole folder.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=Path("../shared/datasets/utkface"),
+    show_default=True,
+    help="UTKFace-style folder (labels in file names).",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="CSV of path,age,gender[,race] to train on instead of the whole folder.",
+)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs/estimator"), show_default=True)
 @click.option("--epochs", default=10, show_default=True)
 @click.option("--limit", type=int, default=None, help="Use only the first N faces (quick trials).")
@@ -201,7 +304,12 @@ def train_estimator(data, manifest, out_dir, epochs, limit, device) -> None:
     if manifest is None and not data.is_dir():
         _fail(f"dataset folder not found: {data}")
     config = EstimatorTrainConfig(
-        data=str(data), manifest=str(manifest) if manifest else None, out=str(out_dir), epochs=epochs, limit=limit, device=device
+        data=str(data),
+        manifest=str(manifest) if manifest else None,
+        out=str(out_dir),
+        epochs=epochs,
+        limit=limit,
+        device=device,
     )
     try:
         weights, metrics = run_training(config)
@@ -211,15 +319,36 @@ def train_estimator(data, manifest, out_dir, epochs, limit, device) -> None:
 
 
 @main.command()
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Serving weights to evaluate; the shipped default model when left out.")
-@click.option("--data", type=click.Path(path_type=Path), default=Path("../shared/datasets/utkface"), show_default=True,
-              help="UTKFace-style folder; its validation split (by file name hash) is the held-out set.")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Serving weights to evaluate; the shipped default model when left out.",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=Path("../shared/datasets/utkface"),
+    show_default=True,
+    help="UTKFace-style folder; its validation split (by file name hash) is the held-out set.",
+)
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(2, None), help="Held-out faces to use.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs/evaluation"), show_default=True,
-              help="Report folder: report.md, metrics.json, plots and a sample sheet.")
-@click.option("--estimator", "estimator_path", type=click.Path(path_type=Path), default=None,
-              help="Age and gender estimator; the shipped one when left out.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs/evaluation"),
+    show_default=True,
+    help="Report folder: report.md, metrics.json, plots and a sample sheet.",
+)
+@click.option(
+    "--estimator",
+    "estimator_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Age and gender estimator; the shipped one when left out.",
+)
 @click.option("--device", default="auto", show_default=True)
 def evaluate(model_path, data, limit, out_dir, estimator_path, device) -> None:
     """Measure a model on held-out faces: age (estimator), identity (dlib), realism (Fréchet distance)."""
@@ -244,8 +373,11 @@ def evaluate(model_path, data, limit, out_dir, estimator_path, device) -> None:
     )
     report = write_report(metrics, arrays, out_dir, str(model_path or "default model"))
     click.echo(f"{metrics['faces']} held-out faces.")
-    for name, part, goals in (("generator output", "model", "goals"), ("as served", "served", "goals_served"),
-                              ("as served, caae renderer", "served_caae", "goals_served_caae")):
+    for name, part, goals in (
+        ("generator output", "model", "goals"),
+        ("as served", "served", "goals_served"),
+        ("as served, caae renderer", "served_caae", "goals_served_caae"),
+    ):
         age, identity = metrics[part]["age"], metrics[part]["identity"]
         click.echo(
             f"{name}: rank correlation {age['mean_rank_correlation']:.2f}, "
@@ -261,11 +393,17 @@ def evaluate(model_path, data, limit, out_dir, estimator_path, device) -> None:
 @main.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--server", required=True, help="The Faceage server, e.g. http://127.0.0.1:8000")
-@click.option("--api-key", required=True, envvar="FACEAGE_API_KEY", help="An API key (faceage apikey create); or FACEAGE_API_KEY.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Results, in the folder's own tree.")
+@click.option(
+    "--api-key", required=True, envvar="FACEAGE_API_KEY", help="An API key (faceage apikey create); or FACEAGE_API_KEY."
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="Results, in the folder's own tree."
+)
 @click.option("--ages", default=None, help="Target ages, comma separated (the server's default when left out).")
 @click.option("--gender", type=click.Choice(["auto", "male", "female"]), default="auto", show_default=True)
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 32), help="Photos in flight at once.")
+@click.option(
+    "--concurrency", default=4, show_default=True, type=click.IntRange(1, 32), help="Photos in flight at once."
+)
 def batch(folder, server, api_key, out_dir, ages, gender, concurrency) -> None:
     """Age every photo in FOLDER through a Faceage server; run again to resume."""
     from tqdm import tqdm
@@ -334,7 +472,10 @@ def reviewer_create(name: str) -> None:
         password = create_reviewer(_service_database(), name)
     except ValueError as error:
         _fail(str(error))
-    click.echo(f"Reviewer {name.strip()!r} created; sign in at /review/login. Keep the password now: it is not stored and cannot be shown again.")
+    click.echo(
+        f"Reviewer {name.strip()!r} created; sign in at /review/login. "
+        "Keep the password now: it is not stored and cannot be shown again."
+    )
     click.echo(password)
 
 
@@ -389,14 +530,12 @@ def _supervised_worker(settings):
 def _one_per_core(most: int = 4) -> int:
     """Worker processes for this machine: one per core (each with one thread), up to `most` (each process holds
     its own copy of the models, about 0.6 GB)."""
-    import os
 
     return max(1, min(most, os.cpu_count() or 1))
 
 
 def _wait_until_ready(database, since, timeout_s: float = 300.0) -> None:
     """Give the address only once a worker has loaded its models, so that the first photo is as fast as the rest."""
-    import time
 
     from service import workers
 
@@ -411,18 +550,34 @@ def _wait_until_ready(database, since, timeout_s: float = 300.0) -> None:
 
 @main.command("worker")
 @click.option("--concurrency", default=1, show_default=True, help="Worker processes (each loads the model once).")
-@click.option("--beat/--no-beat", default=True, show_default=True,
-              help="Also run the scheduler of the periodic cleanup (one worker of a deployment is enough).")
+@click.option(
+    "--beat/--no-beat",
+    default=True,
+    show_default=True,
+    help="Also run the scheduler of the periodic cleanup (one worker of a deployment is enough).",
+)
 def worker_command(concurrency: int, beat: bool) -> None:
     """Run a Celery worker for the aging queue, in the foreground."""
-    import os
 
     os.execvp(sys.executable, [sys.executable, *_worker_argv(_settings(), concurrency, beat)])
 
 
 def _worker_argv(settings, concurrency: int = 1, beat: bool = True) -> list[str]:
-    argv = ["-m", "celery", "-A", "worker.celery_app:celery_app", "worker", "--loglevel", "INFO", "--queues", "faceage",
-            "--concurrency", str(concurrency), "--without-gossip", "--without-mingle"]
+    argv = [
+        "-m",
+        "celery",
+        "-A",
+        "worker.celery_app:celery_app",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--queues",
+        "faceage",
+        "--concurrency",
+        str(concurrency),
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if beat:
         schedule = Path(settings.data_dir) / "celerybeat-schedule"
         schedule.parent.mkdir(parents=True, exist_ok=True)
@@ -440,8 +595,13 @@ def dataset() -> None:
 
 @dataset.command("import")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--labels", "labels_csv", type=click.Path(path_type=Path), default=None,
-              help="CSV of path,age,gender[,race]; its labels replace those in the file names.")
+@click.option(
+    "--labels",
+    "labels_csv",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="CSV of path,age,gender[,race]; its labels replace those in the file names.",
+)
 def dataset_import(folder: Path, labels_csv: Path | None) -> None:
     """Register every image in FOLDER: content hash, path, labels, thumbnail. Safe to run again."""
     from tqdm import tqdm
@@ -466,7 +626,6 @@ def dataset_import(folder: Path, labels_csv: Path | None) -> None:
 
 
 def _label_table(labels_csv: Path):
-    import csv
 
     from curation.labels import read_label_csv
 
@@ -481,9 +640,16 @@ def _label_table(labels_csv: Path):
 @dataset.command("flag")
 @click.option("--limit", type=click.IntRange(1, None), default=None, help="Analyse at most N images not analysed yet.")
 @click.option("--local", is_flag=True, help="Compute in this process instead of through the workers' queue.")
-@click.option("--chunk-size", default=64, show_default=True, type=click.IntRange(1, 1000), help="Images per worker task.")
-@click.option("--stall-s", default=300, show_default=True, type=click.IntRange(1, None),
-              help="Give up when the workers analyse nothing for this long.")
+@click.option(
+    "--chunk-size", default=64, show_default=True, type=click.IntRange(1, 1000), help="Images per worker task."
+)
+@click.option(
+    "--stall-s",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1, None),
+    help="Give up when the workers analyse nothing for this long.",
+)
 def dataset_flag(limit: int | None, local: bool, chunk_size: int, stall_s: int) -> None:
     """Flag what is suspicious in the imported images (faces, image quality, labels, duplicates)."""
     from tqdm import tqdm
@@ -518,7 +684,6 @@ def _flag_in_process(database, settings, chunks, bar) -> None:
 
 def _flag_through_queue(database, chunks, bar, stall_s: int) -> None:
     """Hand the chunks to the workers and follow their progress in the database, where they store it."""
-    import time
 
     from kombu.exceptions import OperationalError
 
@@ -538,15 +703,25 @@ def _flag_through_queue(database, chunks, bar, stall_s: int) -> None:
             bar.update(now_done - done)
             done, last_change = now_done, time.monotonic()
         elif time.monotonic() - last_change > stall_s:
-            _fail(f"the workers analysed nothing for {stall_s} s ({done} of {total} done); is `faceage worker` "
-                  "running? Run this again to go on, or use --local")
+            _fail(
+                f"the workers analysed nothing for {stall_s} s ({done} of {total} done); is `faceage worker` "
+                "running? Run this again to go on, or use --local"
+            )
         else:
             time.sleep(1)
 
 
 @dataset.command("check-labels")
-@click.option("--folds", default=3, show_default=True, type=click.IntRange(2, 10), help="Estimators to train, each without one fold.")
-@click.option("--epochs", default=8, show_default=True, type=click.IntRange(1, 100), help="Training epochs of each estimator.")
+@click.option(
+    "--folds",
+    default=3,
+    show_default=True,
+    type=click.IntRange(2, 10),
+    help="Estimators to train, each without one fold.",
+)
+@click.option(
+    "--epochs", default=8, show_default=True, type=click.IntRange(1, 100), help="Training epochs of each estimator."
+)
 @click.option("--device", default="auto", show_default=True)
 def dataset_check_labels(folds: int, epochs: int, device: str) -> None:
     """Question labels with estimators that never saw the image (out-of-fold); replaces the label flags.
@@ -558,7 +733,13 @@ def dataset_check_labels(folds: int, epochs: int, device: str) -> None:
 
     from aging_model.estimator import MAX_AGE, EstimatorTrainConfig
     from aging_model.inference import pick_device
-    from curation.label_check import assign_folds, cross_fit, describe_group_errors, group_errors, out_of_fold_label_flags
+    from curation.label_check import (
+        assign_folds,
+        cross_fit,
+        describe_group_errors,
+        group_errors,
+        out_of_fold_label_flags,
+    )
     from service.dataset import analysis_progress, label_check_faces, store_label_check
 
     config = EstimatorTrainConfig(epochs=epochs)
@@ -570,7 +751,9 @@ def dataset_check_labels(folds: int, epochs: int, device: str) -> None:
         faces = label_check_faces(database, config.model.resolution, on_image=lambda: bar.update(1))
     fold_of = assign_folds(faces.person_keys, folds)
     try:
-        reading = cross_fit(faces.chips, faces.ages, faces.genders, faces.trainable, fold_of, config, str(pick_device(device)))
+        reading = cross_fit(
+            faces.chips, faces.ages, faces.genders, faces.trainable, fold_of, config, str(pick_device(device))
+        )
     except ValueError as error:
         _fail(str(error))
     errors = group_errors(faces.ages, faces.genders, reading, MAX_AGE)
@@ -579,9 +762,13 @@ def dataset_check_labels(folds: int, epochs: int, device: str) -> None:
     click.echo(f"{len(faces.ids)} face(s) read out of fold by {folds} estimators; per labelled age group:")
     for group, error in describe_group_errors(errors).items():
         accuracy = "-" if error["gender_accuracy"] is None else f"{error['gender_accuracy']:.1%}"
-        click.echo(f"  {group:>6}: {error['faces']:>6} faces, age MAE {error['age_mae']:5.1f} y, gender right {accuracy}")
-    click.echo(f"label flags: {counts.get('age_label_outlier', 0)} age_label_outlier, "
-               f"{counts.get('gender_label_disagrees', 0)} gender_label_disagrees")
+        click.echo(
+            f"  {group:>6}: {error['faces']:>6} faces, age MAE {error['age_mae']:5.1f} y, gender right {accuracy}"
+        )
+    click.echo(
+        f"label flags: {counts.get('age_label_outlier', 0)} age_label_outlier, "
+        f"{counts.get('gender_label_disagrees', 0)} gender_label_disagrees"
+    )
 
 
 @dataset.command("list")
@@ -605,8 +792,10 @@ def dataset_list(flag_name: str | None, status: str | None, limit: int | None, a
         return
     for row in rows:
         flags = ", ".join(f"{f['name']} {f['score']:.1f}" for f in row["flags"]) or "-"
-        click.echo(f"{row['id']:>7} {row['status']:<8} {row['suspicion']:5.1f}  age {_or_dash(row['age'])} "
-                   f"gender {_or_dash(row['gender'])}  {row['path']}  [{flags}]")
+        click.echo(
+            f"{row['id']:>7} {row['status']:<8} {row['suspicion']:5.1f}  age {_or_dash(row['age'])} "
+            f"gender {_or_dash(row['gender'])}  {row['path']}  [{flags}]"
+        )
     click.echo(f"{len(rows)} image(s)", err=True)
 
 
@@ -615,8 +804,16 @@ def _or_dash(value) -> str:
 
 
 @dataset.command("sheet")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The contact sheet (JPEG) to write.")
-@click.option("--per-flag", default=10, show_default=True, type=click.IntRange(1, 50), help="Images per flag, highest score first.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The contact sheet (JPEG) to write."
+)
+@click.option(
+    "--per-flag",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Images per flag, highest score first.",
+)
 @click.option("--flag", "flag_names", multiple=True, help="Only these flags (repeatable); default: every flag raised.")
 def dataset_sheet(out: Path, per_flag: int, flag_names: tuple[str, ...]) -> None:
     """A contact sheet of the top-scored images of each flag, to judge by eye how often a flag is right."""
@@ -652,12 +849,22 @@ def dataset_sheet(out: Path, per_flag: int, flag_names: tuple[str, ...]) -> None
 
 
 @dataset.command("export")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The manifest CSV to write.")
-@click.option("--include-unflagged", is_flag=True,
-              help="Also pending images that were analysed and raised no flag (not only accepted ones).")
-@click.option("--include-pending-except", "except_flags", multiple=True, metavar="FLAG",
-              help="Also pending analysed images that carry none of these flags (repeatable): an automatic cleaning "
-                   "before (or instead of) a review.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The manifest CSV to write."
+)
+@click.option(
+    "--include-unflagged",
+    is_flag=True,
+    help="Also pending images that were analysed and raised no flag (not only accepted ones).",
+)
+@click.option(
+    "--include-pending-except",
+    "except_flags",
+    multiple=True,
+    metavar="FLAG",
+    help="Also pending analysed images that carry none of these flags (repeatable): an automatic cleaning "
+    "before (or instead of) a review.",
+)
 def dataset_export(out: Path, include_unflagged: bool, except_flags: tuple[str, ...]) -> None:
     """Write the chosen images with their corrected labels as a manifest for `faceage train --manifest`."""
     from curation.flags import ALL_FLAGS

@@ -6,7 +6,16 @@ import numpy as np
 
 # (first age, last age) of each group; the last group is open-ended.
 AGE_GROUPS: tuple[tuple[int, int], ...] = (
-    (0, 5), (6, 10), (11, 15), (16, 20), (21, 30), (31, 40), (41, 50), (51, 60), (61, 70), (71, 116),
+    (0, 5),
+    (6, 10),
+    (11, 15),
+    (16, 20),
+    (21, 30),
+    (31, 40),
+    (41, 50),
+    (51, 60),
+    (61, 70),
+    (71, 116),
 )
 N_AGE_GROUPS = len(AGE_GROUPS)
 GROUP_LABELS = tuple(f"{lo}-{hi}" if hi < 116 else f"{lo}+" for lo, hi in AGE_GROUPS)

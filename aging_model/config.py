@@ -61,7 +61,7 @@ class TrainConfig:
         return json.dumps(asdict(self), indent=2)
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "TrainConfig":
+    def from_dict(cls, raw: dict) -> TrainConfig:
         raw = dict(raw)
         raw["model"] = ModelConfig(**raw.get("model", {}))
         raw["betas"] = tuple(raw.get("betas", (0.5, 0.999)))
@@ -69,5 +69,5 @@ class TrainConfig:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
     @classmethod
-    def load(cls, path: Path) -> "TrainConfig":
+    def load(cls, path: Path) -> TrainConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))

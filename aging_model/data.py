@@ -7,13 +7,13 @@ beside the run), then each chip is warped to the shared template at the model's 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +27,9 @@ if TYPE_CHECKING:  # PyTorch is imported where tensors are made: the web app rea
 
 log = logging.getLogger(__name__)
 
-_UTKFACE_NAME = re.compile(r"^(?P<age>\d{1,3})_(?P<gender>[01])_(?:(?P<race>[0-4])_)?(?P<stamp>\d+)\.jpg(?:\.chip\.jpg)?$")
+_UTKFACE_NAME = re.compile(
+    r"^(?P<age>\d{1,3})_(?P<gender>[01])_(?:(?P<race>[0-4])_)?(?P<stamp>\d+)\.jpg(?:\.chip\.jpg)?$"
+)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 MAX_LABEL_AGE = 116
 
@@ -175,12 +177,14 @@ class FaceTensors:
     def __len__(self) -> int:
         return len(self.names)
 
-    def subset(self, indices: list[int]) -> "FaceTensors":
+    def subset(self, indices: list[int]) -> FaceTensors:
         import torch
 
         index = torch.tensor(indices, dtype=torch.long)
         return FaceTensors(
-            images=self.images[index], ages=self.ages[index], genders=self.genders[index],
+            images=self.images[index],
+            ages=self.ages[index],
+            genders=self.genders[index],
             names=[self.names[i] for i in indices],
         )
 
@@ -256,7 +260,6 @@ def read_manifest(path: Path) -> DatasetIndex:
 
     Relative paths are resolved against the manifest's folder; bad rows are counted, not fatal.
     """
-    import csv
 
     index = DatasetIndex()
     with open(path, newline="") as handle:
@@ -278,8 +281,12 @@ def read_manifest(path: Path) -> DatasetIndex:
 
 
 def load_aligned_split(
-    data: str | Path, manifest: str | Path | None, cache_dir: str | Path, resolution: int,
-    limit: int | None = None, validation_percent: int = 5,
+    data: str | Path,
+    manifest: str | Path | None,
+    cache_dir: str | Path,
+    resolution: int,
+    limit: int | None = None,
+    validation_percent: int = 5,
 ) -> tuple[FaceTensors, FaceTensors]:
     """(train, validation) tensors of a folder or manifest, aligned like inference inputs; cached on disk.
 

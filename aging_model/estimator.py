@@ -73,8 +73,12 @@ class AgeGenderNet(nn.Module):
         while size > 4:
             channels_out = min(config.width * 2**level, config.feature_dim)
             layers += [
-                nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False), nn.BatchNorm2d(channels_out), nn.ReLU(inplace=True),
-                nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False), nn.BatchNorm2d(channels_out), nn.ReLU(inplace=True),
+                nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(channels_out),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(channels_out),
+                nn.ReLU(inplace=True),
                 nn.MaxPool2d(2),
             ]
             channels_in, size, level = channels_out, size // 2, level + 1
@@ -123,7 +127,7 @@ class AgeGenderEstimator:
         self.net, self.config, self.card, self.device = net.eval(), config, card, device
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_ESTIMATOR_PATH, device: str = "auto") -> "AgeGenderEstimator":
+    def load(cls, path: Path = DEFAULT_ESTIMATOR_PATH, device: str = "auto") -> AgeGenderEstimator:
         from aging_model.inference import pick_device
 
         tensors, info = load_weights(path, _METADATA_KEY, "age and gender estimator")
@@ -136,7 +140,11 @@ class AgeGenderEstimator:
     def _prepare(self, crops: np.ndarray) -> torch.Tensor:
         faces = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device).permute(0, 3, 1, 2).float()
         if faces.shape[-1] != self.config.resolution:
-            faces = F.interpolate(faces, size=self.config.resolution, mode="area" if faces.shape[-1] > self.config.resolution else "bilinear")
+            faces = F.interpolate(
+                faces,
+                size=self.config.resolution,
+                mode="area" if faces.shape[-1] > self.config.resolution else "bilinear",
+            )
         return faces.div(127.5).sub(1.0)
 
     @torch.inference_mode()
@@ -155,7 +163,9 @@ class AgeGenderEstimator:
     @torch.inference_mode()
     def features(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """(N, feature_dim) penultimate features, for Fréchet distances between sets of faces."""
-        chunks = [self.net.features(self._prepare(crops[s : s + batch_size])).cpu() for s in range(0, len(crops), batch_size)]
+        chunks = [
+            self.net.features(self._prepare(crops[s : s + batch_size])).cpu() for s in range(0, len(crops), batch_size)
+        ]
         return torch.cat(chunks).numpy() if chunks else np.zeros((0, self.config.feature_dim), np.float32)
 
 
@@ -184,7 +194,9 @@ def _validate(net: AgeGenderNet, val, device, batch_size: int = 256) -> dict[str
     for start in range(0, len(val), batch_size):
         faces = val.images[start : start + batch_size].to(device).float().div(127.5).sub(1.0)
         age_logits, gender_logit = net(faces)
-        errors.append((expected_age(age_logits).cpu() - val.ages[start : start + batch_size].float().clamp(max=MAX_AGE)).abs())
+        errors.append(
+            (expected_age(age_logits).cpu() - val.ages[start : start + batch_size].float().clamp(max=MAX_AGE)).abs()
+        )
         correct.append(((gender_logit.cpu() > 0).long() == val.genders[start : start + batch_size]).float())
     net.train()
     return {"val_age_mae": float(torch.cat(errors).mean()), "val_gender_accuracy": float(torch.cat(correct).mean())}
@@ -209,13 +221,19 @@ def train_estimator(config: EstimatorTrainConfig) -> tuple[Path, dict]:
     history_path = out / "history.csv"
     history_path.unlink(missing_ok=True)
     began = time.monotonic()
-    net, metrics = fit_estimator(train_set, val_set, config, device, on_epoch=lambda row: _append_row(history_path, row))
+    net, metrics = fit_estimator(
+        train_set, val_set, config, device, on_epoch=lambda row: _append_row(history_path, row)
+    )
     plot_losses(history_path, out / "history.png")
     card = {
-        "training_data": config.manifest or config.data, "training_faces": len(train_set), "validation_faces": len(val_set),
-        "epochs": config.epochs, "train_hours": round((time.monotonic() - began) / 3600, 3),
+        "training_data": config.manifest or config.data,
+        "training_faces": len(train_set),
+        "validation_faces": len(val_set),
+        "epochs": config.epochs,
+        "train_hours": round((time.monotonic() - began) / 3600, 3),
         "hardware": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-        "metrics": metrics, "licence": "Trained on UTKFace: non-commercial research use only.",
+        "metrics": metrics,
+        "licence": "Trained on UTKFace: non-commercial research use only.",
     }
     weights = out / "estimator.safetensors"
     save_estimator(weights, net, config.model, card)
@@ -241,7 +259,9 @@ def fit_estimator(
         for i in tqdm(range(steps_per_epoch), desc=f"{desc} epoch {epoch + 1}/{config.epochs}", unit="step"):
             index = order[i * config.batch_size : (i + 1) * config.batch_size]
             faces = _augment(train_set.images[index].to(device).float().div(127.5).sub(1.0))
-            loss, parts = estimator_loss(net, faces, train_set.ages[index].to(device), train_set.genders[index].to(device), config)
+            loss, parts = estimator_loss(
+                net, faces, train_set.ages[index].to(device), train_set.genders[index].to(device), config
+            )
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -249,7 +269,12 @@ def fit_estimator(
             for k, v in parts.items():
                 sums[k] += v
         metrics = _validate(net, val_set, device) if val_set is not None and len(val_set) else {}
-        row = {"step": (epoch + 1) * steps_per_epoch, "epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}, **metrics}
+        row = {
+            "step": (epoch + 1) * steps_per_epoch,
+            "epoch": epoch + 1,
+            **{k: v / steps_per_epoch for k, v in sums.items()},
+            **metrics,
+        }
         if on_epoch is not None:
             on_epoch(row)
         log.info("%s epoch %d: %s", desc, epoch + 1, row)

@@ -18,7 +18,11 @@ For every held-out face (the validation split, never trained on) the model rende
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -100,7 +104,11 @@ def render_all_groups(model, crops: np.ndarray, genders: np.ndarray, batch: int 
     """(N, 10, R, R, 3): every face at every group centre, under its own gender label."""
     out = []
     for start in tqdm(range(0, len(crops), batch), desc="rendering", unit="batch", disable=len(crops) <= batch):
-        out.append(model.age_faces(crops[start : start + batch], list(GROUP_CENTRES), genders[start : start + batch].astype(float).tolist()))
+        out.append(
+            model.age_faces(
+                crops[start : start + batch], list(GROUP_CENTRES), genders[start : start + batch].astype(float).tolist()
+            )
+        )
     return np.concatenate(out)
 
 
@@ -110,10 +118,19 @@ def serve_with_prototypes(ager, landmarker, faces: HeldOutFaces, input_ages) -> 
     (N, 10, D, D, 3)."""
     pad = padding_pixels(DETAIL_SIZE, AGING_PADDING)
     jobs = list(zip(faces.padded_detail_crops, faces.detail_crops, faces.genders, input_ages))
-    return np.stack([
-        ager.age(padded, landmarker.landmarks(crop) + pad, float(age), float(gender), GROUP_CENTRES, padding=AGING_PADDING)
-        for padded, crop, gender, age in tqdm(jobs, desc="serving", unit="face", disable=len(jobs) < 50)
-    ])
+    return np.stack(
+        [
+            ager.age(
+                padded,
+                landmarker.landmarks(crop) + pad,
+                float(age),
+                float(gender),
+                GROUP_CENTRES,
+                padding=AGING_PADDING,
+            )
+            for padded, crop, gender, age in tqdm(jobs, desc="serving", unit="face", disable=len(jobs) < 50)
+        ]
+    )
 
 
 def detail_ratio(inputs: np.ndarray, outputs: np.ndarray) -> float:
@@ -136,21 +153,29 @@ def real_readings(estimator, reference_crops: np.ndarray, reference_ages: np.nda
     return [float(readings[groups == g].mean()) if (groups == g).any() else None for g in range(N_AGE_GROUPS)]
 
 
-def serve_like_the_pipeline(model, crops, genders, rendered, input_ages, rendering_weight: float | None = None) -> np.ndarray:
+def serve_like_the_pipeline(
+    model, crops, genders, rendered, input_ages, rendering_weight: float | None = None
+) -> np.ndarray:
     """What `faceage age --renderer caae` shows: the generator's change (target age minus the face's own
     estimated age, same latent) applied to the input crop itself, blended with the rendering; (N, 10, R, R, 3)."""
     from preprocessing.compositing import RENDERING_WEIGHT, transfer_aging
 
     weight = RENDERING_WEIGHT if rendering_weight is None else rendering_weight
 
-    own = np.concatenate([
-        model.age_faces(crops[s : s + 64], [[a] for a in input_ages[s : s + 64]], genders[s : s + 64].astype(float).tolist())
-        for s in range(0, len(crops), 64)
-    ])[:, 0]
-    return np.stack([
-        np.stack([transfer_aging(crop, aged, baseline, rendering_weight=weight) for aged in faces_rendered])
-        for crop, faces_rendered, baseline in zip(crops, rendered, own)
-    ])
+    own = np.concatenate(
+        [
+            model.age_faces(
+                crops[s : s + 64], [[a] for a in input_ages[s : s + 64]], genders[s : s + 64].astype(float).tolist()
+            )
+            for s in range(0, len(crops), 64)
+        ]
+    )[:, 0]
+    return np.stack(
+        [
+            np.stack([transfer_aging(crop, aged, baseline, rendering_weight=weight) for aged in faces_rendered])
+            for crop, faces_rendered, baseline in zip(crops, rendered, own)
+        ]
+    )
 
 
 def age_metrics(estimated: np.ndarray) -> dict:
@@ -159,11 +184,15 @@ def age_metrics(estimated: np.ndarray) -> dict:
     for g in range(N_AGE_GROUPS):
         values = estimated[:, g]
         groups = np.array([age_to_group(a) for a in values])
-        per_group.append({
-            "group": GROUP_LABELS[g], "target_age": float(GROUP_CENTRES[g]),
-            "mean_estimated_age": float(values.mean()), "std_estimated_age": float(values.std()),
-            "share_in_target_group": float((groups == g).mean()),
-        })
+        per_group.append(
+            {
+                "group": GROUP_LABELS[g],
+                "target_age": float(GROUP_CENTRES[g]),
+                "mean_estimated_age": float(values.mean()),
+                "std_estimated_age": float(values.std()),
+                "share_in_target_group": float((groups == g).mean()),
+            }
+        )
     means = np.array([p["mean_estimated_age"] for p in per_group])
     correlations = np.array([spearman(GROUP_CENTRES, row) for row in estimated])
     adult_errors = {GROUP_LABELS[g]: float(abs(means[g] - GROUP_CENTRES[g])) for g in ADULT_GROUPS}
@@ -182,8 +211,11 @@ def identity_metrics(distances: np.ndarray, own_groups: np.ndarray) -> dict:
     """From identity distances (N, 10) between each input and its outputs at the ten groups."""
     n = len(distances)
     per_group = [
-        {"group": GROUP_LABELS[g], "mean_distance": float(distances[:, g].mean()),
-         "same_person_share": float((distances[:, g] < SAME_PERSON_DISTANCE).mean())}
+        {
+            "group": GROUP_LABELS[g],
+            "mean_distance": float(distances[:, g].mean()),
+            "same_person_share": float((distances[:, g] < SAME_PERSON_DISTANCE).mean()),
+        }
         for g in range(N_AGE_GROUPS)
     ]
     own = distances[np.arange(n), own_groups]
@@ -197,8 +229,9 @@ def identity_metrics(distances: np.ndarray, own_groups: np.ndarray) -> dict:
     }
 
 
-def realism_metrics(generated_features: np.ndarray, reference_features: np.ndarray, reference_groups: np.ndarray,
-                    seed: int = 0) -> dict:
+def realism_metrics(
+    generated_features: np.ndarray, reference_features: np.ndarray, reference_groups: np.ndarray, seed: int = 0
+) -> dict:
     """Fréchet distances per group: generated (N, 10, F) against real faces of that group, and the floor."""
     rng = np.random.default_rng(seed)
     per_group = []
@@ -206,16 +239,20 @@ def realism_metrics(generated_features: np.ndarray, reference_features: np.ndarr
     for g in range(N_AGE_GROUPS):
         real = reference_features[reference_groups == g]
         if len(real) < 2 * min(n, 20):
-            per_group.append({"group": GROUP_LABELS[g], "frechet": None, "real_vs_real": None, "real_faces": int(len(real))})
+            per_group.append({"group": GROUP_LABELS[g], "frechet": None, "real_vs_real": None, "real_faces": len(real)})
             continue
         size = min(n, len(real) // 2)
         order = rng.permutation(len(real))
         first, second = real[order[:size]], real[order[size : 2 * size]]
-        per_group.append({
-            "group": GROUP_LABELS[g], "real_faces": int(len(real)), "compared": int(size),
-            "frechet": frechet_distance(generated_features[:size, g], second),
-            "real_vs_real": frechet_distance(first, second),
-        })
+        per_group.append(
+            {
+                "group": GROUP_LABELS[g],
+                "real_faces": len(real),
+                "compared": int(size),
+                "frechet": frechet_distance(generated_features[:size, g], second),
+                "real_vs_real": frechet_distance(first, second),
+            }
+        )
     measured = [p for p in per_group if p["frechet"] is not None]
     return {
         "per_group": per_group,
@@ -227,11 +264,14 @@ def realism_metrics(generated_features: np.ndarray, reference_features: np.ndarr
 def group_mean_faces(reference_crops: np.ndarray, reference_ages: np.ndarray) -> np.ndarray:
     """(10, R, R, 3) the pixel mean of the real faces of each group: the 'age right, identity gone' baseline."""
     groups = np.array([age_to_group(a) for a in reference_ages])
-    return np.stack([
-        reference_crops[groups == g].mean(0).round().astype(np.uint8) if (groups == g).any()
-        else np.full(reference_crops.shape[1:], 128, np.uint8)
-        for g in range(N_AGE_GROUPS)
-    ])
+    return np.stack(
+        [
+            reference_crops[groups == g].mean(0).round().astype(np.uint8)
+            if (groups == g).any()
+            else np.full(reference_crops.shape[1:], 128, np.uint8)
+            for g in range(N_AGE_GROUPS)
+        ]
+    )
 
 
 def evaluate(model, estimator, embedder, faces: HeldOutFaces, ager=None, landmarker=None) -> tuple[dict, dict]:
@@ -276,7 +316,9 @@ def evaluate(model, estimator, embedder, faces: HeldOutFaces, ager=None, landmar
 
     mean_faces = group_mean_faces(faces.reference_crops, faces.reference_ages)
     mean_face_ages = estimator.estimate(mean_faces).ages
-    mean_face_distances = identity_distance(embedder.embed_aligned(mean_faces)[None, :, :], input_embeddings[:, None, :])
+    mean_face_distances = identity_distance(
+        embedder.embed_aligned(mean_faces)[None, :, :], input_embeddings[:, None, :]
+    )
     baselines = {
         "input_itself": {
             "age": age_metrics(np.repeat(input_estimate[:, None], N_AGE_GROUPS, axis=1)),
@@ -302,8 +344,19 @@ def evaluate(model, estimator, embedder, faces: HeldOutFaces, ager=None, landmar
         "goals_served": served_goals(served_metrics, readings),
         "goals_served_caae": served_goals(caae_metrics, readings),
     }
-    arrays = {"rendered": rendered, "served": served, "served_inputs": served_inputs, "served_caae": served_caae, "estimated": estimated, "distances": distances, "inputs": faces.crops, "own_groups": own_groups,
-              "input_estimate": input_estimate, "mean_face_ages": mean_face_ages, "mean_face_distances": mean_face_distances}
+    arrays = {
+        "rendered": rendered,
+        "served": served,
+        "served_inputs": served_inputs,
+        "served_caae": served_caae,
+        "estimated": estimated,
+        "distances": distances,
+        "inputs": faces.crops,
+        "own_groups": own_groups,
+        "input_estimate": input_estimate,
+        "mean_face_ages": mean_face_ages,
+        "mean_face_distances": mean_face_distances,
+    }
     return metrics, arrays
 
 
@@ -316,33 +369,48 @@ def _goals(m: dict) -> dict:
     checks = {
         "mean rank correlation >= 0.9": age["mean_rank_correlation"] >= GOALS["mean_rank_correlation"],
         "mean estimated age rises monotonically": age["monotonic"],
-        "adult groups within 8 years of their centre": age["max_adult_group_error_years"] <= GOALS["adult_group_mean_age_within_years"],
-        "reconstruction same person for >= 80%": identity["reconstruction_same_person_share"] >= GOALS["reconstruction_same_person_share"],
-        "+/- two groups same person for >= 60%": identity["two_groups_same_person_share"] >= GOALS["two_groups_same_person_share"],
+        "adult groups within 8 years of their centre": age["max_adult_group_error_years"]
+        <= GOALS["adult_group_mean_age_within_years"],
+        "reconstruction same person for >= 80%": identity["reconstruction_same_person_share"]
+        >= GOALS["reconstruction_same_person_share"],
+        "+/- two groups same person for >= 60%": identity["two_groups_same_person_share"]
+        >= GOALS["two_groups_same_person_share"],
     }
     return {name: bool(passed) for name, passed in checks.items()}
-
 
 
 def served_goals(m: dict, readings: list[float | None]) -> dict:
     """The served goals (SERVED_GOALS) met by one renderer's measures, given real faces' readings per group."""
     means = [g["mean_estimated_age"] for g in m["age"]["per_group"]]
     g = SERVED_GOALS
-    adult_ok = all(readings[k] is None or abs(means[k] - readings[k]) <= g["adult_within_years_of_real"]
-                   for k in SERVED_ADULT_GROUPS)
+    adult_ok = all(
+        readings[k] is None or abs(means[k] - readings[k]) <= g["adult_within_years_of_real"]
+        for k in SERVED_ADULT_GROUPS
+    )
     checks = {
         "adult targets read within 6 years of real faces of that age": adult_ok,
-        "target 3 reads <= 12 and target 8 <= 15": all(means[k] <= limit for k, limit in g["child_reading_at_most"].items()),
+        "target 3 reads <= 12 and target 8 <= 15": all(
+            means[k] <= limit for k, limit in g["child_reading_at_most"].items()
+        ),
         "mean rank correlation >= 0.93": m["age"]["mean_rank_correlation"] >= g["mean_rank_correlation"],
-        "own age same person for >= 90%": m["identity"]["reconstruction_same_person_share"] >= g["reconstruction_same_person_share"],
-        "+/- two groups same person for >= 75%": m["identity"]["two_groups_same_person_share"] >= g["two_groups_same_person_share"],
+        "own age same person for >= 90%": m["identity"]["reconstruction_same_person_share"]
+        >= g["reconstruction_same_person_share"],
+        "+/- two groups same person for >= 75%": m["identity"]["two_groups_same_person_share"]
+        >= g["two_groups_same_person_share"],
         "keeps >= 80% of the input's fine detail": m.get("detail_ratio", 0.0) >= g["detail_ratio"],
     }
     return {name: bool(passed) for name, passed in checks.items()}
 
 
-def load_held_out(data, cache_dir, resolution: int, limit: int | None = 200, reference_limit: int = 3000,
-                  validation_percent: int = 5, seed: int = 0) -> HeldOutFaces:
+def load_held_out(
+    data,
+    cache_dir,
+    resolution: int,
+    limit: int | None = 200,
+    reference_limit: int = 3000,
+    validation_percent: int = 5,
+    seed: int = 0,
+) -> HeldOutFaces:
     """The first `limit` validation-split faces (by file name) and a fixed sample of training-split faces."""
     from aging_model.data import load_aligned_split
 
@@ -354,8 +422,11 @@ def load_held_out(data, cache_dir, resolution: int, limit: int | None = 200, ref
     reference = train.subset(sorted(order.tolist()))
     nhwc = lambda images: images.permute(0, 2, 3, 1).numpy()  # noqa: E731
     return HeldOutFaces(
-        crops=nhwc(held.images), ages=held.ages.numpy(), genders=held.genders.numpy(),
-        reference_crops=nhwc(reference.images), reference_ages=reference.ages.numpy(),
+        crops=nhwc(held.images),
+        ages=held.ages.numpy(),
+        genders=held.genders.numpy(),
+        reference_crops=nhwc(reference.images),
+        reference_ages=reference.ages.numpy(),
         padded_detail_crops=_padded_detail_crops(data, cache_dir, held.names),
     )
 
@@ -363,10 +434,6 @@ def load_held_out(data, cache_dir, resolution: int, limit: int | None = 200, ref
 def _padded_detail_crops(data, cache_dir, names: list[str]) -> np.ndarray:
     """The named chips aligned at DETAIL_SIZE as their model-size crops were (landmarks from the cache), with
     the aging padding around them."""
-    import functools
-    import hashlib
-    from collections import Counter
-    from pathlib import Path
 
     from aging_model.data import _aligned_chip, chip_landmarks, index_folder
     from preprocessing.alignment import align_face
@@ -380,7 +447,11 @@ def _padded_detail_crops(data, cache_dir, names: list[str]) -> np.ndarray:
     pad = padding_pixels(DETAIL_SIZE, AGING_PADDING)
     crops = [_aligned_chip(f, landmarks.get(f.path.name), DETAIL_SIZE, counts, padded) for f in faces]
     # A chip without landmarks is used as it is (its own framing), so only its margin is made up.
-    return np.stack([
-        crop if crop.shape[0] == DETAIL_SIZE + 2 * pad else cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        for crop in crops
-    ])
+    return np.stack(
+        [
+            crop
+            if crop.shape[0] == DETAIL_SIZE + 2 * pad
+            else cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+            for crop in crops
+        ]
+    )

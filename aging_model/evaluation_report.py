@@ -21,7 +21,9 @@ def write_report(metrics: dict, arrays: dict, out: Path, model_name: str) -> Pat
     _plot_identity(metrics, out / "identity_per_group.png")
     _sample_sheet(arrays["inputs"], arrays["rendered"], out / "samples.jpg")
     if "served" in arrays:
-        _sample_sheet(arrays.get("served_inputs", arrays["inputs"]), arrays["served"], out / "samples-served.jpg", cell=128)
+        _sample_sheet(
+            arrays.get("served_inputs", arrays["inputs"]), arrays["served"], out / "samples-served.jpg", cell=128
+        )
     if "served_caae" in arrays:
         _sample_sheet(arrays["inputs"], arrays["served_caae"], out / "samples-served-caae.jpg", cell=128)
     _failure_sheet(metrics, arrays, out / "failures.jpg")
@@ -57,8 +59,12 @@ def _plot_age(metrics: dict, arrays: dict, path: Path) -> None:
     if metrics.get("real_readings"):
         real = [np.nan if r is None else r for r in metrics["real_readings"]]
         ax.plot(GROUP_CENTRES, real, marker="o", color="black", linestyle=":", label="real faces of that age: mean")
-    ax.scatter(GROUP_CENTRES, arrays["mean_face_ages"], marker="x", color="tab:green", label="baseline: group mean face")
-    ax.axhline(float(np.mean(arrays["input_estimate"])), color="tab:red", linewidth=1, label="baseline: input unchanged (mean)")
+    ax.scatter(
+        GROUP_CENTRES, arrays["mean_face_ages"], marker="x", color="tab:green", label="baseline: group mean face"
+    )
+    ax.axhline(
+        float(np.mean(arrays["input_estimate"])), color="tab:red", linewidth=1, label="baseline: input unchanged (mean)"
+    )
     ax.set_xlabel("target age (group centre)")
     ax.set_ylabel("estimated age of the output")
     ax.set_xlim(0, 85)
@@ -77,7 +83,14 @@ def _plot_identity(metrics: dict, path: Path) -> None:
     x = np.arange(len(GROUP_LABELS))
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.bar(x - 0.2, [g["mean_distance"] for g in groups], width=0.4, label="model")
-    ax.bar(x + 0.2, [g["mean_distance"] for g in mean_face], width=0.4, color="tab:green", alpha=0.6, label="baseline: group mean face")
+    ax.bar(
+        x + 0.2,
+        [g["mean_distance"] for g in mean_face],
+        width=0.4,
+        color="tab:green",
+        alpha=0.6,
+        label="baseline: group mean face",
+    )
     ax.axhline(SAME_PERSON_DISTANCE, color="tab:red", linestyle="--", linewidth=1, label="dlib same-person threshold")
     ax.set_xticks(x, GROUP_LABELS, rotation=30, fontsize=8)
     ax.set_ylabel("identity distance to the input (dlib)")
@@ -134,16 +147,28 @@ def _served_section(metrics: dict) -> list[str]:
         "",
         "| served goal | " + " | ".join(name for name, _, _ in renderers) + " |",
         "|---|" + "---|" * len(renderers),
-        *[f"| {goal} | " + " | ".join(_tick(goals.get(goal)) for _, _, goals in renderers) + " |"
-          for goal in renderers[0][2]],
+        *[
+            f"| {goal} | " + " | ".join(_tick(goals.get(goal)) for _, _, goals in renderers) + " |"
+            for goal in renderers[0][2]
+        ],
         "",
         "| measure | " + " | ".join(name for name, _, _ in renderers) + " |",
         "|---|" + "---|" * len(renderers),
-        "| mean rank correlation | " + " | ".join(_fmt(m["age"]["mean_rank_correlation"]) for _, m, _ in renderers) + " |",
-        "| own age same person | " + " | ".join(_fmt(m["identity"]["reconstruction_same_person_share"]) for _, m, _ in renderers) + " |",
-        "| ±2 groups same person | " + " | ".join(_fmt(m["identity"]["two_groups_same_person_share"]) for _, m, _ in renderers) + " |",
-        "| fine detail kept (median ratio) | " + " | ".join(_fmt(m.get("detail_ratio")) for _, m, _ in renderers) + " |",
-        "| mean Fréchet distance | " + " | ".join(_fmt(m["realism"]["mean_frechet"], 1) for _, m, _ in renderers) + " |",
+        "| mean rank correlation | "
+        + " | ".join(_fmt(m["age"]["mean_rank_correlation"]) for _, m, _ in renderers)
+        + " |",
+        "| own age same person | "
+        + " | ".join(_fmt(m["identity"]["reconstruction_same_person_share"]) for _, m, _ in renderers)
+        + " |",
+        "| ±2 groups same person | "
+        + " | ".join(_fmt(m["identity"]["two_groups_same_person_share"]) for _, m, _ in renderers)
+        + " |",
+        "| fine detail kept (median ratio) | "
+        + " | ".join(_fmt(m.get("detail_ratio")) for _, m, _ in renderers)
+        + " |",
+        "| mean Fréchet distance | "
+        + " | ".join(_fmt(m["realism"]["mean_frechet"], 1) for _, m, _ in renderers)
+        + " |",
         "",
     ]
     return lines
@@ -156,7 +181,8 @@ def _markdown(metrics: dict, model_name: str) -> str:
         f"# Evaluation of `{model_name}`",
         "",
         f"{metrics['faces']} held-out faces (validation split, never trained on), each rendered at the ten age groups.",
-        f"The age estimator reads the inputs themselves with a mean absolute error of {metrics['estimator_on_inputs_mae']:.1f} years.",
+        "The age estimator reads the inputs themselves with a mean absolute error of "
+        f"{metrics['estimator_on_inputs_mae']:.1f} years.",
         "",
         "![estimated age against target age](age_vs_target.png) ![identity distance per group](identity_per_group.png)",
         "",
@@ -184,9 +210,7 @@ def _markdown(metrics: dict, model_name: str) -> str:
     caae = metrics.get("served_caae")
     if caae and served and served.get("renderer") != "caae":
         rows.append(("as served (caae renderer)", caae["age"], caae["identity"]))
-    rows += [
-        (name.replace("_", " "), b["age"], b["identity"]) for name, b in baselines.items()
-    ]
+    rows += [(name.replace("_", " "), b["age"], b["identity"]) for name, b in baselines.items()]
     for name, a, i in rows:
         lines.append(
             f"| {name} | {_fmt(a['mean_rank_correlation'])} | {_fmt(a['mean_share_in_target_group'])} | "
@@ -196,7 +220,8 @@ def _markdown(metrics: dict, model_name: str) -> str:
         "",
         "## Per age group",
         "",
-        "| group | target | estimated age (mean ± sd) | in target group | identity distance | same person | Fréchet | real vs real |",
+        "| group | target | estimated age (mean ± sd) | in target group | identity distance | same person | Fréchet "
+        "| real vs real |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for a, i, r in zip(age["per_group"], identity["per_group"], realism["per_group"]):

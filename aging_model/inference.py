@@ -25,9 +25,7 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-def save_serving_weights(
-    path: Path, encoder: Encoder, generator: Generator, config: ModelConfig, card: dict
-) -> None:
+def save_serving_weights(path: Path, encoder: Encoder, generator: Generator, config: ModelConfig, card: dict) -> None:
     """Encoder and generator weights in one file; the model config and `card` (how it was trained) go in
     its metadata and in a JSON file beside it."""
     tensors = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
@@ -43,7 +41,7 @@ class AgingModel:
         self.config, self.card, self.device = config, card, device
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_MODEL_PATH, device: str = "auto") -> "AgingModel":
+    def load(cls, path: Path = DEFAULT_MODEL_PATH, device: str = "auto") -> AgingModel:
         """Load serving weights; raises FileNotFoundError or ValueError with a message for the user."""
         tensors, info = load_weights(path, _METADATA_KEY, "model")
         config = ModelConfig(**info["model"])

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -102,7 +103,7 @@ class LatentDiscriminator(nn.Module):
         super().__init__()
         sizes = [config.z_dim, 64, 32, 16]
         layers = []
-        for size_in, size_out in zip(sizes, sizes[1:]):
+        for size_in, size_out in itertools.pairwise(sizes):
             layers += [nn.Linear(size_in, size_out), nn.LeakyReLU(0.2, inplace=True)]
         self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], 1))
 
@@ -123,9 +124,7 @@ class ImageDiscriminator(nn.Module):
             layers += [spectral_norm(nn.Conv2d(channels_in, channels_out, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
             channels_in = channels_out
         self.rest = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            spectral_norm(nn.Linear(channels_in * 16, 256)), nn.LeakyReLU(0.2, inplace=True)
-        )
+        self.head = nn.Sequential(spectral_norm(nn.Linear(channels_in * 16, 256)), nn.LeakyReLU(0.2, inplace=True))
         self.score = spectral_norm(nn.Linear(256, 1))
 
     def forward(self, faces: torch.Tensor, age: torch.Tensor, gender: torch.Tensor) -> torch.Tensor:

@@ -5,11 +5,12 @@ Used by `faceage age` and by the workers; it returns arrays and small dataclasse
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -103,8 +104,12 @@ class AgingPipeline:
     """The detector and the model, loaded once, applied to photo after photo."""
 
     def __init__(
-        self, model: AgingModel, detector: FaceDetector | None = None, settings: PipelineSettings = PipelineSettings(),
-        estimator: AgeGenderEstimator | None = None, ager: PrototypeAger | None = None,
+        self,
+        model: AgingModel,
+        detector: FaceDetector | None = None,
+        settings: PipelineSettings = PipelineSettings(),
+        estimator: AgeGenderEstimator | None = None,
+        ager: PrototypeAger | None = None,
     ):
         if settings.renderer not in RENDERERS:
             raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, not {settings.renderer!r}")
@@ -119,7 +124,10 @@ class AgingPipeline:
             self.landmarker = DenseLandmarker()
 
     def run(
-        self, source: str | Path | bytes, ages=DEFAULT_AGES, gender: str = "auto",
+        self,
+        source: str | Path | bytes,
+        ages=DEFAULT_AGES,
+        gender: str = "auto",
         on_stage: Callable[[str, float], None] | None = None,
     ) -> PhotoResult:
         """Age every usable face in a photo; raises a PhotoError (with a reason for the user) if none is.
@@ -135,7 +143,9 @@ class AgingPipeline:
         return outcome
 
     def run_many(
-        self, requests: Sequence[PhotoRequest], on_stage: Callable[[int, str, float], None] | None = None,
+        self,
+        requests: Sequence[PhotoRequest],
+        on_stage: Callable[[int, str, float], None] | None = None,
     ) -> list[PhotoResult | PhotoError]:
         """Several photos, each with its own ages and gender: detected one by one, their faces aged together
         in one model call (where a GPU makes batching pay), then composited one by one.
@@ -150,7 +160,7 @@ class AgingPipeline:
         prepared: list[_PreparedPhoto | PhotoError] = []
         for index, request in enumerate(requests):
             try:
-                prepared.append(self._prepare_photo(request, lambda stage, fraction: report(index, stage, fraction)))
+                prepared.append(self._prepare_photo(request, functools.partial(report, index)))
             except PhotoError as error:
                 prepared.append(error)
         ready = [(index, p) for index, p in enumerate(prepared) if isinstance(p, _PreparedPhoto)]
@@ -167,7 +177,7 @@ class AgingPipeline:
             results[index] = self._composite(p, photos_aged_together=len(ready))
         return results
 
-    def _prepare_photo(self, request: PhotoRequest, report: Callable[[str, float], None]) -> "_PreparedPhoto":
+    def _prepare_photo(self, request: PhotoRequest, report: Callable[[str, float], None]) -> _PreparedPhoto:
         timings: dict[str, float] = {}
         report("loading", 0.0)
         with _timed(timings, "load"):
@@ -181,20 +191,28 @@ class AgingPipeline:
             faces = [self._prepare(photo, face) for face in detected]
         if not any(f.quality.usable for f in faces):
             reasons = ", ".join(sorted({r for f in faces for r in f.quality.reasons}))
-            raise NoUsableFace(f"found {len(faces)} face(s) but none is usable ({reasons}); try a sharper, frontal, well-lit photo")
+            raise NoUsableFace(
+                f"found {len(faces)} face(s) but none is usable ({reasons}); try a sharper, frontal, well-lit photo"
+            )
         ages = [float(a) for a in request.ages]
         return _PreparedPhoto(photo, ages, request.gender, faces, timings)
 
-    def _composite(self, prepared: "_PreparedPhoto", photos_aged_together: int) -> PhotoResult:
+    def _composite(self, prepared: _PreparedPhoto, photos_aged_together: int) -> PhotoResult:
         usable = prepared.usable
         with _timed(prepared.timings, "paste"):
             composites = [
-                paste_faces(prepared.photo.pixels, [FacePatch(f.aged[i], f.matrix) for f in usable], self.settings.blend)
+                paste_faces(
+                    prepared.photo.pixels, [FacePatch(f.aged[i], f.matrix) for f in usable], self.settings.blend
+                )
                 for i in range(len(prepared.ages))
             ]
         return PhotoResult(
-            photo=prepared.photo, ages=prepared.ages, faces=prepared.faces, composites=composites,
-            timings=prepared.timings, photos_aged_together=photos_aged_together,
+            photo=prepared.photo,
+            ages=prepared.ages,
+            faces=prepared.faces,
+            composites=composites,
+            timings=prepared.timings,
+            photos_aged_together=photos_aged_together,
         )
 
     def _prepare(self, photo: Photo, face) -> FaceResult:
@@ -216,7 +234,7 @@ class AgingPipeline:
                 result.detail, result.matrix = detail.pixels, detail.matrix
         return result
 
-    def _age(self, photos: list["_PreparedPhoto"]) -> None:
+    def _age(self, photos: list[_PreparedPhoto]) -> None:
         """Render every usable face of every photo at its photo's ages and at the face's current age (the
         baseline of the change transferred onto the sharper crop): one model call per count of ages."""
         faces = [(photo, face) for photo in photos for face in photo.usable]
@@ -248,7 +266,11 @@ class AgingPipeline:
         return [face.estimated_age] if self.estimator is not None else list(GROUP_CENTRES)
 
     def _transfer_from_baseline(
-        self, face: FaceResult, ages: list[float], generated: np.ndarray, baselines: np.ndarray,
+        self,
+        face: FaceResult,
+        ages: list[float],
+        generated: np.ndarray,
+        baselines: np.ndarray,
     ) -> None:
         if self.estimator is not None:
             face.own_age_group = age_to_group(face.estimated_age)

@@ -100,7 +100,7 @@ class PrototypeAger:
         self._bands = _decompose(prototypes, self._skin)
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_PROTOTYPES_PATH) -> "PrototypeAger":
+    def load(cls, path: Path = DEFAULT_PROTOTYPES_PATH) -> PrototypeAger:
         """The ager with the shipped prototypes (or those at `path`) and the default strengths."""
         return cls(AgePrototypes.load(path))
 
@@ -127,7 +127,7 @@ class PrototypeAger:
         size = crop.shape[0]
         inner = _unpadded_size(size, padding)
         pad = (size - inner) // 2
-        work = min(size, int(round(TEXTURE_SIZE * size / inner)))
+        work = min(size, round(TEXTURE_SIZE * size / inner))
         face = crop.astype(np.float32)
         fine = face - cv2.GaussianBlur(face, (0, 0), FINE_SIGMA * inner / TEXTURE_SIZE)
         small = face if work == size else cv2.resize(face, (work, work), interpolation=cv2.INTER_AREA)
@@ -244,7 +244,7 @@ def _enlarged_box(
     image: np.ndarray, scale: float, box: tuple[int, int, int, int], box_size: tuple[int, int]
 ) -> np.ndarray:
     """The part of `image` (at 1/`scale` of the crop) under the crop's `box`, enlarged to the box's size."""
-    top, bottom, left, right = box
+    top, _bottom, left, _right = box
     # The affine map from box pixels to image pixels, centre-aligned as cv2.resize is.
     matrix = np.array([[1 / scale, 0, (left + 0.5) / scale - 0.5], [0, 1 / scale, (top + 0.5) / scale - 0.5]])
     return cv2.warpAffine(
@@ -260,7 +260,7 @@ def _is_grey(image: np.ndarray) -> bool:
 
 def _unpadded_size(size: int, padding: float) -> int:
     """The side D of the chip framing inside a crop of `size` made with `align_face(..., D, padding)`."""
-    guess = int(round(size / (1 + 2 * padding)))
+    guess = round(size / (1 + 2 * padding))
     for inner in (guess, guess - 1, guess + 1):
         if inner + 2 * padding_pixels(inner, padding) == size:
             return inner

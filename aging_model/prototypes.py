@@ -21,6 +21,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
 import cv2
 import numpy as np
 from safetensors.numpy import load_file, save_file
@@ -73,7 +74,7 @@ class AgePrototypes:
         )
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_PROTOTYPES_PATH) -> "AgePrototypes":
+    def load(cls, path: Path = DEFAULT_PROTOTYPES_PATH) -> AgePrototypes:
         if not Path(path).exists():
             raise FileNotFoundError(f"no age prototypes at {path}; build them with `faceage prototypes build`")
         tensors = load_file(str(path))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from aging_model import losses
@@ -30,8 +31,16 @@ from aging_model.sheets import face_grid, plot_losses
 
 log = logging.getLogger(__name__)
 LOSS_COLUMNS = (
-    "reconstruction", "tv", "g_image", "g_cross_age", "g_age_critic", "e_latent", "d_image", "d_latent",
-    "critic_real", "critic_fake",
+    "reconstruction",
+    "tv",
+    "g_image",
+    "g_cross_age",
+    "g_age_critic",
+    "e_latent",
+    "d_image",
+    "d_latent",
+    "critic_real",
+    "critic_fake",
 )
 
 
@@ -85,11 +94,13 @@ def train_step(nets: Networks, opt_eg, opt_d, faces, age, gender, groups, config
     d_latent = losses.discriminator_loss(nets.latent_discriminator(prior), nets.latent_discriminator(z.detach()))
     d_img = nets.image_discriminator
     real_logits = d_img(faces, age, gender)
-    fake_logits = torch.cat([
-        d_img(reconstructed.detach(), age, gender),
-        d_img(other_aged.detach(), other_age, gender),
-        d_img(faces, other_age, gender),
-    ])
+    fake_logits = torch.cat(
+        [
+            d_img(reconstructed.detach(), age, gender),
+            d_img(other_aged.detach(), other_age, gender),
+            d_img(faces, other_age, gender),
+        ]
+    )
     d_image = losses.discriminator_loss(real_logits, fake_logits)
     # The age critic: real faces are their age group, faces rendered at other ages are the extra class.
     generated_class = torch.full_like(groups, N_AGE_GROUPS)
@@ -116,13 +127,23 @@ def train_step(nets: Networks, opt_eg, opt_d, faces, age, gender, groups, config
     opt_eg.zero_grad(set_to_none=True)
     total.backward()
     opt_eg.step()
-    values = dict(reconstruction=reconstruction, tv=tv, g_image=g_image, g_cross_age=g_cross, g_age_critic=g_age_critic,
-                  e_latent=e_latent, d_image=d_image, d_latent=d_latent, critic_real=critic_real, critic_fake=critic_fake)
+    values = {
+        "reconstruction": reconstruction,
+        "tv": tv,
+        "g_image": g_image,
+        "g_cross_age": g_cross,
+        "g_age_critic": g_age_critic,
+        "e_latent": e_latent,
+        "d_image": d_image,
+        "d_latent": d_latent,
+        "critic_real": critic_real,
+        "critic_fake": critic_fake,
+    }
     return {k: float(v.detach()) for k, v in values.items()}
 
 
 @torch.no_grad()
-def sample_sheet(nets: Networks, val: FaceTensors, count: int, device) -> "Image":
+def sample_sheet(nets: Networks, val: FaceTensors, count: int, device) -> Image.Image:
     """Validation faces (rows): the input, then the face rendered at each of the 10 age groups."""
     nets.eval()
     index = torch.arange(min(count, len(val)))
@@ -158,7 +179,11 @@ def train(config: TrainConfig) -> Path:
 
     nets = Networks(config.model).to(device)
     eg_params = list(nets.encoder.parameters()) + list(nets.generator.parameters())
-    d_params = [*nets.latent_discriminator.parameters(), *nets.image_discriminator.parameters(), *nets.age_critic.parameters()]
+    d_params = [
+        *nets.latent_discriminator.parameters(),
+        *nets.image_discriminator.parameters(),
+        *nets.age_critic.parameters(),
+    ]
     opt_eg = torch.optim.Adam(eg_params, lr=config.lr, betas=config.betas)
     opt_d = torch.optim.Adam(d_params, lr=config.lr, betas=config.betas)
     start_epoch, step, hours = _resume(out / "checkpoint.pt", nets, opt_eg, opt_d, device)
@@ -170,7 +195,7 @@ def train(config: TrainConfig) -> Path:
     for epoch in range(start_epoch, config.epochs):
         began = time.monotonic()
         order = torch.randperm(len(train_set))
-        running, count = {k: 0.0 for k in LOSS_COLUMNS}, 0
+        running, count = dict.fromkeys(LOSS_COLUMNS, 0.0), 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", unit="step")
         for i in bar:
             index = order[i * config.batch_size : (i + 1) * config.batch_size]
@@ -184,10 +209,12 @@ def train(config: TrainConfig) -> Path:
                 raise FloatingPointError(f"non-finite loss at step {step}: {values}")
             if step % 50 == 0 or i == steps_per_epoch - 1:  # the mean of the steps since the last row
                 _append_log(log_path, step, epoch + 1, {k: v / count for k, v in running.items()})
-                running, count = {k: 0.0 for k in LOSS_COLUMNS}, 0
+                running, count = dict.fromkeys(LOSS_COLUMNS, 0.0), 0
                 bar.set_postfix(rec=f"{values['reconstruction']:.3f}", d_img=f"{values['d_image']:.2f}")
         hours += (time.monotonic() - began) / 3600
-        sample_sheet(nets, val_set if len(val_set) else train_set, config.sample_faces, device).save(out / "samples" / f"epoch-{epoch + 1:03d}.jpg")
+        sample_sheet(nets, val_set if len(val_set) else train_set, config.sample_faces, device).save(
+            out / "samples" / f"epoch-{epoch + 1:03d}.jpg"
+        )
         plot_losses(log_path, out / "losses.png")
         _save_checkpoint(out / "checkpoint.pt", nets, opt_eg, opt_d, epoch + 1, step, hours, config)
         card = _model_card(config, train_set, epoch + 1, step, hours, device)
@@ -197,7 +224,8 @@ def train(config: TrainConfig) -> Path:
 
 def _model_card(config, train_set, epochs, steps, hours, device) -> dict:
     return {
-        "method": "CAAE (Zhang, Song, Qi, CVPR 2017) with a cross-age conditional adversarial term and an auxiliary age critic",
+        "method": "CAAE (Zhang, Song, Qi, CVPR 2017) with a cross-age conditional adversarial term and an auxiliary "
+        "age critic",
         "training_data": config.manifest or config.data,
         "training_faces": len(train_set),
         "epochs": epochs,
@@ -221,8 +249,13 @@ def _append_log(path: Path, step: int, epoch: int, values: dict[str, float]) -> 
 
 def _save_checkpoint(path, nets, opt_eg, opt_d, epoch, step, hours, config) -> None:
     state = {
-        "networks": nets.state_dict(), "opt_eg": opt_eg.state_dict(), "opt_d": opt_d.state_dict(),
-        "epoch": epoch, "step": step, "hours": hours, "config": asdict(config),
+        "networks": nets.state_dict(),
+        "opt_eg": opt_eg.state_dict(),
+        "opt_d": opt_d.state_dict(),
+        "epoch": epoch,
+        "step": step,
+        "hours": hours,
+        "config": asdict(config),
     }
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)

@@ -40,7 +40,7 @@ class CurationModels:
     estimator_mae: float = DEFAULT_ESTIMATOR_MAE
 
     @classmethod
-    def load(cls, estimator_path: str | Path | None = None, device: str = "cpu") -> "CurationModels":
+    def load(cls, estimator_path: str | Path | None = None, device: str = "cpu") -> CurationModels:
         """The shipped (or given) estimator; see the module docstring for why a fold-trained one is better."""
         from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
         from aging_model.identity import FaceEmbedder
@@ -139,15 +139,19 @@ def _image_flags(pixels: np.ndarray, face: _Face | None, thresholds: CurationThr
     if face is None:
         # Quality is measured on the aligned face, the pixels the models train on; without one there is
         # nothing meaningful to measure.
-        return flags + [flag("no_face", CERTAIN)], measures
+        return [*flags, flag("no_face", CERTAIN)], measures
     flags += face_flags(face.detected, face.others, face.quality, (width, height), thresholds)
     flags += quality_flags(face.quality, thresholds)
     report = face.quality
     measures.update(
-        faces=1 + len(face.others), detection_probability=round(face.detected.probability, 4),
-        face_share=round(face.detected.size / min(width, height), 4), sharpness=round(report.sharpness, 2),
-        brightness=round(report.brightness, 2), colourfulness=round(report.colourfulness, 2),
-        yaw=round(report.yaw, 3), pitch=round(report.pitch, 3),
+        faces=1 + len(face.others),
+        detection_probability=round(face.detected.probability, 4),
+        face_share=round(face.detected.size / min(width, height), 4),
+        sharpness=round(report.sharpness, 2),
+        brightness=round(report.brightness, 2),
+        colourfulness=round(report.colourfulness, 2),
+        yaw=round(report.yaw, 3),
+        pitch=round(report.pitch, 3),
         # Kept so that later passes (the out-of-fold label check) can re-align the face without detecting it.
         landmarks=np.round(face.detected.landmarks, 1).tolist(),
     )
@@ -168,11 +172,19 @@ def text_flags(pixels: np.ndarray) -> list[Flag]:
 
 
 def face_flags(
-    main: DetectedFace, others: list[DetectedFace], quality: QualityReport, size: tuple[int, int], thresholds: CurationThresholds
+    main: DetectedFace,
+    others: list[DetectedFace],
+    quality: QualityReport,
+    size: tuple[int, int],
+    thresholds: CurationThresholds,
 ) -> list[Flag]:
     """Flags about the face itself: another face beside it, doubtful, small in the frame, cut off, turned."""
     t, flags = thresholds, []
-    rivals = [f.size for f in others if f.probability >= t.quality.min_probability and f.size >= t.second_face_share * main.size]
+    rivals = [
+        f.size
+        for f in others
+        if f.probability >= t.quality.min_probability and f.size >= t.second_face_share * main.size
+    ]
     if rivals:
         flags.append(flag("several_faces", max(rivals) / (t.second_face_share * main.size), faces=1 + len(rivals)))
     if main.probability < t.quality.min_probability:
@@ -205,9 +217,18 @@ def quality_flags(report: QualityReport, thresholds: CurationThresholds) -> list
     if report.sharpness < t.min_sharpness:
         flags.append(flag("blurred", past_minimum(report.sharpness, t.min_sharpness), sharpness=report.sharpness))
     if report.brightness < t.min_brightness:
-        flags.append(flag("underexposed", past_minimum(report.brightness, t.min_brightness), brightness=report.brightness))
+        flags.append(
+            flag("underexposed", past_minimum(report.brightness, t.min_brightness), brightness=report.brightness)
+        )
     if report.brightness > t.max_brightness:
-        flags.append(flag("overexposed", report.brightness / t.max_brightness, brightness=report.brightness, clipped_share=report.clipped_share))
+        flags.append(
+            flag(
+                "overexposed",
+                report.brightness / t.max_brightness,
+                brightness=report.brightness,
+                clipped_share=report.clipped_share,
+            )
+        )
     if report.colourfulness < t.grayscale_colourfulness:
         # A black-and-white photo is still a face with a true label: suspicious, but never above 2.
         score = 2 - report.colourfulness / t.grayscale_colourfulness
@@ -216,7 +237,11 @@ def quality_flags(report: QualityReport, thresholds: CurationThresholds) -> list
 
 
 def label_flags(
-    labels: ImageLabels, estimated_age: float, female_probability: float, estimator_mae: float, thresholds: CurationThresholds
+    labels: ImageLabels,
+    estimated_age: float,
+    female_probability: float,
+    estimator_mae: float,
+    thresholds: CurationThresholds,
 ) -> list[Flag]:
     """Labels that the estimator contradicts: an age far beyond its usual error, or a confident other gender."""
     flags = []
@@ -226,10 +251,20 @@ def label_flags(
         tolerance = thresholds.age_error_multiple * estimator_mae
         error = abs(min(labels.age, MAX_AGE) - estimated_age)  # it reads no one older than MAX_AGE
         if error > tolerance:
-            flags.append(flag("age_label_outlier", error / tolerance, label=labels.age, estimate=estimated_age, tolerance=tolerance))
+            flags.append(
+                flag(
+                    "age_label_outlier",
+                    error / tolerance,
+                    label=labels.age,
+                    estimate=estimated_age,
+                    tolerance=tolerance,
+                )
+            )
     if labels.gender is not None:
         opposite = female_probability if labels.gender == 0 else 1 - female_probability
         if opposite >= thresholds.gender_confidence:
             score = (opposite - 0.5) / (thresholds.gender_confidence - 0.5)
-            flags.append(flag("gender_label_disagrees", score, label=labels.gender, female_probability=female_probability))
+            flags.append(
+                flag("gender_label_disagrees", score, label=labels.gender, female_probability=female_probability)
+            )
     return flags

@@ -40,7 +40,9 @@ class ImageFeatures:
     copies: list[dict] = field(default_factory=list)  # other paths holding exactly these bytes, with their labels
 
 
-def group_flags(features: list[ImageFeatures], thresholds: CurationThresholds = CurationThresholds()) -> dict[int, list[Flag]]:
+def group_flags(
+    features: list[ImageFeatures], thresholds: CurationThresholds = CurationThresholds()
+) -> dict[int, list[Flag]]:
     """Every image's dataset-wide flags, by key (images without any are absent)."""
     flags: dict[int, list[Flag]] = defaultdict(list)
     for item in features:
@@ -55,15 +57,22 @@ def group_flags(features: list[ImageFeatures], thresholds: CurationThresholds = 
     same = same_person_pairs(adults, thresholds.same_person_distance, exclude={(a, b) for a, b, _ in near})
     for key, matches in _by_image(same).items():
         distance = min(d for _, d in matches)
-        flags[key].append(flag("same_person", thresholds.same_person_distance / max(distance, 1e-3), **_matches(matches, "distance")))
+        flags[key].append(
+            flag("same_person", thresholds.same_person_distance / max(distance, 1e-3), **_matches(matches, "distance"))
+        )
     return dict(flags)
 
 
 def exact_duplicate_flag(copies: list[dict], own_labels: tuple[int | None, int | None] = (None, None)) -> Flag:
     """Copies labelled differently from the image (or each other) are the worse case: one label is wrong."""
     labels = {own_labels} | {(c.get("age"), c.get("gender")) for c in copies}
-    return flag("exact_duplicate", CERTAIN, copies=len(copies), paths=[c["path"] for c in copies][:MAX_LISTED_MATCHES],
-                labels_differ=len(labels) > 1)
+    return flag(
+        "exact_duplicate",
+        CERTAIN,
+        copies=len(copies),
+        paths=[c["path"] for c in copies][:MAX_LISTED_MATCHES],
+        labels_differ=len(labels) > 1,
+    )
 
 
 def near_duplicate_pairs(features: list[ImageFeatures], max_bits: int) -> list[tuple[int, int, int]]:
@@ -94,7 +103,9 @@ def same_person_pairs(
     pairs = []
     for start in range(0, len(vectors), _BLOCK):
         block = vectors[start : start + _BLOCK]
-        distances = np.sqrt(np.maximum(squared[start : start + _BLOCK, None] + squared[None, :] - 2 * block @ vectors.T, 0))
+        distances = np.sqrt(
+            np.maximum(squared[start : start + _BLOCK, None] + squared[None, :] - 2 * block @ vectors.T, 0)
+        )
         for i, j in zip(*np.nonzero(distances < max_distance)):
             a, b = embedded[start + i].key, embedded[j].key
             if start + i < j and (a, b) not in exclude and (b, a) not in exclude:
@@ -104,7 +115,9 @@ def same_person_pairs(
 
 def _hash_words(hex_digits: str) -> np.ndarray:
     """A hex hash as 64-bit words, so numpy can XOR and count bits of hashes of any length."""
-    return np.frombuffer(bytes.fromhex(hex_digits.rjust(-(-len(hex_digits) // 16) * 16, "0")), dtype=">u8").astype(np.uint64)
+    return np.frombuffer(bytes.fromhex(hex_digits.rjust(-(-len(hex_digits) // 16) * 16, "0")), dtype=">u8").astype(
+        np.uint64
+    )
 
 
 def _by_image(pairs) -> dict[int, list[tuple[int, float]]]:

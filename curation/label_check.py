@@ -23,7 +23,6 @@ import numpy as np
 from aging_model.age_groups import GROUP_LABELS, N_AGE_GROUPS, age_to_group
 from curation.flags import CurationThresholds, Flag, flag
 
-
 MAX_PERSON_GROUP = 50  # photos; UTKFace's most photographed people appear a few dozen times
 
 
@@ -45,8 +44,11 @@ class GroupError:
     gender_accuracy: float | None  # None when no face of the group has a gender label
 
     def as_dict(self) -> dict:
-        return {"faces": self.faces, "age_mae": round(self.age_mae, 2),
-                "gender_accuracy": None if self.gender_accuracy is None else round(self.gender_accuracy, 4)}
+        return {
+            "faces": self.faces,
+            "age_mae": round(self.age_mae, 2),
+            "gender_accuracy": None if self.gender_accuracy is None else round(self.gender_accuracy, 4),
+        }
 
 
 def assign_folds(group_keys: list[str], folds: int) -> np.ndarray:
@@ -103,10 +105,13 @@ def cross_fit(
             raise ValueError(f"fold {fold} leaves only {len(teach)} labelled faces to train on; use fewer folds")
         train_set = FaceTensors(
             images=torch.from_numpy(chips[teach]).permute(0, 3, 1, 2).contiguous(),
-            ages=torch.from_numpy(ages[teach].astype(np.int64)), genders=torch.from_numpy(genders[teach].astype(np.int64)),
+            ages=torch.from_numpy(ages[teach].astype(np.int64)),
+            genders=torch.from_numpy(genders[teach].astype(np.int64)),
             names=[str(i) for i in teach],
         )
-        net, _ = fit_estimator(train_set, None, config, torch.device(device), desc=f"fold {fold + 1}/{len(np.unique(folds))}")
+        net, _ = fit_estimator(
+            train_set, None, config, torch.device(device), desc=f"fold {fold + 1}/{len(np.unique(folds))}"
+        )
         held_out = np.flatnonzero(folds == fold)
         reading = AgeGenderEstimator(net, config.model, {}, torch.device(device)).estimate(chips[held_out])
         predicted_ages[held_out], female[held_out] = reading.ages, reading.female_probability
@@ -131,7 +136,11 @@ def group_errors(ages: np.ndarray, genders: np.ndarray, reading: OutOfFold, max_
 
 
 def out_of_fold_label_flags(
-    ages: np.ndarray, genders: np.ndarray, reading: OutOfFold, errors: dict[int, GroupError], max_age: float,
+    ages: np.ndarray,
+    genders: np.ndarray,
+    reading: OutOfFold,
+    errors: dict[int, GroupError],
+    max_age: float,
     thresholds: CurationThresholds = CurationThresholds(),
 ) -> list[list[Flag]]:
     """The label flags of every face (see the module docstring for the rules); -1 marks an unknown label."""
@@ -146,15 +155,30 @@ def out_of_fold_label_flags(
             tolerance = max(t.age_error_multiple * group.age_mae, t.min_age_tolerance)
             error = abs(min(float(ages[i]), max_age) - estimate)
             if error > tolerance:
-                flags.append(flag("age_label_outlier", error / tolerance, label=int(ages[i]), estimate=estimate,
-                                  tolerance=tolerance, out_of_fold=True))
+                flags.append(
+                    flag(
+                        "age_label_outlier",
+                        error / tolerance,
+                        label=int(ages[i]),
+                        estimate=estimate,
+                        tolerance=tolerance,
+                        out_of_fold=True,
+                    )
+                )
         readable_gender = group is not None and (group.gender_accuracy or 0.0) >= t.min_gender_accuracy
         if genders[i] >= 0 and readable_gender:
             opposite = female if genders[i] == 0 else 1 - female
             if opposite >= t.gender_confidence:
                 score = (opposite - 0.5) / (t.gender_confidence - 0.5)
-                flags.append(flag("gender_label_disagrees", score, label=int(genders[i]), female_probability=female,
-                                  out_of_fold=True))
+                flags.append(
+                    flag(
+                        "gender_label_disagrees",
+                        score,
+                        label=int(genders[i]),
+                        female_probability=female,
+                        out_of_fold=True,
+                    )
+                )
         result.append(flags)
     return result
 

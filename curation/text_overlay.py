@@ -86,11 +86,12 @@ def _character_components(mask: np.ndarray) -> np.ndarray:
     # (a 1 px line: 2; a solid w x h block: ~ w*h / (w+h), i.e. large).
     edge = mask & ~cv2.erode(mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
     perimeter = np.bincount(labels[edge.astype(bool)], minlength=count)
-    x, y, w, h, area = (stats[1:, i].astype(np.float32) for i in range(5))
+    _x, _y, w, h, area = (stats[1:, i].astype(np.float32) for i in range(5))
     stroke = 2 * area / np.maximum(perimeter[1:], 1)
     fill = area / (w * h)
     keep = (
-        (h >= MIN_HEIGHT) & (h <= MAX_HEIGHT)
+        (h >= MIN_HEIGHT)
+        & (h <= MAX_HEIGHT)
         & (w <= 6 * h)  # a word at most, not a long edge
         & (fill <= MAX_FILL)  # not a solid blob (a tooth, a pupil)
         & (stroke <= np.maximum(MAX_STROKE_RATIO * h, 2.5))  # thin strokes
@@ -151,6 +152,12 @@ def _best_line(chars: np.ndarray) -> tuple[float, dict]:
         if score > best[0]:
             x0, y0 = members[:, 0].min(), members[:, 1].min()
             x1, y1 = (members[:, 0] + members[:, 2]).max(), (members[:, 1] + members[:, 3]).max()
-            best = (float(score), {"characters": int(letters), "components": len(members),
-                                   "box": (int(x0), int(y0), int(x1 - x0), int(y1 - y0))})
+            best = (
+                float(score),
+                {
+                    "characters": int(letters),
+                    "components": len(members),
+                    "box": (int(x0), int(y0), int(x1 - x0), int(y1 - y0)),
+                },
+            )
     return best

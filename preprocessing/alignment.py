@@ -65,7 +65,7 @@ def template_for(size: int) -> np.ndarray:
 
 def padding_pixels(size: int, padding: float) -> int:
     """The margin, in pixels, that `padding` (a share of the side) adds on each side of a `size` crop."""
-    return int(round(padding * size))
+    return round(padding * size)
 
 
 def align_face(pixels: np.ndarray, landmarks: np.ndarray, size: int, padding: float = 0.0) -> AlignedFace:

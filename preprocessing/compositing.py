@@ -108,7 +108,9 @@ def _paste_seamless(result: np.ndarray, patch: FacePatch) -> np.ndarray:
         return result
     x0, y0, x1, y1 = region
     warped = _warp_into_region(patch, region, patch.crop, cv2.INTER_CUBIC)
-    mask = _warp_into_region(patch, region, (face_mask(patch.crop.shape[0], feather=0.0) > 0.5).astype(np.uint8) * 255, cv2.INTER_NEAREST)
+    mask = _warp_into_region(
+        patch, region, (face_mask(patch.crop.shape[0], feather=0.0) > 0.5).astype(np.uint8) * 255, cv2.INTER_NEAREST
+    )
     if mask.sum() == 0 or (x1 - x0) < 8 or (y1 - y0) < 8:
         return result
     # seamlessClone needs the mask to stay inside the destination; it does when the region is inside the photo.
@@ -123,10 +125,12 @@ def _paste_seamless(result: np.ndarray, patch: FacePatch) -> np.ndarray:
     return cv2.seamlessClone(source, result, full_mask, centre, cv2.NORMAL_CLONE)
 
 
-
 def transfer_aging(
-    detail: np.ndarray, aged: np.ndarray, reconstructed: np.ndarray,
-    rendering_weight: float = RENDERING_WEIGHT, smoothing_px: float = CHANGE_SMOOTHING_PX,
+    detail: np.ndarray,
+    aged: np.ndarray,
+    reconstructed: np.ndarray,
+    rendering_weight: float = RENDERING_WEIGHT,
+    smoothing_px: float = CHANGE_SMOOTHING_PX,
 ) -> np.ndarray:
     """The face at the target age: the photo's own face with the model's change, blended with the model's own
     rendering.

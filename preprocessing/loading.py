@@ -149,4 +149,3 @@ def _reduce(pixels: np.ndarray, max_side: int) -> np.ndarray:
     factor = max_side / max(height, width)
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-

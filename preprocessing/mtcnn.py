@@ -18,8 +18,13 @@ import types
 import cv2
 import numpy as np
 
-_STAND_INS = ("torchvision", "torchvision.ops", "torchvision.ops.boxes", "torchvision.transforms",
-              "torchvision.transforms.functional")
+_STAND_INS = (
+    "torchvision",
+    "torchvision.ops",
+    "torchvision.ops.boxes",
+    "torchvision.transforms",
+    "torchvision.transforms.functional",
+)
 
 
 def mtcnn_class():
@@ -41,7 +46,9 @@ def batched_nms(boxes, scores, idxs, iou_threshold: float):
     # torchvision's own trick: move each group's boxes so far apart that groups cannot overlap.
     offsets = idxs.to(boxes) * (boxes.max() + 1)
     shifted = (boxes + offsets[:, None]).detach().cpu().double().numpy()
-    rects = np.column_stack([shifted[:, 0], shifted[:, 1], shifted[:, 2] - shifted[:, 0], shifted[:, 3] - shifted[:, 1]])
+    rects = np.column_stack(
+        [shifted[:, 0], shifted[:, 1], shifted[:, 2] - shifted[:, 0], shifted[:, 3] - shifted[:, 1]]
+    )
     # OpenCV keeps only scores above a threshold >= 0; scores replaced by their rank (n for the best, 1 for the
     # worst) keep every box and the same order.
     order = torch.argsort(scores.detach().cpu(), descending=True, stable=True)

@@ -67,7 +67,10 @@ def pose_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float]:
 
 
 def assess_face(
-    face: DetectedFace, analysis_crop: np.ndarray, photo_scale: float = 1.0, thresholds: QualityThresholds = QualityThresholds()
+    face: DetectedFace,
+    analysis_crop: np.ndarray,
+    photo_scale: float = 1.0,
+    thresholds: QualityThresholds = QualityThresholds(),
 ) -> QualityReport:
     """Measure one detected face. `analysis_crop` is the face aligned at ANALYSIS_SIZE; `photo_scale` is
     working pixels per original pixel, so the reported size is in the user's own photo's pixels."""
@@ -99,9 +102,18 @@ def assess_face(
     reasons = [name for failed, name in refusals if failed]
     warnings = [name for failed, name in cautions if failed]
     return QualityReport(
-        detection_probability=face.probability, face_size_px=size, sharpness=sharpness, brightness=brightness,
-        clipped_share=clipped, colourfulness=colourfulness, yaw=yaw, pitch=pitch, roll_degrees=roll,
-        usable=not reasons, reasons=reasons, warnings=warnings,
+        detection_probability=face.probability,
+        face_size_px=size,
+        sharpness=sharpness,
+        brightness=brightness,
+        clipped_share=clipped,
+        colourfulness=colourfulness,
+        yaw=yaw,
+        pitch=pitch,
+        roll_degrees=roll,
+        usable=not reasons,
+        reasons=reasons,
+        warnings=warnings,
     )
 
 

@@ -31,8 +31,8 @@ def phone_photo(path: Path, megapixels: float) -> Path:
     """A JPEG of the given size (4:3) with the astronaut's face large in it, as a phone would take it."""
     from skimage import data
 
-    width = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
-    height = int(round(width * 3 / 4))
+    width = round((megapixels * 1e6 * 4 / 3) ** 0.5)
+    height = round(width * 3 / 4)
     face = cv2.resize(data.astronaut(), (height, height), interpolation=cv2.INTER_CUBIC)
     canvas = np.full((height, width, 3), 200, np.uint8)
     left = (width - height) // 2
@@ -88,7 +88,9 @@ def peak_rss_mb(photo: Path, out: Path) -> float:
     """Peak RSS of a fresh process running `faceage age` on one photo, as that process reports it."""
     done = subprocess.run(
         [sys.executable, "-c", _MEASURED_RUN, "age", str(photo), "--out", str(out)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return int(done.stdout.strip().splitlines()[-1]) / 1024
 
@@ -122,14 +124,19 @@ def main() -> None:
 
     for name, key in (("prototypes", "latency_12mp_s"), ("caae", "latency_12mp_s_caae_renderer")):
         latency = report[key]
-        print(f"12 MP photo, one face, 10 ages, {name} renderer: median {latency['total'] * 1000:.0f} ms "
-              f"over {args.runs} warm runs")
+        print(
+            f"12 MP photo, one face, 10 ages, {name} renderer: median {latency['total'] * 1000:.0f} ms "
+            f"over {args.runs} warm runs"
+        )
         for stage in ("load", "detect", "align", "age", "paste"):
             print(f"  {stage:<7}{latency[stage] * 1000:8.1f} ms")
     print("aligned crops, encode + 10 ages:")
     for batch, rate in report["faces_per_second_10_ages"].items():
         print(f"  batch {batch:>2}: {rate:7.1f} faces/s")
-    print(f"peak RSS of `faceage age`: 12 MP {report['peak_rss_mb']['12mp']:.0f} MB, 50 MP {report['peak_rss_mb']['50mp']:.0f} MB")
+    print(
+        f"peak RSS of `faceage age`: 12 MP {report['peak_rss_mb']['12mp']:.0f} MB, "
+        f"50 MP {report['peak_rss_mb']['50mp']:.0f} MB"
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 

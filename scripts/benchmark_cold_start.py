@@ -38,9 +38,11 @@ def main() -> None:
             torch_s.append(_seconds([sys.executable, "-c", "import torch"]))
             age_s.append(_seconds([str(FACEAGE), "age", str(args.photo), "--out", out]))
     torch_median, age_median = statistics.median(torch_s), statistics.median(age_s)
-    print(f"import torch: median {torch_median:.2f} s; faceage age {args.photo.name}: median {age_median:.2f} s "
-          f"({args.runs} runs each); the command costs import torch + {age_median - torch_median:.2f} s "
-          f"(goal: + 2 s at most)")
+    print(
+        f"import torch: median {torch_median:.2f} s; faceage age {args.photo.name}: median {age_median:.2f} s "
+        f"({args.runs} runs each); the command costs import torch + {age_median - torch_median:.2f} s "
+        f"(goal: + 2 s at most)"
+    )
 
 
 if __name__ == "__main__":

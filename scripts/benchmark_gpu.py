@@ -13,6 +13,7 @@ Medians of several runs. `--quick` runs small sizes (for the test that keeps thi
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -45,7 +46,7 @@ def caae_rates(model, batches, runs, sync) -> dict[int, float]:
     rates = {}
     for batch in batches:
         crops = rng.integers(0, 255, (batch, model.resolution, model.resolution, 3), dtype=np.uint8)
-        seconds = _median_seconds(lambda: model.age_faces(crops, list(TEN_AGES), [0.5] * batch), runs, sync)
+        seconds = _median_seconds(functools.partial(model.age_faces, crops, list(TEN_AGES), [0.5] * batch), runs, sync)
         rates[batch] = batch / seconds
     return rates
 
@@ -87,11 +88,10 @@ def batching_rates(model, estimator, renderer: str, photos: int, runs: int, sync
         requests.append(PhotoRequest(buffer.getvalue(), TEN_AGES, "auto"))
     rates = {}
     for per_call in (1, 8):
-        def work():
-            for start in range(0, photos, per_call):
-                pipeline.run_many(requests[start : start + per_call])
-
-        rates[per_call] = photos / _median_seconds(work, runs, sync)
+        calls = [requests[start : start + per_call] for start in range(0, photos, per_call)]
+        rates[per_call] = photos / _median_seconds(
+            lambda calls=calls: [pipeline.run_many(c) for c in calls], runs, sync
+        )
     return rates
 
 
@@ -127,10 +127,14 @@ def main() -> None:
     print(f"device: {report['device']}")
     for batch, rate in report["caae_faces_per_second_10_ages"].items():
         print(f"CAAE, aligned 64 px crops, encode + 10 ages, batch {batch:>4}: {rate:9.1f} faces/s")
-    print(f"prototype renderer, 512 px faces x 10 ages: {report['prototype_faces_per_second_10_ages']:.1f} faces/s (CPU)")
+    print(
+        f"prototype renderer, 512 px faces x 10 ages: {report['prototype_faces_per_second_10_ages']:.1f} faces/s (CPU)"
+    )
     for renderer, rates in report["photos_per_second_by_jobs_per_call"].items():
-        print(f"whole photos, {renderer} renderer: {rates[1]:.2f} photos/s one job per call, "
-              f"{rates[8]:.2f} with 8 jobs per call ({rates[8] / rates[1]:.2f}x)")
+        print(
+            f"whole photos, {renderer} renderer: {rates[1]:.2f} photos/s one job per call, "
+            f"{rates[8]:.2f} with 8 jobs per call ({rates[8] / rates[1]:.2f}x)"
+        )
     out = args.json or (Path(os.environ["OUT"]) / "benchmark_gpu.json" if os.environ.get("OUT") else None)
     if out:
         out.write_text(json.dumps(report, indent=2) + "\n")

@@ -1,6 +1,7 @@
 """Speed of the service on this machine, with one CPU worker (a benchmark, not a test).
 
-    uv run python scripts/benchmark_service.py [--stack embedded|production] [--singles 10] [--batch 100] [--json out.json]
+    uv run python scripts/benchmark_service.py [--stack embedded|production] [--concurrency 2]
+        [--singles 10] [--batch 100] [--json out.json]
 
 The worker is started as `faceage serve` starts it, and the clock starts once it says it is ready.
 - first job and single-photo latency (a 512 px portrait and a 12 MP phone photo, 5 ages): from the start of
@@ -25,7 +26,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,14 +35,14 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faceage_cli import _worker_argv  # noqa: E402
-from scripts.benchmark import phone_photo  # noqa: E402
-from service import workers  # noqa: E402
-from service.app import create_app  # noqa: E402
-from service.auth import create_api_key  # noqa: E402
-from service.config import Settings  # noqa: E402
-from service.database import Database  # noqa: E402
-from service.models import Job  # noqa: E402
+from faceage_cli import _worker_argv
+from scripts.benchmark import phone_photo
+from service import workers
+from service.app import create_app
+from service.auth import create_api_key
+from service.config import Settings
+from service.database import Database
+from service.models import Job
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -60,20 +61,31 @@ def production_urls() -> tuple[dict, callable]:
         admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
         redis.Redis.from_url(REDIS_URL).flushdb()
 
-    env = {"FACEAGE_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
-           "FACEAGE_BROKER_URL": REDIS_URL}
+    env = {
+        "FACEAGE_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+        "FACEAGE_BROKER_URL": REDIS_URL,
+    }
     return env, drop
 
 
 def start_stack(data_dir: Path, extra_env: dict, concurrency: int = 1):
-    env = {**os.environ, "FACEAGE_DATA_DIR": str(data_dir), "FACEAGE_DEVICE": "cpu",
-           "FACEAGE_RATE_LIMIT": "100000/minute", **extra_env}
+    env = {
+        **os.environ,
+        "FACEAGE_DATA_DIR": str(data_dir),
+        "FACEAGE_DEVICE": "cpu",
+        "FACEAGE_RATE_LIMIT": "100000/minute",
+        **extra_env,
+    }
     settings = Settings.from_env(env)
     database = Database(settings.database_url)
     database.upgrade()
-    started = datetime.now(timezone.utc)
-    worker = subprocess.Popen([sys.executable, *_worker_argv(settings, concurrency=concurrency, beat=False)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = datetime.now(UTC)
+    worker = subprocess.Popen(
+        [sys.executable, *_worker_argv(settings, concurrency=concurrency, beat=False)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     while not workers.ready_since(database, started):
         assert worker.poll() is None, "the worker exited"
         time.sleep(0.1)
@@ -97,8 +109,9 @@ def wait_done(session: requests.Session, url: str, headers: dict, poll: float = 
 def one_job(session: requests.Session, base: str, photo: bytes, ages: str = "5,20,40,60,80") -> tuple[float, float]:
     """(upload to done, the pipeline's own time) in seconds."""
     began = time.perf_counter()
-    reply = session.post(f"{base}/api/v1/jobs", files={"photo": ("photo.jpg", photo)}, data={"ages": ages},
-                         timeout=120).json()
+    reply = session.post(
+        f"{base}/api/v1/jobs", files={"photo": ("photo.jpg", photo)}, data={"ages": ages}, timeout=120
+    ).json()
     job = wait_done(session, base + reply["urls"]["self"], {"X-Job-Token": reply["token"]})
     elapsed = time.perf_counter() - began
     assert job["status"] == "done", job
@@ -131,8 +144,9 @@ def batch(session, base: str, database: Database, key: str, count: int) -> dict:
             archive.writestr(f"photos/{i:03d}.jpg", portrait_jpeg(i))
     headers = {"Authorization": f"Bearer {key}"}
     began = time.perf_counter()
-    reply = session.post(f"{base}/api/v1/batches", files={"archive": ("photos.zip", buffer.getvalue())},
-                         headers=headers, timeout=600).json()
+    reply = session.post(
+        f"{base}/api/v1/batches", files={"archive": ("photos.zip", buffer.getvalue())}, headers=headers, timeout=600
+    ).json()
     while reply["status"] != "done":
         time.sleep(0.2)
         reply = session.get(base + reply["urls"]["self"], headers=headers, timeout=60).json()
@@ -141,8 +155,12 @@ def batch(session, base: str, database: Database, key: str, count: int) -> dict:
     with database.session() as db_session:
         results = [j.result for j in db_session.query(Job).filter(Job.batch_id == reply["id"])]
     pipeline_s = sum(sum(r["timings_s"].values()) for r in results)
-    return {"photos": count, "photos_per_minute": count / elapsed * 60,
-            "pipeline_photos_per_minute": count / pipeline_s * 60, "share_of_pipeline_rate": pipeline_s / elapsed}
+    return {
+        "photos": count,
+        "photos_per_minute": count / elapsed * 60,
+        "pipeline_photos_per_minute": count / pipeline_s * 60,
+        "share_of_pipeline_rate": pipeline_s / elapsed,
+    }
 
 
 def main() -> None:
@@ -181,13 +199,22 @@ def main() -> None:
         cleanup()
     for name in ("portrait_512px", "phone_12mp"):
         r = report[name]
-        print(f"{args.stack}, {name}, 5 ages: upload to done median {r['latency_s']:.2f} s, pipeline {r['pipeline_s']:.2f} s,"
-              f" service adds {r['overhead_s']:.2f} s (median of {r['runs']})")
+        print(
+            f"{args.stack}, {name}, 5 ages: upload to done median {r['latency_s']:.2f} s, "
+            f"pipeline {r['pipeline_s']:.2f} s,"
+            f" service adds {r['overhead_s']:.2f} s (median of {r['runs']})"
+        )
     first = report["first_job"]
-    print(f"{args.stack}, first job after the worker said ready: {first['latency_s']:.2f} s (pipeline {first['pipeline_s']:.2f} s)")
+    print(
+        f"{args.stack}, first job after the worker said ready: {first['latency_s']:.2f} s "
+        f"(pipeline {first['pipeline_s']:.2f} s)"
+    )
     b = report["batch"]
-    print(f"{args.stack}, batch of {b['photos']}: {b['photos_per_minute']:.0f} photos/min, the pipeline's own times allow "
-          f"{b['pipeline_photos_per_minute']:.0f} ({b['share_of_pipeline_rate']:.0%})")
+    print(
+        f"{args.stack}, batch of {b['photos']}: {b['photos_per_minute']:.0f} photos/min, "
+        "the pipeline's own times allow "
+        f"{b['pipeline_photos_per_minute']:.0f} ({b['share_of_pipeline_rate']:.0%})"
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 

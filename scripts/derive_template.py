@@ -15,7 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from aging_model.data import chip_landmarks, index_folder
-from preprocessing.alignment import CHIP_TEMPLATE, derive_template, realignment_error, similarity_transform, transform_points
+from preprocessing.alignment import (
+    CHIP_TEMPLATE,
+    derive_template,
+    realignment_error,
+    similarity_transform,
+    transform_points,
+)
 
 
 def main() -> None:
@@ -31,11 +37,13 @@ def main() -> None:
     print("template (200 px chip):", np.round(template, 2).tolist())
     print(f"largest difference from the shipped template: {np.abs(template - CHIP_TEMPLATE).max():.2f} px")
     residual = realignment_error(found, template)
-    moved = np.array([
-        np.linalg.norm(transform_points(similarity_transform(m, template), m) - m, axis=1).mean() for m in found
-    ])
+    moved = np.array(
+        [np.linalg.norm(transform_points(similarity_transform(m, template), m) - m, axis=1).mean() for m in found]
+    )
     for name, values in (("landmark residual after alignment", residual), ("landmark movement when re-aligned", moved)):
-        print(f"{name}: mean {values.mean():.2f} px, median {np.median(values):.2f}, p95 {np.percentile(values, 95):.2f}")
+        print(
+            f"{name}: mean {values.mean():.2f} px, median {np.median(values):.2f}, p95 {np.percentile(values, 95):.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def main() -> None:
         ]
         usable = [r for r in reports if r.usable]
         if not usable:
-            refused.update({"+".join(sorted(set(r for rep in reports for r in rep.reasons)))})
+            refused.update({"+".join(sorted({r for rep in reports for r in rep.reasons}))})
             continue
         warnings.update(w for r in usable for w in r.warnings)
     total = len(faces)

@@ -17,13 +17,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aging_model.age_groups import N_AGE_GROUPS, age_to_group  # noqa: E402
-from aging_model.estimator import AgeGenderEstimator  # noqa: E402
-from aging_model.evaluation import (  # noqa: E402
-    age_metrics, identity_metrics, load_held_out, render_all_groups, serve_like_the_pipeline,
+from aging_model.age_groups import N_AGE_GROUPS, age_to_group
+from aging_model.estimator import AgeGenderEstimator
+from aging_model.evaluation import (
+    age_metrics,
+    identity_metrics,
+    load_held_out,
+    render_all_groups,
+    serve_like_the_pipeline,
 )
-from aging_model.identity import FaceEmbedder, identity_distance  # noqa: E402
-from aging_model.inference import DEFAULT_MODEL_PATH, AgingModel  # noqa: E402
+from aging_model.identity import FaceEmbedder, identity_distance
+from aging_model.inference import DEFAULT_MODEL_PATH, AgingModel
 
 
 def main() -> None:
@@ -41,16 +45,26 @@ def main() -> None:
     input_ages = estimator.estimate(faces.crops).ages
     input_embeddings = embedder.embed_aligned(faces.crops)
     print(f"{n} held-out faces; model {args.model}")
-    print("weight | rank correlation | mean estimated age per group (0-5 ... 71+) | own group same person | ±2 groups same person")
+    print(
+        "weight | rank correlation | mean estimated age per group (0-5 ... 71+) | own group same person "
+        "| ±2 groups same person"
+    )
     for weight in (float(w) for w in args.weights.split(",")):
-        served = serve_like_the_pipeline(model, faces.crops, faces.genders, rendered, input_ages, rendering_weight=weight)
+        served = serve_like_the_pipeline(
+            model, faces.crops, faces.genders, rendered, input_ages, rendering_weight=weight
+        )
         flat = served.reshape(-1, *served.shape[2:])
         age = age_metrics(estimator.estimate(flat).ages.reshape(n, N_AGE_GROUPS))
-        distances = identity_distance(embedder.embed_aligned(flat).reshape(n, N_AGE_GROUPS, -1), input_embeddings[:, None, :])
+        distances = identity_distance(
+            embedder.embed_aligned(flat).reshape(n, N_AGE_GROUPS, -1), input_embeddings[:, None, :]
+        )
         identity = identity_metrics(distances, own_groups)
         means = " ".join(f"{g['mean_estimated_age']:.0f}" for g in age["per_group"])
-        print(f"{weight:.1f} | {age['mean_rank_correlation']:.2f} | {means} | "
-              f"{identity['reconstruction_same_person_share']:.2f} | {identity['two_groups_same_person_share']:.2f}", flush=True)
+        print(
+            f"{weight:.1f} | {age['mean_rank_correlation']:.2f} | {means} | "
+            f"{identity['reconstruction_same_person_share']:.2f} | {identity['two_groups_same_person_share']:.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

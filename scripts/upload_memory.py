@@ -7,7 +7,6 @@ and a real 48 MP phone-sized JPEG. Each case runs in its own process (VmHWM is a
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import subprocess
 import sys
@@ -67,17 +66,25 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        cases = {"120 MP PNG bomb (15 KB)": _bomb(folder / "bomb.png"),
-                 "48 MP JPEG": _phone_photo(folder / "phone.jpg")}
+        cases = {
+            "120 MP PNG bomb (15 KB)": _bomb(folder / "bomb.png"),
+            "48 MP JPEG": _phone_photo(folder / "phone.jpg"),
+        }
         for name, photo in cases.items():
             data_dir = folder / f"data-{photo.stem}"
-            done = subprocess.run([sys.executable, "-c", _UPLOADS_AT_ONCE, str(data_dir), str(photo), str(args.at_once)],
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", _UPLOADS_AT_ONCE, str(data_dir), str(photo), str(args.at_once)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             outcome = json.loads(done.stdout.strip().splitlines()[-1])
             size_kb = photo.stat().st_size / 1024
-            print(f"{name}, {size_kb:,.0f} KB, {args.at_once} at once: web process {outcome['before_mb']} MB -> "
-                  f"peak {outcome['peak_mb']} MB (+{outcome['peak_mb'] - outcome['before_mb']} MB), "
-                  f"answers {outcome['statuses']}")
+            print(
+                f"{name}, {size_kb:,.0f} KB, {args.at_once} at once: web process {outcome['before_mb']} MB -> "
+                f"peak {outcome['peak_mb']} MB (+{outcome['peak_mb'] - outcome['before_mb']} MB), "
+                f"answers {outcome['statuses']}"
+            )
 
 
 if __name__ == "__main__":

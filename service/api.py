@@ -8,8 +8,10 @@ ids reveal nothing.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import zipfile
+from datetime import UTC
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
@@ -55,7 +57,7 @@ def create_job():
     settings = ctx["settings"]
     key = _caller_key()
     upload = request.files.get("photo")
-    if upload is None or not upload.filename and not upload.content_length:
+    if upload is None or (not upload.filename and not upload.content_length):
         raise RequestError("missing_photo", "send the photo as the multipart field 'photo'")
     ages = jobs.parse_ages(request.form.get("ages"), settings)
     gender = jobs.parse_gender(request.form.get("gender"))
@@ -117,20 +119,19 @@ def job_zip(job_id: str):
             archive.writestr(image.name, image.content)
         archive.writestr("result.json", _json_bytes(job.result))
     return Response(
-        buffer.getvalue(), mimetype="application/zip",
+        buffer.getvalue(),
+        mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="faceage-{job.id}.zip"'},
     )
 
 
 def _iso(moment) -> str:
     """ISO 8601 in UTC; SQLite hands back naive datetimes, which are UTC here."""
-    from datetime import timezone
 
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def _json_bytes(value) -> bytes:
-    import json
 
     return (json.dumps(value, indent=2) + "\n").encode()
 
@@ -154,7 +155,9 @@ def create_batch():
     if archive is not None:
         files = batches.read_zip(archive.read(settings.max_batch_bytes + 1), settings)
     else:
-        files = [(f.filename or "photo", f.read(settings.max_upload_bytes + 1)) for f in request.files.getlist("photos")]
+        files = [
+            (f.filename or "photo", f.read(settings.max_upload_bytes + 1)) for f in request.files.getlist("photos")
+        ]
     batch_id, items = batches.create_batch(ctx["db"], settings, files, ages, gender, key)
     for item in items:
         if item.status == "queued":
@@ -186,7 +189,8 @@ def batch_zip(batch_id: str):
             archive.writestr(f"{folder}/result.json", _json_bytes(job.result))
         archive.writestr("summary.json", _json_bytes(summary))
     return Response(
-        buffer.getvalue(), mimetype="application/zip",
+        buffer.getvalue(),
+        mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="faceage-batch-{batch_id}.zip"'},
     )
 
@@ -203,8 +207,13 @@ def batch_view(batch_id: str) -> dict:
     counts = {status.value: 0 for status in JobStatus}
     for job in batches.batch_jobs(_ctx()["db"], batch_id):
         counts[job.status.value] += 1
-        item = {"name": job.item_name, "job": job.id, "status": job.status.value, "progress": job.progress,
-                "url": url_for("api.read_job", job_id=job.id)}
+        item = {
+            "name": job.item_name,
+            "job": job.id,
+            "status": job.status.value,
+            "progress": job.progress,
+            "url": url_for("api.read_job", job_id=job.id),
+        }
         if job.status == JobStatus.failed:
             item["error"] = {"code": job.error_code, "message": job.error_message}
         items.append(item)
@@ -213,9 +222,14 @@ def batch_view(batch_id: str) -> dict:
         "id": batch_id,
         "status": "done" if items and finished == len(items) else "running",
         "counts": counts,
-        "progress": round(sum(i["progress"] if i["status"] != "failed" else 1.0 for i in items) / max(len(items), 1), 3),
+        "progress": round(
+            sum(i["progress"] if i["status"] != "failed" else 1.0 for i in items) / max(len(items), 1), 3
+        ),
         "items": items,
-        "urls": {"self": url_for("api.read_batch", batch_id=batch_id), "results": url_for("api.batch_zip", batch_id=batch_id)},
+        "urls": {
+            "self": url_for("api.read_batch", batch_id=batch_id),
+            "results": url_for("api.batch_zip", batch_id=batch_id),
+        },
     }
 
 
@@ -239,15 +253,32 @@ def job_view(job: Job) -> dict:
     if job.result:
         result = job.result
         body["faces"] = [
-            {k: face[k] for k in ("face", "box", "quality", "usable", "estimated_age", "estimated_female_probability", "own_age_group") if k in face}
+            {
+                k: face[k]
+                for k in (
+                    "face",
+                    "box",
+                    "quality",
+                    "usable",
+                    "estimated_age",
+                    "estimated_female_probability",
+                    "own_age_group",
+                )
+                if k in face
+            }
             for face in result["faces"]
         ]
         body["results"] = {
             "composites": [{"age": c["age"], "url": files(c["file"])} for c in result["composites"]],
             "faces": [
-                {"face": f["face"], "aligned": files(f["files"]["aligned"]), "strip": files(f["files"]["strip"]),
-                 "ages": [{"age": a["age"], "url": files(a["file"])} for a in f["files"]["ages"]]}
-                for f in result["faces"] if "files" in f
+                {
+                    "face": f["face"],
+                    "aligned": files(f["files"]["aligned"]),
+                    "strip": files(f["files"]["strip"]),
+                    "ages": [{"age": a["age"], "url": files(a["file"])} for a in f["files"]["ages"]],
+                }
+                for f in result["faces"]
+                if "files" in f
             ],
             "zip": url_for("api.job_zip", job_id=job.id),
         }

@@ -12,9 +12,9 @@ from flask import Flask, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
+from service import workers
 from service.auth import api_key_id
 from service.config import Settings
-from service import workers
 from service.database import Database
 from service.jobs import RequestError
 
@@ -31,8 +31,12 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_bytes + 1024 * 1024
     # The review page's sign-in lives in Flask's signed session cookie.
     app.secret_key = _session_secret(settings)
-    app.config.update(SESSION_COOKIE_NAME="faceage_session", SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SECURE=settings.secure_cookies)
+    app.config.update(
+        SESSION_COOKIE_NAME="faceage_session",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+    )
     app.session_interface = _SchemeFollowingSessions()
     app.extensions["faceage"] = {
         "settings": settings,
@@ -154,7 +158,9 @@ def _session_secret(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     if not settings.embedded:
-        log.warning("FACEAGE_SECRET_KEY is not set: using %s/secret_key; set it where several hosts serve", settings.data_dir)
+        log.warning(
+            "FACEAGE_SECRET_KEY is not set: using %s/secret_key; set it where several hosts serve", settings.data_dir
+        )
     path = Path(settings.data_dir) / "secret_key"
     if not path.exists():
         _write_new_secret(path)

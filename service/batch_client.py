@@ -38,8 +38,16 @@ class Outcome:
 
 
 class BatchClient:
-    def __init__(self, server: str, api_key: str, out: Path, ages: str | None = None, gender: str = "auto",
-                 poll_seconds: float = 1.0, timeout_seconds: float = 1800):
+    def __init__(
+        self,
+        server: str,
+        api_key: str,
+        out: Path,
+        ages: str | None = None,
+        gender: str = "auto",
+        poll_seconds: float = 1.0,
+        timeout_seconds: float = 1800,
+    ):
         self.server, self.out, self.ages, self.gender = server.rstrip("/"), out, ages, gender
         self.poll_seconds, self.timeout_seconds = poll_seconds, timeout_seconds
         self.session = requests.Session()
@@ -96,7 +104,9 @@ class BatchClient:
 
     def _submit(self, name: str, content: bytes) -> str:
         data = {"gender": self.gender, **({"ages": self.ages} if self.ages else {})}
-        reply = self.session.post(f"{self.server}/api/v1/jobs", files={"photo": (name, content)}, data=data, timeout=120)
+        reply = self.session.post(
+            f"{self.server}/api/v1/jobs", files={"photo": (name, content)}, data=data, timeout=120
+        )
         if reply.status_code in (200, 202):
             return reply.json()["id"]
         raise _Refused(_error_of(reply))
@@ -111,7 +121,9 @@ class BatchClient:
             if job["status"] in ("done", "failed"):
                 return job
             if time.monotonic() > deadline:
-                raise _Refused({"code": "timeout", "message": f"the job was not done after {self.timeout_seconds:.0f} s"})
+                raise _Refused(
+                    {"code": "timeout", "message": f"the job was not done after {self.timeout_seconds:.0f} s"}
+                )
             time.sleep(self.poll_seconds)
 
     def _collect(self, job_id: str, target: Path) -> None:

@@ -57,10 +57,16 @@ def read_zip(content: bytes, settings: Settings) -> list[tuple[str, bytes]]:
         raise RequestError("bad_archive", "the archive is not a readable zip file") from None
     members = [m for m in archive.infolist() if not m.is_dir() and clean_name(m.filename)]
     if len(members) > settings.max_batch_files:
-        raise RequestError("too_many_files", f"the zip holds {len(members)} files; the limit is {settings.max_batch_files}", 413)
+        raise RequestError(
+            "too_many_files", f"the zip holds {len(members)} files; the limit is {settings.max_batch_files}", 413
+        )
     declared = sum(m.file_size for m in members)
     if declared > settings.max_batch_bytes:
-        raise RequestError("archive_too_large", f"the zip unpacks to {declared / 2**20:.0f} MB; the limit is {settings.max_batch_bytes / 2**20:.0f} MB", 413)
+        raise RequestError(
+            "archive_too_large",
+            f"the zip unpacks to {declared / 2**20:.0f} MB; the limit is {settings.max_batch_bytes / 2**20:.0f} MB",
+            413,
+        )
     files = []
     for member in members:
         ratio = member.file_size / max(member.compress_size, 1)
@@ -79,27 +85,39 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, settings: Se
             return handle.read(settings.max_upload_bytes + 1)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
         # A bad CRC, a truncated or corrupt stream, an unsupported compression method.
-        raise RequestError("bad_archive", f"{member.filename} cannot be read from the zip ({error}); the archive "
-                           "is damaged: create it again") from None
+        raise RequestError(
+            "bad_archive",
+            f"{member.filename} cannot be read from the zip ({error}); the archive is damaged: create it again",
+        ) from None
 
 
 def create_batch(
-    db: Database, settings: Settings, files: list[tuple[str, bytes]], ages: list[float], gender: str,
+    db: Database,
+    settings: Settings,
+    files: list[tuple[str, bytes]],
+    ages: list[float],
+    gender: str,
     api_key_id: int,
 ) -> tuple[str, list[BatchItem]]:
     """A batch with one job per file; files that cannot be used are failed items with their reason."""
     if not files:
         raise RequestError("no_files", "send the photos as multipart fields 'photos', or one zip as 'archive'")
     if len(files) > settings.max_batch_files:
-        raise RequestError("too_many_files", f"{len(files)} files; the limit is {settings.max_batch_files} per batch", 413)
-    batch = Batch(id=secrets.token_hex(16), api_key_id=api_key_id, expires_at=utcnow() + timedelta(hours=settings.retention_hours))
+        raise RequestError(
+            "too_many_files", f"{len(files)} files; the limit is {settings.max_batch_files} per batch", 413
+        )
+    batch = Batch(
+        id=secrets.token_hex(16), api_key_id=api_key_id, expires_at=utcnow() + timedelta(hours=settings.retention_hours)
+    )
     with db.session() as session:
         session.add(batch)
     items, used = [], set()
     for raw_name, content in files:
         name = _unique(clean_name(raw_name) or "photo", used)
         try:
-            accepted = jobs.accept_photo(db, settings, content, ages, gender, api_key_id=api_key_id, batch_id=batch.id, item_name=name)
+            accepted = jobs.accept_photo(
+                db, settings, content, ages, gender, api_key_id=api_key_id, batch_id=batch.id, item_name=name
+            )
             items.append(BatchItem(name, accepted.job_id, "queued"))
         except RequestError as error:
             job_id = _rejected_item(db, settings, batch.id, api_key_id, name, content, ages, gender, error)
@@ -119,10 +137,20 @@ def _unique(name: str, used: set[str]) -> str:
 
 def _rejected_item(db, settings, batch_id, api_key_id, name, content, ages, gender, error) -> str:
     job = Job(
-        id=secrets.token_hex(16), token_hash=jobs.hash_secret(secrets.token_urlsafe(24)), api_key_id=api_key_id,
-        batch_id=batch_id, item_name=name, photo_sha256=hashlib.sha256(content).hexdigest(), ages=ages, gender=gender,
-        status=JobStatus.failed, stage="failed", error_code=error.code, error_message=error.message,
-        finished_at=utcnow(), expires_at=utcnow() + timedelta(hours=settings.retention_hours),
+        id=secrets.token_hex(16),
+        token_hash=jobs.hash_secret(secrets.token_urlsafe(24)),
+        api_key_id=api_key_id,
+        batch_id=batch_id,
+        item_name=name,
+        photo_sha256=hashlib.sha256(content).hexdigest(),
+        ages=ages,
+        gender=gender,
+        status=JobStatus.failed,
+        stage="failed",
+        error_code=error.code,
+        error_message=error.message,
+        finished_at=utcnow(),
+        expires_at=utcnow() + timedelta(hours=settings.retention_hours),
     )
     with db.session() as session:
         session.add(job)

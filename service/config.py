@@ -66,7 +66,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         """Settings from `FACEAGE_*` variables (e.g. FACEAGE_DATABASE_URL), then `overrides`."""
         environ = os.environ if environ is None else environ
         values = {}
@@ -89,8 +89,16 @@ def _parse(raw: str, kind, name: str):
         if kind in (float, "float"):
             return float(raw)
         if kind in (bool, "bool"):
-            return {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
-                    "off": False}[raw.strip().lower()]
+            return {
+                "1": True,
+                "true": True,
+                "yes": True,
+                "on": True,
+                "0": False,
+                "false": False,
+                "no": False,
+                "off": False,
+            }[raw.strip().lower()]
         if "tuple" in str(kind):
             return tuple(float(part) for part in raw.split(",") if part.strip())
     except (ValueError, KeyError):

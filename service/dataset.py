@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
@@ -21,7 +21,17 @@ from sqlalchemy.orm import Session, selectinload
 from aging_model.data import IMAGE_SUFFIXES
 from curation.analysis import CurationModels, ImageToAnalyse, analyse_images
 from curation.duplicates import ImageFeatures, group_flags
-from curation.flags import CERTAIN, GROUP_FLAGS, IMPORT_FLAGS, LABEL_FLAGS, PER_IMAGE_FLAGS, CurationThresholds, Flag, flag, suspicion
+from curation.flags import (
+    CERTAIN,
+    GROUP_FLAGS,
+    IMPORT_FLAGS,
+    LABEL_FLAGS,
+    PER_IMAGE_FLAGS,
+    CurationThresholds,
+    Flag,
+    flag,
+    suspicion,
+)
 from curation.images import content_sha256, decode_image, make_thumbnail
 from curation.label_check import OutOfFold, person_groups
 from curation.labels import ImageLabels, LabelTable, labels_for
@@ -59,9 +69,11 @@ class ImportSummary:
 
     def line(self) -> str:
         o = self.outcomes
-        return (f"{o['new']} new, {o['copy']} exact copies of known images, {o['unchanged']} unchanged, "
-                f"{o['relabelled']} relabelled; {self.unreadable} unreadable, {self.malformed} without labels, "
-                f"{o['failed']} failed")
+        return (
+            f"{o['new']} new, {o['copy']} exact copies of known images, {o['unchanged']} unchanged, "
+            f"{o['relabelled']} relabelled; {self.unreadable} unreadable, {self.malformed} without labels, "
+            f"{o['failed']} failed"
+        )
 
 
 def dataset_files(folder: str | Path) -> list[Path]:
@@ -112,8 +124,14 @@ def register_file(session: Session, item: ImportedFile) -> str:
     """Add the file, or note it as a copy of known content, or refresh its labels; returns which happened."""
     image = session.scalars(select(DatasetImage).where(DatasetImage.sha256 == item.sha256)).first()
     if image is None:
-        image = DatasetImage(sha256=item.sha256, source_path=item.path, copies=[], width=item.width,
-                             height=item.height, thumbnail=item.thumbnail)
+        image = DatasetImage(
+            sha256=item.sha256,
+            source_path=item.path,
+            copies=[],
+            width=item.width,
+            height=item.height,
+            thumbnail=item.thumbnail,
+        )
         _set_labels(image, item)
         session.add(image)
         replace_flags(session, image, _import_flags(item), IMPORT_FLAGS)
@@ -238,17 +256,32 @@ def effective_labels(image: DatasetImage) -> ImageLabels:
 def store_group_flags(db: Database, thresholds: CurationThresholds = CurationThresholds()) -> Counter:
     """The dataset-wide pass over every image's stored features; replaces all earlier duplicate flags."""
     with db.session() as session:
-        columns = (DatasetImage.id, DatasetImage.perceptual_hash, DatasetImage.embedding, DatasetImage.measures,
-                   DatasetImage.age, DatasetImage.gender, DatasetImage.copies)
+        columns = (
+            DatasetImage.id,
+            DatasetImage.perceptual_hash,
+            DatasetImage.embedding,
+            DatasetImage.measures,
+            DatasetImage.age,
+            DatasetImage.gender,
+            DatasetImage.copies,
+        )
         features = [
-            ImageFeatures(key=id_, perceptual_hash=phash, embedding=None if emb is None else np.frombuffer(emb, np.float32),
-                          estimated_age=(measures or {}).get("estimated_age"), labels=(age, gender), copies=copies or [])
+            ImageFeatures(
+                key=id_,
+                perceptual_hash=phash,
+                embedding=None if emb is None else np.frombuffer(emb, np.float32),
+                estimated_age=(measures or {}).get("estimated_age"),
+                labels=(age, gender),
+                copies=copies or [],
+            )
             for id_, phash, emb, measures, age, gender, copies in session.execute(select(*columns))
         ]
         found = group_flags(features, thresholds)
         session.execute(delete(DatasetFlag).where(DatasetFlag.name.in_(GROUP_FLAGS)))
         for image_id, flags in found.items():
-            session.add_all(DatasetFlag(image_id=image_id, name=f.name, score=f.score, details=f.details) for f in flags)
+            session.add_all(
+                DatasetFlag(image_id=image_id, name=f.name, score=f.score, details=f.details) for f in flags
+            )
         session.flush()
         _refresh_suspicion(session)
         return Counter(f.name for flags in found.values() for f in flags)
@@ -281,14 +314,18 @@ def label_check_faces(db: Database, resolution: int, on_image: Callable[[], None
     """Every analysed image with a face, re-aligned from its stored landmarks (no detection needed)."""
     with db.session() as session:
         rows = session.execute(
-            select(DatasetImage.id, DatasetImage.measures).where(DatasetImage.analysed_at.is_not(None)).order_by(DatasetImage.id)
+            select(DatasetImage.id, DatasetImage.measures)
+            .where(DatasetImage.analysed_at.is_not(None))
+            .order_by(DatasetImage.id)
         ).all()
         with_face = [(id_, measures["landmarks"]) for id_, measures in rows if measures and measures.get("landmarks")]
         groups = person_groups([id_ for id_, _ in with_face], _matched_pairs(session))
         ids, chips, ages, genders, trainable = [], [], [], [], []
         for start in range(0, len(with_face), IMPORT_BATCH):
             batch = dict(with_face[start : start + IMPORT_BATCH])
-            for image in session.scalars(select(DatasetImage).where(DatasetImage.id.in_(batch)).order_by(DatasetImage.id)):
+            for image in session.scalars(
+                select(DatasetImage).where(DatasetImage.id.in_(batch)).order_by(DatasetImage.id)
+            ):
                 pixels, problem = _read_pixels(image)
                 if on_image is not None:
                     on_image()
@@ -299,17 +336,26 @@ def label_check_faces(db: Database, resolution: int, on_image: Callable[[], None
                 chips.append(align_face(pixels, np.asarray(batch[image.id], np.float32), resolution).pixels)
                 ages.append(-1 if labels.age is None else labels.age)
                 genders.append(-1 if labels.gender is None else labels.gender)
-                trainable.append(labels.age is not None and labels.gender is not None and image.status != DatasetImageStatus.rejected)
+                trainable.append(
+                    labels.age is not None and labels.gender is not None and image.status != DatasetImageStatus.rejected
+                )
     chips_array = np.stack(chips) if chips else np.zeros((0, resolution, resolution, 3), np.uint8)
-    return LabelCheckFaces(ids, chips_array, np.array(ages, np.int64), np.array(genders, np.int64), np.array(trainable, bool),
-                           [f"person-{groups[i]}" for i in ids])
+    return LabelCheckFaces(
+        ids,
+        chips_array,
+        np.array(ages, np.int64),
+        np.array(genders, np.int64),
+        np.array(trainable, bool),
+        [f"person-{groups[i]}" for i in ids],
+    )
 
 
 def _matched_pairs(session: Session) -> list[tuple[int, int]]:
     """(image, image) pairs the dataset-wide pass matched, strongest first: near copies by differing bits,
     then the same person by embedding distance."""
     query = select(DatasetFlag.image_id, DatasetFlag.name, DatasetFlag.details).where(
-        DatasetFlag.name.in_(("near_duplicate", "same_person")))
+        DatasetFlag.name.in_(("near_duplicate", "same_person"))
+    )
     ranked = []
     for image_id, name, details in session.execute(query):
         details = details or {}
@@ -329,15 +375,20 @@ def store_label_check(db: Database, faces: LabelCheckFaces, flags: list[list[Fla
             for image in session.scalars(query):
                 i = position[image.id]
                 replace_flags(session, image, flags[i], LABEL_FLAGS)
-                image.measures = {**(image.measures or {}), "out_of_fold_age": round(float(reading.ages[i]), 2),
-                                  "out_of_fold_female_probability": round(float(reading.female_probability[i]), 4)}
+                image.measures = {
+                    **(image.measures or {}),
+                    "out_of_fold_age": round(float(reading.ages[i]), 2),
+                    "out_of_fold_female_probability": round(float(reading.female_probability[i]), 4),
+                }
     return Counter(f.name for image_flags in flags for f in image_flags)
 
 
 # --- Listing, review, export --------------------------------------------------------------------------
 
 
-def list_images(db: Database, flag_name: str | None = None, status: str | None = None, limit: int | None = None) -> list[dict]:
+def list_images(
+    db: Database, flag_name: str | None = None, status: str | None = None, limit: int | None = None
+) -> list[dict]:
     """Images as plain dicts, most suspicious first, optionally only those with a flag or a status."""
     with db.session() as session:
         query = select(DatasetImage).options(selectinload(DatasetImage.flags))
@@ -372,17 +423,33 @@ def flag_counts(db: Database) -> dict[str, int]:
 def describe(image: DatasetImage) -> dict:
     """An image for listing or JSON: everything but the thumbnail and the embedding."""
     return {
-        "id": image.id, "path": image.source_path, "sha256": image.sha256, "status": image.status.value,
-        "age": image.age, "gender": image.gender, "race": image.race, "label_source": image.label_source,
-        "corrected_age": image.corrected_age, "corrected_gender": image.corrected_gender,
-        "malformed_reason": image.malformed_reason, "width": image.width, "height": image.height,
-        "copies": image.copies, "suspicion": image.suspicion, "analysed": image.analysed_at is not None,
+        "id": image.id,
+        "path": image.source_path,
+        "sha256": image.sha256,
+        "status": image.status.value,
+        "age": image.age,
+        "gender": image.gender,
+        "race": image.race,
+        "label_source": image.label_source,
+        "corrected_age": image.corrected_age,
+        "corrected_gender": image.corrected_gender,
+        "malformed_reason": image.malformed_reason,
+        "width": image.width,
+        "height": image.height,
+        "copies": image.copies,
+        "suspicion": image.suspicion,
+        "analysed": image.analysed_at is not None,
         "flags": [{"name": f.name, "score": f.score, "details": f.details} for f in image.flags],
     }
 
 
 def review_image(
-    db: Database, image_id: int, reviewer: str, action: str, age: int | None = None, gender: int | None = None,
+    db: Database,
+    image_id: int,
+    reviewer: str,
+    action: str,
+    age: int | None = None,
+    gender: int | None = None,
     expected_version: int | None = None,
 ) -> dict:
     """Accept or reject an image, or correct its labels, and keep the decision (with what it changed).
@@ -445,7 +512,11 @@ class ReviewFilters:
 
 
 def decide(
-    db: Database, reviewer: str, action: str, targets: list[ReviewTarget], age: int | None = None,
+    db: Database,
+    reviewer: str,
+    action: str,
+    targets: list[ReviewTarget],
+    age: int | None = None,
     gender: int | None = None,
 ) -> list[dict]:
     """Apply one decision to every target image, to all of them or to none, recording who, when, before, after.
@@ -464,8 +535,16 @@ def decide(
         for image in images:
             before = _reviewed_fields(image)
             _apply_decision(image, action, age, gender)
-            session.add(ReviewDecision(image_id=image.id, reviewer=reviewer, action=action, group=group,
-                                       before=before, after=_reviewed_fields(image)))
+            session.add(
+                ReviewDecision(
+                    image_id=image.id,
+                    reviewer=reviewer,
+                    action=action,
+                    group=group,
+                    before=before,
+                    after=_reviewed_fields(image),
+                )
+            )
         return [review_view(image) for image in images]
 
 
@@ -480,7 +559,7 @@ def undo_last_decision(db: Database, reviewer: str) -> list[dict]:
             raise NothingToUndo("you have no decision left to undo")
         ids = [d.image_id for d in decisions]
         current = select(DatasetImage.id, DatasetImage.review_version).where(DatasetImage.id.in_(ids))
-        versions = {image_id: version for image_id, version in session.execute(current)}
+        versions = dict(session.execute(current).all())
         _claim(session, [ReviewTarget(i, versions.get(i, -1)) for i in ids])
         images = {image.id: image for image in _load_for_review(session, ids)}
         changed = [d.image_id for d in decisions if _reviewed_fields(images[d.image_id]) != d.after]
@@ -492,8 +571,16 @@ def undo_last_decision(db: Database, reviewer: str) -> list[dict]:
             before = _reviewed_fields(image)
             _restore(image, decision.before)
             decision.undone_at = now
-            session.add(ReviewDecision(image_id=image.id, reviewer=reviewer, action=UNDO_ACTION, group=group,
-                                       before=before, after=_reviewed_fields(image)))
+            session.add(
+                ReviewDecision(
+                    image_id=image.id,
+                    reviewer=reviewer,
+                    action=UNDO_ACTION,
+                    group=group,
+                    before=before,
+                    after=_reviewed_fields(image),
+                )
+            )
         return [review_view(images[i]) for i in ids]
 
 
@@ -519,7 +606,9 @@ def _claim(session: Session, targets: list[ReviewTarget]) -> None:
         claim = update(DatasetImage).where(DatasetImage.id == target.image_id)
         if target.version is not None:
             claim = claim.where(DatasetImage.review_version == target.version)
-        claim = claim.values(review_version=DatasetImage.review_version + 1).execution_options(synchronize_session=False)
+        claim = claim.values(review_version=DatasetImage.review_version + 1).execution_options(
+            synchronize_session=False
+        )
         if session.execute(claim).rowcount == 0:
             missed.append(target.image_id)
     if not missed:
@@ -534,8 +623,12 @@ def _changed_since(session: Session, image_ids: list[int], outcome: str) -> str:
     """A message naming who last decided on each image, so the reviewer knows whose work they would lose."""
     parts = []
     for image_id in image_ids:
-        last = session.scalars(select(ReviewDecision).where(ReviewDecision.image_id == image_id)
-                               .order_by(ReviewDecision.id.desc()).limit(1)).first()
+        last = session.scalars(
+            select(ReviewDecision)
+            .where(ReviewDecision.image_id == image_id)
+            .order_by(ReviewDecision.id.desc())
+            .limit(1)
+        ).first()
         who = f" by {last.reviewer} ({last.action})" if last else ""
         parts.append(f"image {image_id} was changed{who}")
     return "; ".join(parts) + " " + outcome
@@ -549,11 +642,19 @@ def _load_for_review(session: Session, image_ids: list[int]) -> list[DatasetImag
 
 
 def _latest_undoable(session: Session, reviewer: str) -> list[ReviewDecision]:
-    undoable = (ReviewDecision.reviewer == reviewer) & (ReviewDecision.action != UNDO_ACTION) & ReviewDecision.undone_at.is_(None)
+    undoable = (
+        (ReviewDecision.reviewer == reviewer)
+        & (ReviewDecision.action != UNDO_ACTION)
+        & ReviewDecision.undone_at.is_(None)
+    )
     latest = session.scalars(select(ReviewDecision).where(undoable).order_by(ReviewDecision.id.desc()).limit(1)).first()
     if latest is None or latest.group is None:  # decisions from before groups existed stand alone
         return [latest] if latest else []
-    return list(session.scalars(select(ReviewDecision).where(undoable, ReviewDecision.group == latest.group).order_by(ReviewDecision.id)))
+    return list(
+        session.scalars(
+            select(ReviewDecision).where(undoable, ReviewDecision.group == latest.group).order_by(ReviewDecision.id)
+        )
+    )
 
 
 def _reviewed_fields(image: DatasetImage) -> dict:
@@ -583,12 +684,23 @@ def review_view(image: DatasetImage) -> dict:
     """An image as the review page shows it: the file's name only (never its path), labels, flags, version."""
     labels = effective_labels(image)
     return {
-        "id": image.id, "name": Path(image.source_path).name, "version": image.review_version,
-        "status": image.status.value, "age": image.age, "gender": image.gender, "race": image.race,
-        "corrected_age": image.corrected_age, "corrected_gender": image.corrected_gender,
-        "effective_age": labels.age, "effective_gender": labels.gender, "suspicion": image.suspicion,
-        "malformed_reason": image.malformed_reason, "width": image.width, "height": image.height,
-        "copies": len(image.copies or []), "has_thumbnail": image.thumbnail is not None,
+        "id": image.id,
+        "name": Path(image.source_path).name,
+        "version": image.review_version,
+        "status": image.status.value,
+        "age": image.age,
+        "gender": image.gender,
+        "race": image.race,
+        "corrected_age": image.corrected_age,
+        "corrected_gender": image.corrected_gender,
+        "effective_age": labels.age,
+        "effective_gender": labels.gender,
+        "suspicion": image.suspicion,
+        "malformed_reason": image.malformed_reason,
+        "width": image.width,
+        "height": image.height,
+        "copies": len(image.copies or []),
+        "has_thumbnail": image.thumbnail is not None,
         "flags": [{"name": f.name, "score": f.score, "details": f.details} for f in image.flags],
     }
 
@@ -599,9 +711,20 @@ def review_detail(db: Database, image_id: int) -> dict:
         images = _load_for_review(session, [image_id])
         if not images:
             raise ImageNotFound(f"no dataset image {image_id}")
-        decisions = session.scalars(select(ReviewDecision).where(ReviewDecision.image_id == image_id).order_by(ReviewDecision.id))
-        history = [{"reviewer": d.reviewer, "decided_at": d.decided_at.isoformat(), "action": d.action,
-                    "before": d.before, "after": d.after, "undone": d.undone_at is not None} for d in decisions]
+        decisions = session.scalars(
+            select(ReviewDecision).where(ReviewDecision.image_id == image_id).order_by(ReviewDecision.id)
+        )
+        history = [
+            {
+                "reviewer": d.reviewer,
+                "decided_at": d.decided_at.isoformat(),
+                "action": d.action,
+                "before": d.before,
+                "after": d.after,
+                "undone": d.undone_at is not None,
+            }
+            for d in decisions
+        ]
         return {**review_view(images[0]), "decisions": history}
 
 
@@ -638,10 +761,18 @@ def _filtered(query, filters: ReviewFilters, with_status: bool = True):
 def review_facets(db: Database) -> dict:
     """What the filters can choose from: flag names (with counts), races present, reviewers who decided."""
     with db.session() as session:
-        flags = session.execute(select(DatasetFlag.name, func.count()).group_by(DatasetFlag.name).order_by(DatasetFlag.name))
-        races = session.scalars(select(DatasetImage.race).where(DatasetImage.race.is_not(None)).distinct().order_by(DatasetImage.race))
+        flags = session.execute(
+            select(DatasetFlag.name, func.count()).group_by(DatasetFlag.name).order_by(DatasetFlag.name)
+        )
+        races = session.scalars(
+            select(DatasetImage.race).where(DatasetImage.race.is_not(None)).distinct().order_by(DatasetImage.race)
+        )
         reviewers = session.scalars(select(ReviewDecision.reviewer).distinct().order_by(ReviewDecision.reviewer))
-        return {"flags": [{"name": n, "count": c} for n, c in flags], "races": list(races), "reviewers": list(reviewers)}
+        return {
+            "flags": [{"name": n, "count": c} for n, c in flags],
+            "races": list(races),
+            "reviewers": list(reviewers),
+        }
 
 
 def thumbnail_of(db: Database, image_id: int) -> bytes:
@@ -659,7 +790,9 @@ class ExportSummary:
     without_labels: int  # chosen, but with neither labels nor corrections: left out
 
 
-def export_manifest(db: Database, out: str | Path, pending_unless_flagged: Iterable[str] | None = None) -> ExportSummary:
+def export_manifest(
+    db: Database, out: str | Path, pending_unless_flagged: Iterable[str] | None = None
+) -> ExportSummary:
     """Write the accepted images (and, if asked, analysed pending images free of the given flags) as a manifest.
 
     The CSV is what `faceage train --manifest` reads (`path,age,gender,race`), with the curator's corrected
@@ -669,7 +802,9 @@ def export_manifest(db: Database, out: str | Path, pending_unless_flagged: Itera
     chosen = DatasetImage.status == DatasetImageStatus.accepted
     if pending_unless_flagged is not None:
         blocking = DatasetImage.flags.any(DatasetFlag.name.in_(list(pending_unless_flagged)))
-        clean_pending = (DatasetImage.status == DatasetImageStatus.pending) & ~blocking & DatasetImage.analysed_at.is_not(None)
+        clean_pending = (
+            (DatasetImage.status == DatasetImageStatus.pending) & ~blocking & DatasetImage.analysed_at.is_not(None)
+        )
         chosen = chosen | clean_pending
     written = skipped = 0
     out = Path(out)

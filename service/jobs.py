@@ -11,7 +11,7 @@ import io
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from PIL import Image
 from sqlalchemy import delete, select
@@ -70,12 +70,16 @@ def normalise_photo(content: bytes, settings: Settings) -> Upload:
     """
     if len(content) > settings.max_upload_bytes:
         raise RequestError(
-            "file_too_large", f"the file has {len(content) / 2**20:.1f} MB; the limit is {settings.max_upload_bytes / 2**20:.0f} MB", 413
+            "file_too_large",
+            f"the file has {len(content) / 2**20:.1f} MB; the limit is {settings.max_upload_bytes / 2**20:.0f} MB",
+            413,
         )
     try:
         with _decode_slot(settings.max_concurrent_decodes):
             photo = load_photo(
-                content, max_side=DEFAULT_MAX_SIDE, max_pixels=settings.max_pixels,
+                content,
+                max_side=DEFAULT_MAX_SIDE,
+                max_pixels=settings.max_pixels,
                 max_decoded_pixels=settings.max_decoded_pixels,
             )
     except PhotoError as error:
@@ -84,8 +88,12 @@ def normalise_photo(content: bytes, settings: Settings) -> Upload:
     Image.fromarray(photo.pixels).save(buffer, "JPEG", quality=95)
     height, width = photo.pixels.shape[:2]
     return Upload(
-        content=buffer.getvalue(), content_type="image/jpeg", width=width, height=height,
-        original_width=photo.original_size[0], original_height=photo.original_size[1],
+        content=buffer.getvalue(),
+        content_type="image/jpeg",
+        width=width,
+        height=height,
+        original_width=photo.original_size[0],
+        original_height=photo.original_size[1],
     )
 
 
@@ -101,8 +109,14 @@ def _decode_slot(limit: int) -> threading.BoundedSemaphore:
 
 
 def accept_photo(
-    db: Database, settings: Settings, content: bytes, ages: list[float], gender: str,
-    api_key_id: int | None = None, batch_id: str | None = None, item_name: str | None = None,
+    db: Database,
+    settings: Settings,
+    content: bytes,
+    ages: list[float],
+    gender: str,
+    api_key_id: int | None = None,
+    batch_id: str | None = None,
+    item_name: str | None = None,
 ) -> AcceptedJob:
     """Store a new job for this photo, or return the caller's existing one for the same photo and options.
 
@@ -116,8 +130,14 @@ def accept_photo(
     upload = normalise_photo(content, settings)
     token = secrets.token_urlsafe(24)
     job = Job(
-        id=secrets.token_hex(16), token_hash=hash_secret(token), api_key_id=api_key_id, batch_id=batch_id,
-        item_name=item_name, photo_sha256=digest, ages=ages, gender=gender,
+        id=secrets.token_hex(16),
+        token_hash=hash_secret(token),
+        api_key_id=api_key_id,
+        batch_id=batch_id,
+        item_name=item_name,
+        photo_sha256=digest,
+        ages=ages,
+        gender=gender,
         expires_at=utcnow() + timedelta(hours=settings.retention_hours),
     )
     job.upload = upload
@@ -129,8 +149,11 @@ def accept_photo(
 def _existing_job(db, api_key_id, digest, ages, gender) -> str | None:
     with db.session() as session:
         query = select(Job).where(
-            Job.api_key_id == api_key_id, Job.photo_sha256 == digest, Job.status != JobStatus.failed,
-            Job.expires_at > utcnow(), Job.batch_id.is_(None),
+            Job.api_key_id == api_key_id,
+            Job.photo_sha256 == digest,
+            Job.status != JobStatus.failed,
+            Job.expires_at > utcnow(),
+            Job.batch_id.is_(None),
         )
         for job in session.scalars(query):
             if job.ages == ages and job.gender == gender:
@@ -186,7 +209,10 @@ def claim_queued(db: Database, task_id: str, limit: int) -> list[Job]:
         return []
     with db.session() as session:
         query = (
-            select(Job).where(Job.status == JobStatus.queued).order_by(Job.created_at).limit(limit)
+            select(Job)
+            .where(Job.status == JobStatus.queued)
+            .order_by(Job.created_at)
+            .limit(limit)
             .with_for_update(skip_locked=True)
         )
         claimed = list(session.scalars(query))
@@ -204,10 +230,17 @@ def store_results(db: Database, job_id: str, document: dict, files) -> None:
             return
         session.execute(delete(ResultImage).where(ResultImage.job_id == job_id))
         for output in files:
-            session.add(ResultImage(
-                job_id=job_id, name=output.name, kind=output.kind, face=output.face, age=output.age,
-                content_type=output.content_type, content=output.content,
-            ))
+            session.add(
+                ResultImage(
+                    job_id=job_id,
+                    name=output.name,
+                    kind=output.kind,
+                    face=output.face,
+                    age=output.age,
+                    content_type=output.content_type,
+                    content=output.content,
+                )
+            )
         job.result, job.status, job.stage, job.progress = document, JobStatus.done, "done", 1.0
         job.finished_at = utcnow()
 
@@ -223,7 +256,9 @@ def mark_failed(db: Database, job_id: str, code: str, message: str) -> None:
 
 def result_image(db: Database, job_id: str, name: str) -> ResultImage | None:
     with db.session() as session:
-        return session.scalars(select(ResultImage).where(ResultImage.job_id == job_id, ResultImage.name == name)).first()
+        return session.scalars(
+            select(ResultImage).where(ResultImage.job_id == job_id, ResultImage.name == name)
+        ).first()
 
 
 def result_images(db: Database, job_id: str) -> list[ResultImage]:
@@ -244,7 +279,7 @@ def delete_job(db: Database, job_id: str) -> bool:
 def stalled_jobs(db: Database, running_for: timedelta, queued_for: timedelta, now: datetime | None = None) -> list[str]:
     """Jobs no worker is visibly working on: running without progress for `running_for` (its worker died),
     or queued for `queued_for` (its message was lost, as a broker without late acknowledgement can)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with db.session() as session:
         query = select(Job.id).where(
             ((Job.status == JobStatus.running) & (Job.updated_at < now - running_for))
@@ -263,7 +298,7 @@ def requeue(db: Database, job_id: str) -> None:
 
 def delete_expired(db: Database, now: datetime | None = None) -> int:
     """Delete every job (with its upload and results) past its retention; returns how many."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with db.session() as session:
         expired = list(session.scalars(select(Job).where(Job.expires_at <= now)))
         for job in expired:

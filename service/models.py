@@ -8,14 +8,14 @@ only as a metadata-free re-encoding (no EXIF, no GPS). Everything a job owns is 
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -50,7 +50,7 @@ class Batch(Base):
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    jobs: Mapped[list["Job"]] = relationship(back_populates="batch", cascade="all, delete-orphan", passive_deletes=True)
+    jobs: Mapped[list[Job]] = relationship(back_populates="batch", cascade="all, delete-orphan", passive_deletes=True)
 
 
 class Job(Base):
@@ -65,7 +65,9 @@ class Job(Base):
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
     item_name: Mapped[str | None] = mapped_column(String(500))  # the file's name within its batch
     photo_sha256: Mapped[str] = mapped_column(String(64), index=True)  # of the bytes as uploaded
-    status: Mapped[JobStatus] = mapped_column(Enum(JobStatus, native_enum=False, length=16), default=JobStatus.queued, index=True)
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, native_enum=False, length=16), default=JobStatus.queued, index=True
+    )
     stage: Mapped[str] = mapped_column(String(32), default="queued")
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     ages: Mapped[list] = mapped_column(JSON)
@@ -83,8 +85,8 @@ class Job(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
     batch: Mapped[Batch | None] = relationship(back_populates="jobs")
-    upload: Mapped["Upload | None"] = relationship(cascade="all, delete-orphan", passive_deletes=True)
-    images: Mapped[list["ResultImage"]] = relationship(
+    upload: Mapped[Upload | None] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+    images: Mapped[list[ResultImage]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="ResultImage.id"
     )
 
@@ -163,10 +165,10 @@ class DatasetImage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
-    flags: Mapped[list["DatasetFlag"]] = relationship(
+    flags: Mapped[list[DatasetFlag]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="DatasetFlag.score.desc()"
     )
-    decisions: Mapped[list["ReviewDecision"]] = relationship(
+    decisions: Mapped[list[ReviewDecision]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="ReviewDecision.id"
     )
 

@@ -16,8 +16,15 @@ def _json(schema: dict, description: str) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    texts = {400: "bad input", 401: "no or invalid credentials", 404: "no such job or batch, or not yours",
-             409: "not done yet", 413: "too large", 429: "rate limited", 503: "queue unavailable"}
+    texts = {
+        400: "bad input",
+        401: "no or invalid credentials",
+        404: "no such job or batch, or not yours",
+        409: "not done yet",
+        413: "too large",
+        429: "rate limited",
+        503: "queue unavailable",
+    }
     return {str(code): _json(_ERROR, texts[code]) for code in codes}
 
 
@@ -36,63 +43,134 @@ def openapi_document() -> dict:
         "components": {
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "created with `faceage apikey create`"},
-                "jobToken": {"type": "apiKey", "in": "header", "name": "X-Job-Token",
-                             "description": "the token given to the uploader of an anonymous job"},
+                "jobToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Job-Token",
+                    "description": "the token given to the uploader of an anonymous job",
+                },
             },
             "schemas": _schemas(),
         },
         "security": [{"apiKey": []}, {"jobToken": []}, {}],
         "paths": {
-            "/api/v1/jobs": {"post": {
-                "summary": "Send a photo to age", "operationId": "createJob",
-                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                    "type": "object", "required": ["photo"],
-                    "properties": {"photo": {"type": "string", "format": "binary"}, **_OPTIONS}}}}},
-                "responses": {"202": _json(_JOB, "accepted; `token` and `urls.page` when sent without an API key"),
-                              "200": _json(_JOB, "the same photo was already sent with this key: that job"),
-                              **_errors(400, 401, 413, 429, 503)},
-            }},
+            "/api/v1/jobs": {
+                "post": {
+                    "summary": "Send a photo to age",
+                    "operationId": "createJob",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["photo"],
+                                    "properties": {"photo": {"type": "string", "format": "binary"}, **_OPTIONS},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json(_JOB, "accepted; `token` and `urls.page` when sent without an API key"),
+                        "200": _json(_JOB, "the same photo was already sent with this key: that job"),
+                        **_errors(400, 401, 413, 429, 503),
+                    },
+                }
+            },
             "/api/v1/jobs/{job_id}": {
                 "parameters": [_JOB_ID],
-                "get": {"summary": "A job's status, progress, faces and result URLs", "operationId": "readJob",
-                        "responses": {"200": _json(_JOB, "the job"), **_errors(401, 404)}},
-                "delete": {"summary": "Delete the photo and every result now", "operationId": "deleteJob",
-                           "responses": {"204": {"description": "deleted"}, **_errors(401, 404)}},
+                "get": {
+                    "summary": "A job's status, progress, faces and result URLs",
+                    "operationId": "readJob",
+                    "responses": {"200": _json(_JOB, "the job"), **_errors(401, 404)},
+                },
+                "delete": {
+                    "summary": "Delete the photo and every result now",
+                    "operationId": "deleteJob",
+                    "responses": {"204": {"description": "deleted"}, **_errors(401, 404)},
+                },
             },
             "/api/v1/jobs/{job_id}/files/{name}": {
                 "parameters": [_JOB_ID, {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "get": {"summary": "One result image", "operationId": "readJobFile",
-                        "responses": {"200": {"description": "the image", "content": {"image/jpeg": {}, "image/png": {}}},
-                                      **_errors(401, 404)}},
+                "get": {
+                    "summary": "One result image",
+                    "operationId": "readJobFile",
+                    "responses": {
+                        "200": {"description": "the image", "content": {"image/jpeg": {}, "image/png": {}}},
+                        **_errors(401, 404),
+                    },
+                },
             },
             "/api/v1/jobs/{job_id}/results.zip": {
                 "parameters": [_JOB_ID],
-                "get": {"summary": "Every result and result.json in one zip", "operationId": "readJobZip",
-                        "responses": {"200": {"description": "zip", "content": {"application/zip": {}}}, **_errors(401, 404, 409)}},
+                "get": {
+                    "summary": "Every result and result.json in one zip",
+                    "operationId": "readJobZip",
+                    "responses": {
+                        "200": {"description": "zip", "content": {"application/zip": {}}},
+                        **_errors(401, 404, 409),
+                    },
+                },
             },
-            "/api/v1/batches": {"post": {
-                "summary": "Send many photos (files or one zip); needs an API key", "operationId": "createBatch",
-                "security": [{"apiKey": []}],
-                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                    "type": "object",
-                    "properties": {"photos": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                                   "archive": {"type": "string", "format": "binary", "description": "a zip of photos"},
-                                   **_OPTIONS}}}}},
-                "responses": {"202": _json(_BATCH, "accepted; unusable files are failed items"), **_errors(400, 401, 413, 429, 503)},
-            }},
+            "/api/v1/batches": {
+                "post": {
+                    "summary": "Send many photos (files or one zip); needs an API key",
+                    "operationId": "createBatch",
+                    "security": [{"apiKey": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "photos": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                                        "archive": {
+                                            "type": "string",
+                                            "format": "binary",
+                                            "description": "a zip of photos",
+                                        },
+                                        **_OPTIONS,
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json(_BATCH, "accepted; unusable files are failed items"),
+                        **_errors(400, 401, 413, 429, 503),
+                    },
+                }
+            },
             "/api/v1/batches/{batch_id}": {
                 "parameters": [_BATCH_ID],
-                "get": {"summary": "A batch's items and their status", "operationId": "readBatch", "security": [{"apiKey": []}],
-                        "responses": {"200": _json(_BATCH, "the batch"), **_errors(401, 404)}},
+                "get": {
+                    "summary": "A batch's items and their status",
+                    "operationId": "readBatch",
+                    "security": [{"apiKey": []}],
+                    "responses": {"200": _json(_BATCH, "the batch"), **_errors(401, 404)},
+                },
             },
             "/api/v1/batches/{batch_id}/results.zip": {
                 "parameters": [_BATCH_ID],
-                "get": {"summary": "Every finished item's results in the input's tree, and summary.json",
-                        "operationId": "readBatchZip", "security": [{"apiKey": []}],
-                        "responses": {"200": {"description": "zip", "content": {"application/zip": {}}}, **_errors(401, 404)}},
+                "get": {
+                    "summary": "Every finished item's results in the input's tree, and summary.json",
+                    "operationId": "readBatchZip",
+                    "security": [{"apiKey": []}],
+                    "responses": {
+                        "200": {"description": "zip", "content": {"application/zip": {}}},
+                        **_errors(401, 404),
+                    },
+                },
             },
-            "/api/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "security": [{}],
-                                             "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "openapi",
+                    "security": [{}],
+                    "responses": {"200": {"description": "OpenAPI 3.1"}},
+                }
+            },
         },
     }
 
@@ -100,28 +178,73 @@ def openapi_document() -> dict:
 def _schemas() -> dict:
     url = {"type": "string"}
     return {
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
-        "Job": {"type": "object", "required": ["id", "status", "progress", "urls"], "properties": {
-            "id": {"type": "string"},
-            "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
-            "stage": {"type": "string"}, "progress": {"type": "number", "minimum": 0, "maximum": 1},
-            "ages": {"type": "array", "items": {"type": "number"}}, "gender": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"}, "expires_at": {"type": "string", "format": "date-time"},
-            "error": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}]},
-            "token": {"type": "string"}, "duplicate": {"type": "boolean"},
-            "faces": {"type": "array", "items": {"type": "object"}},
-            "results": {"type": "object", "properties": {
-                "composites": {"type": "array", "items": {"type": "object", "properties": {"age": {"type": "number"}, "url": url}}},
-                "faces": {"type": "array", "items": {"type": "object"}}, "zip": url}},
-            "urls": {"type": "object", "properties": {"self": url, "page": url}},
-        }},
-        "Batch": {"type": "object", "required": ["id", "status", "items"], "properties": {
-            "id": {"type": "string"}, "status": {"type": "string", "enum": ["running", "done"]},
-            "counts": {"type": "object"}, "progress": {"type": "number"},
-            "items": {"type": "array", "items": {"type": "object", "properties": {
-                "name": {"type": "string"}, "job": {"type": "string"}, "status": {"type": "string"}, "url": url}}},
-            "urls": {"type": "object", "properties": {"self": url, "results": url}},
-        }},
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                }
+            },
+        },
+        "Job": {
+            "type": "object",
+            "required": ["id", "status", "progress", "urls"],
+            "properties": {
+                "id": {"type": "string"},
+                "status": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+                "stage": {"type": "string"},
+                "progress": {"type": "number", "minimum": 0, "maximum": 1},
+                "ages": {"type": "array", "items": {"type": "number"}},
+                "gender": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "expires_at": {"type": "string", "format": "date-time"},
+                "error": {
+                    "oneOf": [
+                        {"type": "null"},
+                        {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+                    ]
+                },
+                "token": {"type": "string"},
+                "duplicate": {"type": "boolean"},
+                "faces": {"type": "array", "items": {"type": "object"}},
+                "results": {
+                    "type": "object",
+                    "properties": {
+                        "composites": {
+                            "type": "array",
+                            "items": {"type": "object", "properties": {"age": {"type": "number"}, "url": url}},
+                        },
+                        "faces": {"type": "array", "items": {"type": "object"}},
+                        "zip": url,
+                    },
+                },
+                "urls": {"type": "object", "properties": {"self": url, "page": url}},
+            },
+        },
+        "Batch": {
+            "type": "object",
+            "required": ["id", "status", "items"],
+            "properties": {
+                "id": {"type": "string"},
+                "status": {"type": "string", "enum": ["running", "done"]},
+                "counts": {"type": "object"},
+                "progress": {"type": "number"},
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "job": {"type": "string"},
+                            "status": {"type": "string"},
+                            "url": url,
+                        },
+                    },
+                },
+                "urls": {"type": "object", "properties": {"self": url, "results": url}},
+            },
+        },
     }

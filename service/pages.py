@@ -15,7 +15,9 @@ pages = Blueprint("pages", __name__, template_folder="templates", static_folder=
 def upload_page():
     settings = current_app.extensions["faceage"]["settings"]
     return render_template(
-        "upload.html", max_upload_mb=settings.max_upload_bytes // 2**20, max_upload_bytes=settings.max_upload_bytes,
+        "upload.html",
+        max_upload_mb=settings.max_upload_bytes // 2**20,
+        max_upload_bytes=settings.max_upload_bytes,
         default_ages=",".join(f"{a:g}" for a in settings.default_ages),
     )
 

@@ -11,7 +11,19 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from service import dataset
 from service.auth import reviewer_name, signed_in_reviewer
@@ -141,7 +153,9 @@ def decide(image_id: int):
     """`{"action": "accept"|"reject"|"correct", "version": N, "age"?: int, "gender"?: 0|1}`."""
     body = _json_body()
     target = ReviewTarget(image_id, _version(body))
-    [decided] = dataset.decide(_db(), g.reviewer, body.get("action"), [target], age=body.get("age"), gender=body.get("gender"))
+    [decided] = dataset.decide(
+        _db(), g.reviewer, body.get("action"), [target], age=body.get("age"), gender=body.get("gender")
+    )
     return jsonify(image=decided)
 
 
@@ -172,7 +186,7 @@ def _json_body() -> dict:
 def _version(body: dict) -> int:
     version = body.get("version")
     if isinstance(version, bool) or not isinstance(version, int):
-        raise dataset.InvalidReview("send the version of the image you saw (its \"version\")")
+        raise dataset.InvalidReview('send the version of the image you saw (its "version")')
     return version
 
 
@@ -188,8 +202,12 @@ def _filters() -> ReviewFilters:
     if status is not None and status not in DatasetImageStatus.__members__:
         raise dataset.InvalidReview(f"status is one of {', '.join(DatasetImageStatus.__members__)}")
     return ReviewFilters(
-        flag=request.args.get("flag") or None, min_age=_int_arg("min_age"), max_age=_int_arg("max_age"),
-        race=_int_arg("race"), status=status, reviewer=request.args.get("reviewer") or None,
+        flag=request.args.get("flag") or None,
+        min_age=_int_arg("min_age"),
+        max_age=_int_arg("max_age"),
+        race=_int_arg("race"),
+        status=status,
+        reviewer=request.args.get("reviewer") or None,
     )
 
 

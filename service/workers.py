@@ -8,7 +8,7 @@ of Flask or Celery.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -71,7 +71,7 @@ class Health:
 def health(db: Database, heartbeat_s: float, now: datetime | None = None) -> Health:
     """The service as a load balancer or an operator should see it: healthy only when the database answers
     and at least one worker with its models loaded has been heard from within MISSED_HEARTBEATS beats."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     fresh_after = now - timedelta(seconds=heartbeat_s * MISSED_HEARTBEATS)
     try:
         with db.session() as session:
@@ -98,7 +98,7 @@ def health(db: Database, heartbeat_s: float, now: datetime | None = None) -> Hea
 
 def _aware(moment: datetime) -> datetime:
     """SQLite hands timestamps back without their zone; they were written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _seconds(now: datetime, moment: datetime | None) -> float | None:

@@ -28,7 +28,9 @@ def photos(tmp_path_factory, astronaut):
 
 
 def test_age_writes_crops_strip_composites_and_result_json(photos, tmp_path):
-    done = run_faceage("age", str(photos / "astronaut.jpg"), "--out", str(tmp_path), "--ages", "5,40,80", "--gender", "female")
+    done = run_faceage(
+        "age", str(photos / "astronaut.jpg"), "--out", str(tmp_path), "--ages", "5,40,80", "--gender", "female"
+    )
     assert done.returncode == 0, done.stderr
     folder = tmp_path / "astronaut"
     result = json.loads((folder / "result.json").read_text())
@@ -75,21 +77,35 @@ def test_a_model_that_is_not_one_is_refused_in_one_line(photos, tmp_path):
     fake = tmp_path / "fake.safetensors"
     fake.write_bytes(b"garbage")
     done = run_faceage("age", str(photos / "astronaut.jpg"), "--model", str(fake), "--out", str(tmp_path))
-    assert done.returncode == 1 and done.stderr.strip().startswith("error:") and len(done.stderr.strip().splitlines()) == 1
+    assert (
+        done.returncode == 1 and done.stderr.strip().startswith("error:") and len(done.stderr.strip().splitlines()) == 1
+    )
 
 
 def test_the_earlier_caae_renderer_can_be_chosen_and_differs_from_the_default(photos, tmp_path):
     for renderer in ("prototypes", "caae"):
-        done = run_faceage("age", str(photos / "astronaut.jpg"), "--out", str(tmp_path / renderer), "--ages", "80",
-                           "--renderer", renderer)
+        done = run_faceage(
+            "age",
+            str(photos / "astronaut.jpg"),
+            "--out",
+            str(tmp_path / renderer),
+            "--ages",
+            "80",
+            "--renderer",
+            renderer,
+        )
         assert done.returncode == 0, done.stderr
-    default, caae = (np.asarray(Image.open(tmp_path / r / "astronaut" / "face-1" / "age-080.png")).astype(int)
-                     for r in ("prototypes", "caae"))
+    default, caae = (
+        np.asarray(Image.open(tmp_path / r / "astronaut" / "face-1" / "age-080.png")).astype(int)
+        for r in ("prototypes", "caae")
+    )
     assert default.shape == caae.shape and np.abs(default - caae).mean() > 3
     refused = run_faceage("age", str(photos / "astronaut.jpg"), "--renderer", "magic")
     assert refused.returncode != 0 and "magic" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_building_prototypes_without_a_dataset_says_what_to_pass(tmp_path):
-    done = run_faceage("prototypes", "build", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "p.safetensors"))
+    done = run_faceage(
+        "prototypes", "build", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "p.safetensors")
+    )
     assert done.returncode == 1 and "--data" in done.stderr and "Traceback" not in done.stderr

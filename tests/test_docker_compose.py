@@ -24,7 +24,9 @@ def compose() -> dict:
 def test_docker_compose_validates_the_file():
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose is not installed (Debian package docker-compose)")
-    done = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, cwd=ROOT
+    )
     assert done.returncode == 0, done.stderr
 
 

@@ -29,5 +29,5 @@ def prompt_broker_url(url: str) -> str:
     """The URL that selects the prompt transport for an embedded (SQLAlchemy) broker; others unchanged."""
     for prefix in EMBEDDED_PREFIXES:
         if url.startswith(prefix):
-            return f"{ALIAS}+{url[len(prefix):]}"
+            return f"{ALIAS}+{url[len(prefix) :]}"
     return url

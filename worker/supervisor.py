@@ -7,6 +7,7 @@ killed outright its children are orphaned, so both the restart and the stop end 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -14,7 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,13 @@ class Backoff:
 class Supervisor:
     """Runs `argv` and restarts it whenever it exits while not being stopped."""
 
-    def __init__(self, argv: Sequence[str], env: dict | None = None, backoff: Backoff | None = None,
-                 on_restart: Callable[[int, float], None] | None = None):
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: dict | None = None,
+        backoff: Backoff | None = None,
+        on_restart: Callable[[int, float], None] | None = None,
+    ):
         self.argv, self.env = list(argv), env
         self.backoff = backoff or Backoff()
         self.on_restart = on_restart or (lambda code, pause: None)
@@ -47,8 +53,8 @@ class Supervisor:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
 
-    def start(self) -> "Supervisor":
-        self.started_at = datetime.now(timezone.utc)
+    def start(self) -> Supervisor:
+        self.started_at = datetime.now(UTC)
         self._launch()
         self._thread.start()
         return self
@@ -87,10 +93,8 @@ class Supervisor:
             return
         if process.poll() is None:
             process.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                pass
         _kill_group(process.pid)
         process.wait()
         if self._thread.is_alive():
@@ -98,7 +102,5 @@ class Supervisor:
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -4,6 +4,7 @@ and does nothing, or redoes it from the stored upload and replaces partial resul
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import lru_cache
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -152,12 +153,12 @@ def requeue_stalled() -> int:
     SQLite one) and messages lost with a broker. A job requeued while it still runs does no harm: the second
     delivery finds it finished and returns, and MAX_ATTEMPTS bounds a photo that kills its worker every time.
     """
-    from datetime import timedelta
 
     settings = _settings()
     db = _database()
     stalled = jobs.stalled_jobs(
-        db, running_for=timedelta(seconds=settings.task_time_limit_s + 60),
+        db,
+        running_for=timedelta(seconds=settings.task_time_limit_s + 60),
         queued_for=timedelta(seconds=settings.requeue_queued_after_s),
     )
     for job_id in stalled:

@@ -6,7 +6,22 @@ from aging_model.age_groups import AGE_GROUPS, GROUP_CENTRES, N_AGE_GROUPS, age_
 
 @pytest.mark.parametrize(
     "age, group",
-    [(0, 0), (5, 0), (6, 1), (10, 1), (15, 2), (20, 3), (21, 4), (30, 4), (31, 5), (50, 6), (60, 7), (70, 8), (71, 9), (116, 9)],
+    [
+        (0, 0),
+        (5, 0),
+        (6, 1),
+        (10, 1),
+        (15, 2),
+        (20, 3),
+        (21, 4),
+        (30, 4),
+        (31, 5),
+        (50, 6),
+        (60, 7),
+        (70, 8),
+        (71, 9),
+        (116, 9),
+    ],
 )
 def test_ages_fall_in_the_papers_ten_groups(age, group):
     assert age_to_group(age) == group

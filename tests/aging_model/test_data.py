@@ -17,8 +17,16 @@ def test_a_name_without_race_still_gives_age_and_gender():
     assert (face.age, face.gender, face.race) == (39, 1, None)
 
 
-@pytest.mark.parametrize("name", ["61_1_20170109142408075.jpg.chip", "x_1_0_2017.jpg.chip.jpg", "30_3_0_2017.jpg.chip.jpg",
-                                  "200_0_0_2017.jpg.chip.jpg", "readme.jpg"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "61_1_20170109142408075.jpg.chip",
+        "x_1_0_2017.jpg.chip.jpg",
+        "30_3_0_2017.jpg.chip.jpg",
+        "200_0_0_2017.jpg.chip.jpg",
+        "readme.jpg",
+    ],
+)
 def test_malformed_names_are_rejected(name):
     assert parse_utkface_name(name) is None
 
@@ -44,7 +52,9 @@ def test_manifest_rows_become_faces_and_bad_rows_are_counted(tmp_path):
     (tmp_path / "m.csv").write_text("path,age,gender,race\na.jpg,30,1,2\nb.jpg,x,1,0\nc.jpg,150,0,0\n/abs/d.jpg,7,0,\n")
     index = read_manifest(tmp_path / "m.csv")
     assert [(f.path, f.age, f.gender, f.race) for f in index.faces] == [
-        (tmp_path / "a.jpg", 30, 1, 2), (Path("/abs/d.jpg"), 7, 0, None)]
+        (tmp_path / "a.jpg", 30, 1, 2),
+        (Path("/abs/d.jpg"), 7, 0, None),
+    ]
     assert index.skipped == {"malformed_row": 1, "label_out_of_range": 1}
 
 

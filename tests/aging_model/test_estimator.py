@@ -37,14 +37,21 @@ def test_the_loss_is_finite_and_prefers_the_right_age():
     torch.manual_seed(0)
     net = AgeGenderNet(EstimatorConfig(resolution=32, width=8, feature_dim=32))
     faces = torch.rand(4, 3, 32, 32) * 2 - 1
-    loss, parts = estimator_loss(net, faces, torch.tensor([5, 30, 60, 110]), torch.tensor([0, 1, 0, 1]), EstimatorTrainConfig())
+    loss, parts = estimator_loss(
+        net, faces, torch.tensor([5, 30, 60, 110]), torch.tensor([0, 1, 0, 1]), EstimatorTrainConfig()
+    )
     assert torch.isfinite(loss) and set(parts) == {"age_ce", "age_l1", "gender_bce"}
 
 
 def test_a_real_training_run_writes_weights_history_and_a_plot(tiny_utkface, tmp_path):
     config = EstimatorTrainConfig(
-        data=str(tiny_utkface), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
-        model=EstimatorConfig(resolution=32, width=8, feature_dim=32), epochs=2, batch_size=4, device="cpu",
+        data=str(tiny_utkface),
+        out=str(tmp_path / "run"),
+        cache_dir=str(tmp_path / "cache"),
+        model=EstimatorConfig(resolution=32, width=8, feature_dim=32),
+        epochs=2,
+        batch_size=4,
+        device="cpu",
         validation_percent=30,
     )
     weights, metrics = train_estimator(config)
@@ -102,7 +109,9 @@ def test_the_shipped_estimator_on_held_out_utkface_faces(shipped, utkface_dir, d
     crops, ages, genders = [], [], []
     chips = [np.asarray(Image.open(f.path).convert("RGB")) for f in faces]
     for start in range(0, len(chips), 50):
-        for face, chip, found in zip(faces[start : start + 50], chips[start : start + 50], detector.detect_batch(chips[start : start + 50])):
+        for face, chip, found in zip(
+            faces[start : start + 50], chips[start : start + 50], detector.detect_batch(chips[start : start + 50])
+        ):
             if found:
                 best = max(found, key=lambda f: f.probability)
                 crops.append(align_face(chip, best.landmarks, 64).pixels)

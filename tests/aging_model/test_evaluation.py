@@ -26,7 +26,7 @@ from preprocessing.landmarks import DenseLandmarker
 
 
 def test_rank_correlation_of_rising_falling_and_flat_ages():
-    assert spearman(GROUP_CENTRES, GROUP_CENTRES ** 2) == pytest.approx(1.0)
+    assert spearman(GROUP_CENTRES, GROUP_CENTRES**2) == pytest.approx(1.0)
     assert spearman(GROUP_CENTRES, -GROUP_CENTRES) == pytest.approx(-1.0)
     assert spearman(GROUP_CENTRES, np.full(10, 30.0)) == 0.0
 
@@ -76,12 +76,23 @@ def test_a_whole_report_from_real_components(tiny_utkface, tmp_path):
     faces = load_held_out(tiny_utkface, tmp_path / "cache", 32, limit=6, validation_percent=50)
     assert faces.detail_crops.shape[1:] == (DETAIL_SIZE, DETAIL_SIZE, 3) and len(faces.detail_crops) == len(faces.crops)
     metrics, arrays = evaluate(
-        model, AgeGenderEstimator.load(device="cpu"), FaceEmbedder(), faces,
-        ager=PrototypeAger.load(), landmarker=DenseLandmarker(),
+        model,
+        AgeGenderEstimator.load(device="cpu"),
+        FaceEmbedder(),
+        faces,
+        ager=PrototypeAger.load(),
+        landmarker=DenseLandmarker(),
     )
     report = write_report(metrics, arrays, tmp_path / "report", "untrained")
-    for name in ("metrics.json", "age_vs_target.png", "identity_per_group.png", "samples.jpg", "samples-served.jpg",
-                 "samples-served-caae.jpg", "failures.jpg"):
+    for name in (
+        "metrics.json",
+        "age_vs_target.png",
+        "identity_per_group.png",
+        "samples.jpg",
+        "samples-served.jpg",
+        "samples-served-caae.jpg",
+        "failures.jpg",
+    ):
         assert (tmp_path / "report" / name).is_file()
     assert "real faces read as" in report.read_text()
     stored = json.loads((tmp_path / "report" / "metrics.json").read_text())

@@ -34,7 +34,9 @@ def test_a_photo_with_one_face_is_aged_to_every_requested_age(pipeline, astronau
 def test_with_the_estimator_the_face_is_read_and_its_own_gender_conditions_the_generator(detector, astronaut_jpeg):
     from aging_model.estimator import AgeGenderEstimator
 
-    pipeline = AgingPipeline(AgingModel.load(device="cpu"), detector=detector, estimator=AgeGenderEstimator.load(device="cpu"))
+    pipeline = AgingPipeline(
+        AgingModel.load(device="cpu"), detector=detector, estimator=AgeGenderEstimator.load(device="cpu")
+    )
     [face] = pipeline.run(astronaut_jpeg, ages=[20, 60], gender="auto").faces
     assert 25 <= face.estimated_age <= 50 and face.female_probability > 0.5
     assert face.gender_condition == face.female_probability
@@ -82,14 +84,16 @@ def test_a_face_too_small_to_age_is_refused_with_its_reason(pipeline, astronaut)
     import cv2
 
     tiny = cv2.resize(astronaut, (90, 90), interpolation=cv2.INTER_AREA)
-    with pytest.raises(NoUsableFace, match="face_too_small|no face found"):
+    with pytest.raises(NoUsableFace, match=r"face_too_small|no face found"):
         pipeline.run(_jpeg(tiny))
 
 
 def test_the_caae_renderer_is_still_available(detector, astronaut_jpeg):
     from aging_model.pipeline import PipelineSettings
 
-    pipeline = AgingPipeline(AgingModel.load(device="cpu"), detector=detector, settings=PipelineSettings(renderer="caae"))
+    pipeline = AgingPipeline(
+        AgingModel.load(device="cpu"), detector=detector, settings=PipelineSettings(renderer="caae")
+    )
     assert pipeline.ager is None
     [face] = pipeline.run(astronaut_jpeg, ages=[5, 80]).faces
     assert face.aged.shape[0] == 2 and face.aged.shape[1:] == face.detail.shape
@@ -112,7 +116,11 @@ def test_several_photos_are_aged_in_one_call_each_with_its_own_ages_and_outcome(
     model.age_faces = lambda crops, ages, genders: calls.append(len(crops)) or original(crops, ages, genders)
     pipeline = AgingPipeline(model, detector=detector, estimator=AgeGenderEstimator.load(device="cpu"))
     landscape = _jpeg(np.full((300, 400, 3), 120, np.uint8))
-    requests = [PhotoRequest(astronaut_jpeg, (20, 60), "male"), PhotoRequest(landscape), PhotoRequest(astronaut_jpeg, (40, 80), "male")]
+    requests = [
+        PhotoRequest(astronaut_jpeg, (20, 60), "male"),
+        PhotoRequest(landscape),
+        PhotoRequest(astronaut_jpeg, (40, 80), "male"),
+    ]
 
     first, missing, second = pipeline.run_many(requests)
 

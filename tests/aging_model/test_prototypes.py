@@ -129,7 +129,7 @@ def test_every_race_in_a_cell_weighs_the_same(face):
     samples += [PrototypeSample(flat(colour), marks, 4, 0, race=0) for colour in race0]
     samples.append(PrototypeSample(flat((200, 60, 180)), marks + np.float32([8, 0]), 4, 0, race=1))
     prototypes = build_prototypes(samples)
-    expected = (np.mean(race0, axis=0) + [200, 60, 180]) / 2  # (130, 85, 105); a plain mean: (95, 97.5, 67.5)
+    expected = (np.mean(race0, axis=0) + np.array([200, 60, 180])) / 2  # (130, 85, 105); a plain mean: (95, 97.5, 67.5)
     cell = prototypes.textures[4, 0].reshape(-1, 3).astype(np.float32)
     assert np.abs(cell.mean(axis=0) - expected).max() <= 1
     assert np.abs(cell - expected).max() <= 1  # flat faces stay flat through the warp

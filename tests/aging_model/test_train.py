@@ -10,8 +10,14 @@ from aging_model.train import train
 
 def _config(tiny_utkface, tmp_path, epochs):
     return TrainConfig(
-        data=str(tiny_utkface), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
-        model=ModelConfig(resolution=32, width=8), epochs=epochs, batch_size=4, device="cpu", threads=1,
+        data=str(tiny_utkface),
+        out=str(tmp_path / "run"),
+        cache_dir=str(tmp_path / "cache"),
+        model=ModelConfig(resolution=32, width=8),
+        epochs=epochs,
+        batch_size=4,
+        device="cpu",
+        threads=1,
     )
 
 

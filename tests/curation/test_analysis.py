@@ -30,8 +30,21 @@ def test_a_clean_face_raises_no_flag_and_has_its_features(analysed):
     assert 15 < clean.measures["estimated_age"] < 60
 
 
-@pytest.mark.parametrize("kind", ["blurred", "grayscale", "underexposed", "overexposed", "low_resolution",
-                                  "several_faces", "no_face", "face_too_small", "cut_off", "text_overlay"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "blurred",
+        "grayscale",
+        "underexposed",
+        "overexposed",
+        "low_resolution",
+        "several_faces",
+        "no_face",
+        "face_too_small",
+        "cut_off",
+        "text_overlay",
+    ],
+)
 def test_each_kind_of_bad_image_raises_its_flag(analysed, kind):
     flags = {f.name: f for f in analysed[kind].flags}
     assert kind in flags, f"{kind} not among {sorted(flags)}"

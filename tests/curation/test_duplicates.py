@@ -1,6 +1,5 @@
 """The dataset-wide pass: exact copies, near copies and the same person twice, and what must not match."""
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -25,8 +24,12 @@ def features(models, chip, reencode):
     }
     analyses = analyse_images([ImageToAnalyse(p) for p in images.values()], models)
     return {
-        name: ImageFeatures(key=i, perceptual_hash=a.perceptual_hash, embedding=a.embedding,
-                            estimated_age=a.measures.get("estimated_age"))
+        name: ImageFeatures(
+            key=i,
+            perceptual_hash=a.perceptual_hash,
+            embedding=a.embedding,
+            estimated_age=a.measures.get("estimated_age"),
+        )
         for i, (name, a) in enumerate(zip(images, analyses))
     }
 
@@ -54,7 +57,9 @@ def test_other_photos_and_faceless_images_match_nothing(features):
 
 def test_children_are_not_compared_for_identity(features):
     # dlib's embeddings cannot tell young children apart; an estimated child is left out of same_person.
-    young = {name: ImageFeatures(f.key, f.perceptual_hash, f.embedding, estimated_age=4.0) for name, f in features.items()}
+    young = {
+        name: ImageFeatures(f.key, f.perceptual_hash, f.embedding, estimated_age=4.0) for name, f in features.items()
+    }
     found = _flags_by_name(young, group_flags(list(young.values())))
     assert "same_person" not in found.get("mirrored", {})
 

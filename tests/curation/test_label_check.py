@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from curation.label_check import (
-    GroupError, OutOfFold, assign_folds, cross_fit, group_errors, out_of_fold_label_flags, person_groups,
+    GroupError,
+    OutOfFold,
+    assign_folds,
+    cross_fit,
+    group_errors,
+    out_of_fold_label_flags,
+    person_groups,
 )
 
 MAX_AGE = 100
@@ -59,7 +65,9 @@ def test_too_few_faces_for_the_folds_is_a_clear_error():
 
     chips = np.zeros((4, 64, 64, 3), np.uint8)
     with pytest.raises(ValueError, match="use fewer folds"):
-        cross_fit(chips, np.full(4, 30), np.zeros(4, int), np.ones(4, bool), np.arange(4), EstimatorTrainConfig(), "cpu")
+        cross_fit(
+            chips, np.full(4, 30), np.zeros(4, int), np.ones(4, bool), np.arange(4), EstimatorTrainConfig(), "cpu"
+        )
 
 
 def _reading(ages, female):
@@ -94,4 +102,3 @@ def test_gender_is_questioned_only_where_the_reading_is_reliable():
     flags = out_of_fold_label_flags(ages, genders, reading, errors, MAX_AGE)
     named = [[f.name for f in face] for face in flags]
     assert named == [[], ["gender_label_disagrees"], [], []]
-

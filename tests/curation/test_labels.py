@@ -19,13 +19,16 @@ def test_a_name_without_race_still_has_age_and_gender():
     assert (labels.age, labels.gender, labels.race) == (39, 1, None)
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("holiday.jpg", "field"),
-    ("x_1_0_20170116174525125.jpg.chip.jpg", "age 'x'"),
-    ("130_0_0_20170116174525125.jpg.chip.jpg", "above 116"),
-    ("30_2_0_20170116174525125.jpg.chip.jpg", "gender '2'"),
-    ("30_1_0_2017-01-16.jpg.chip.jpg", "does not match"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("holiday.jpg", "field"),
+        ("x_1_0_20170116174525125.jpg.chip.jpg", "age 'x'"),
+        ("130_0_0_20170116174525125.jpg.chip.jpg", "above 116"),
+        ("30_2_0_20170116174525125.jpg.chip.jpg", "gender '2'"),
+        ("30_1_0_2017-01-16.jpg.chip.jpg", "does not match"),
+    ],
+)
 def test_a_malformed_name_says_what_is_wrong(name, reason):
     labels = labels_from_name(name)
     assert not labels.labelled and reason in labels.malformed

@@ -78,7 +78,7 @@ def test_a_face_without_text_is_not_flagged(chip, name):
 def test_any_size_is_scored_and_the_box_is_in_the_callers_pixels(chip):
     """A 400 px copy scores like the chip, with its text box twice as large."""
     pixels = WITH_TEXT["white_text"](chip)
-    score, details = text_overlay_score(pixels)
+    _score, details = text_overlay_score(pixels)
     big_score, big_details = text_overlay_score(cv2.resize(pixels, (400, 400), interpolation=cv2.INTER_CUBIC))
     assert big_score >= 1.0
     assert big_details["box"][1] == pytest.approx(2 * details["box"][1], abs=6)

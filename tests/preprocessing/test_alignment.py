@@ -36,7 +36,9 @@ def test_an_aligned_face_has_its_landmarks_on_the_template(detector, astronaut):
     [face] = detector.detect(astronaut)
     aligned = align_face(astronaut, face.landmarks, 200)
     assert aligned.pixels.shape == (200, 200, 3)
-    assert np.abs(transform_points(aligned.matrix, face.landmarks) - CHIP_TEMPLATE).max() < 10  # one face's proportions differ from the median face
+    assert (
+        np.abs(transform_points(aligned.matrix, face.landmarks) - CHIP_TEMPLATE).max() < 10
+    )  # one face's proportions differ from the median face
     # Detected again on the crop (with a margin: MTCNN misjudges faces that touch the image's edges), the
     # landmarks sit where the template says: the crop is chip-framed.
     padded = cv2.copyMakeBorder(aligned.pixels, 50, 50, 50, 50, cv2.BORDER_CONSTANT, value=(128, 128, 128))

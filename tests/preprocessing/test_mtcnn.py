@@ -59,8 +59,9 @@ print(json.dumps([[*f.box.tolist(), f.probability, *f.landmarks.ravel().tolist()
 def test_the_detector_finds_the_same_faces_as_with_torchvision():
     found = {}
     for variant in ("stand-in", "torchvision"):
-        done = subprocess.run([sys.executable, "-c", _DETECT_ASTRONAUT, variant], capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", _DETECT_ASTRONAUT, variant], capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         found[variant] = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
     assert found["stand-in"].shape == (1, 15)

@@ -2,7 +2,6 @@
 
 import cv2
 import numpy as np
-import pytest
 
 from preprocessing.warping import border_anchors, sampling_map, warp_points
 

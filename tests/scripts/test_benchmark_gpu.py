@@ -11,8 +11,13 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_gpu.py"
 
 def test_the_gpu_benchmark_runs_on_the_cpu_and_writes_its_report(tmp_path):
     env = {**os.environ, "OUT": str(tmp_path)}
-    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--device", "cpu"], env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--device", "cpu"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((tmp_path / "benchmark_gpu.json").read_text())
     assert report["device"].startswith("cpu")

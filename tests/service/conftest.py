@@ -14,8 +14,22 @@ from service.database import Database
 
 def _start_worker(env: dict) -> subprocess.Popen:
     """A Celery worker process (one pool process) on the settings in `env`; its output is discarded."""
-    argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app:celery_app", "worker", "--loglevel", "INFO",
-            "--queues", "faceage", "--concurrency", "1", "--without-gossip", "--without-mingle"]
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.celery_app:celery_app",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--queues",
+        "faceage",
+        "--concurrency",
+        "1",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -31,8 +45,13 @@ def stop(process: subprocess.Popen) -> None:
 def embedded(tmp_path_factory):
     """Settings, database and a running worker for the whole test session."""
     data_dir = tmp_path_factory.mktemp("faceage-data")
-    env = {**os.environ, "FACEAGE_DATA_DIR": str(data_dir), "FACEAGE_DEVICE": "cpu", "FACEAGE_REQUEUE_QUEUED_AFTER_S": "3",
-           "FACEAGE_RATE_LIMIT": "1000/minute"}  # the rate limit has its own test
+    env = {
+        **os.environ,
+        "FACEAGE_DATA_DIR": str(data_dir),
+        "FACEAGE_DEVICE": "cpu",
+        "FACEAGE_REQUEUE_QUEUED_AFTER_S": "3",
+        "FACEAGE_RATE_LIMIT": "1000/minute",
+    }  # the rate limit has its own test
     settings = Settings.from_env(env)
     database = Database(settings.database_url)
     database.upgrade()

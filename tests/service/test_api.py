@@ -4,6 +4,7 @@ import io
 import struct
 import zipfile
 import zlib
+from datetime import UTC
 
 import numpy as np
 import pytest
@@ -95,14 +96,19 @@ def _png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
-@pytest.mark.parametrize("content, status, code", [
-    (b"just some text", 400, "not_an_image"),
-    (b"\xff\xd8\xff\xe0" + b"\0" * 100, 400, None),  # a JPEG header and nothing after it
-    (_png_header_only(20_000, 20_000), 413, "image_too_large"),
-])
+@pytest.mark.parametrize(
+    "content, status, code",
+    [
+        (b"just some text", 400, "not_an_image"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 100, 400, None),  # a JPEG header and nothing after it
+        (_png_header_only(20_000, 20_000), 413, "image_too_large"),
+    ],
+)
 def test_bad_files_are_refused_at_once_with_a_reason(client, content, status, code):
     reply = _post(client, content)
     assert reply.status_code == status
@@ -115,7 +121,9 @@ def test_a_truncated_photo_is_named(client, astronaut_jpeg):
     assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "truncated_image"
 
 
-@pytest.mark.parametrize("form, code", [({"ages": "5,old"}, "bad_ages"), ({"ages": "500"}, "bad_ages"), ({"gender": "x"}, "bad_gender")])
+@pytest.mark.parametrize(
+    "form, code", [({"ages": "5,old"}, "bad_ages"), ({"ages": "500"}, "bad_ages"), ({"gender": "x"}, "bad_gender")]
+)
 def test_bad_options_are_refused(client, astronaut_jpeg, form, code):
     reply = _post(client, astronaut_jpeg, **form)
     assert reply.status_code == 400 and reply.get_json()["error"]["code"] == code
@@ -154,11 +162,11 @@ def test_deleting_a_job_removes_it_and_its_results(client, astronaut_jpeg):
 
 
 def test_expired_jobs_are_deleted(embedded, astronaut_jpeg):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     settings, database, _env = embedded
     accepted = jobs.accept_photo(database, settings, astronaut_jpeg, [20.0], "auto")
-    later = datetime.now(timezone.utc) + timedelta(hours=settings.retention_hours + 1)
+    later = datetime.now(UTC) + timedelta(hours=settings.retention_hours + 1)
     assert jobs.delete_expired(database, now=later) >= 1
     assert jobs.get_job(database, accepted.job_id) is None
 
@@ -232,8 +240,10 @@ def test_other_spellings_of_one_key_share_its_rate_limit(embedded, astronaut_jpe
     limited = create_app(replace(settings, rate_limit="2/minute"), enqueue=lambda job_id: None).test_client()
     key = create_api_key(database, "spelled-three-ways")
     spellings = [f"Bearer {key}", f"bEaReR   {key}", f"  bearer {key}  "]
-    replies = [_post(limited, astronaut_jpeg, headers={"Authorization": header}, ages=str(age))
-               for header, age in zip(spellings, (10, 20, 30))]
+    replies = [
+        _post(limited, astronaut_jpeg, headers={"Authorization": header}, ages=str(age))
+        for header, age in zip(spellings, (10, 20, 30))
+    ]
     assert [r.status_code for r in replies] == [202, 202, 429]
 
 
@@ -248,8 +258,9 @@ def test_twenty_concurrent_uploads_all_end_done(live_server, astronaut):
     def upload(i: int) -> dict:
         # Each person's own photo: the astronaut, brightened a little differently.
         pixels = np.clip(astronaut.astype(int) + i, 0, 255).astype(np.uint8)
-        reply = requests.post(f"{live_server}/api/v1/jobs", files={"photo": (f"p{i}.jpg", _jpeg(pixels))},
-                              data={"ages": "60"}, timeout=60)
+        reply = requests.post(
+            f"{live_server}/api/v1/jobs", files={"photo": (f"p{i}.jpg", _jpeg(pixels))}, data={"ages": "60"}, timeout=60
+        )
         assert reply.status_code == 202, reply.text
         return reply.json()
 
@@ -302,7 +313,9 @@ def test_a_job_token_in_the_query_string_never_reaches_the_request_log(embedded,
     thread.start()
     try:
         with caplog.at_level(logging.INFO, logger="werkzeug"):
-            reply = requests.get(f"http://127.0.0.1:{server.server_port}/api/v1/jobs/nope?token=S3CRET-T0KEN", timeout=10)
+            reply = requests.get(
+                f"http://127.0.0.1:{server.server_port}/api/v1/jobs/nope?token=S3CRET-T0KEN", timeout=10
+            )
     finally:
         server.shutdown()
     assert reply.status_code == 404
@@ -350,7 +363,8 @@ def high_water_mb():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 before = high_water_mb()
 reply = client.post("/api/v1/jobs", data={"photo": (io.BytesIO(bomb), "bomb.png")}, content_type="multipart/form-data")
-print(json.dumps({"status": reply.status_code, "code": reply.get_json()["error"]["code"], "grew_mb": high_water_mb() - before}))
+code = reply.get_json()["error"]["code"]
+print(json.dumps({"status": reply.status_code, "code": code, "grew_mb": high_water_mb() - before}))
 """
 
 
@@ -366,8 +380,12 @@ def test_a_tiny_png_declaring_120_megapixels_is_refused_without_decoding_it(tmp_
     bomb = tmp_path / "bomb.png"
     Image.new("1", (10_950, 10_950)).save(bomb, optimize=True)
     assert bomb.stat().st_size < 100_000
-    done = subprocess.run([sys.executable, "-c", _BOMB_UPLOAD, str(tmp_path / "data"), str(bomb)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _BOMB_UPLOAD, str(tmp_path / "data"), str(bomb)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["status"] == 413 and outcome["code"] == "image_too_large"

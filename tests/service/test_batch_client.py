@@ -38,5 +38,7 @@ def test_a_wrong_key_is_reported_per_photo(live_server, astronaut, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.fromarray(astronaut).save(photos / "a.jpg")
-    done = CliRunner().invoke(main, ["batch", str(photos), "--server", live_server, "--api-key", "fa_wrong", "--out", str(tmp_path / "o")])
+    done = CliRunner().invoke(
+        main, ["batch", str(photos), "--server", live_server, "--api-key", "fa_wrong", "--out", str(tmp_path / "o")]
+    )
     assert done.exit_code == 1 and "not valid" in done.output

@@ -50,18 +50,32 @@ def _wait_for_batch(client, url, headers, timeout=240):
     raise AssertionError(f"batch did not finish: {batch}")
 
 
-@pytest.mark.parametrize("raw, clean", [
-    ("a.jpg", "a.jpg"), ("trip/day 1/a.jpg", "trip/day 1/a.jpg"), ("../../etc/passwd", "etc/passwd"),
-    ("/abs/path.jpg", "abs/path.jpg"), ("win\\dir\\b.jpg", "win/dir/b.jpg"), ("folder/", None),
-    ("__MACOSX/._a.jpg", None), ("x/.DS_Store", None),
-])
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("a.jpg", "a.jpg"),
+        ("trip/day 1/a.jpg", "trip/day 1/a.jpg"),
+        ("../../etc/passwd", "etc/passwd"),
+        ("/abs/path.jpg", "abs/path.jpg"),
+        ("win\\dir\\b.jpg", "win/dir/b.jpg"),
+        ("folder/", None),
+        ("__MACOSX/._a.jpg", None),
+        ("x/.DS_Store", None),
+    ],
+)
 def test_names_in_a_batch_stay_inside_it(raw, clean):
     assert clean_name(raw) == clean
 
 
 def test_many_files_become_items_with_their_own_outcome(client, key, astronaut_jpeg):
-    files = [(io.BytesIO(astronaut_jpeg), "astronaut.jpg"), (io.BytesIO(b"hello"), "notes.jpg"), (io.BytesIO(_wall()), "wall.png")]
-    reply = client.post("/api/v1/batches", data={"photos": files, "ages": "30,70"}, headers=key, content_type="multipart/form-data")
+    files = [
+        (io.BytesIO(astronaut_jpeg), "astronaut.jpg"),
+        (io.BytesIO(b"hello"), "notes.jpg"),
+        (io.BytesIO(_wall()), "wall.png"),
+    ]
+    reply = client.post(
+        "/api/v1/batches", data={"photos": files, "ages": "30,70"}, headers=key, content_type="multipart/form-data"
+    )
     assert reply.status_code == 202, reply.get_json()
     batch = _wait_for_batch(client, reply.get_json()["urls"]["self"], key)
     by_name = {item["name"]: item for item in batch["items"]}
@@ -76,8 +90,12 @@ def test_many_files_become_items_with_their_own_outcome(client, key, astronaut_j
 
 def test_a_zip_keeps_its_folder_tree_and_its_names_cannot_escape(client, key, astronaut_jpeg):
     archive = _zip({"trip/day1/astronaut.jpg": astronaut_jpeg, "../../evil.jpg": astronaut_jpeg, "trip/": b""})
-    reply = client.post("/api/v1/batches", data={"archive": (io.BytesIO(archive), "photos.zip"), "ages": "50"},
-                        headers=key, content_type="multipart/form-data")
+    reply = client.post(
+        "/api/v1/batches",
+        data={"archive": (io.BytesIO(archive), "photos.zip"), "ages": "50"},
+        headers=key,
+        content_type="multipart/form-data",
+    )
     assert reply.status_code == 202, reply.get_json()
     batch = _wait_for_batch(client, reply.get_json()["urls"]["self"], key)
     assert sorted(item["name"] for item in batch["items"]) == ["evil.jpg", "trip/day1/astronaut.jpg"]
@@ -87,7 +105,12 @@ def test_a_zip_keeps_its_folder_tree_and_its_names_cannot_escape(client, key, as
 
 def test_a_zip_bomb_is_refused(client, key):
     bomb = _zip({"big.jpg": b"\0" * 20_000_000})  # 20 MB of zeros in about 20 kB
-    reply = client.post("/api/v1/batches", data={"archive": (io.BytesIO(bomb), "bomb.zip")}, headers=key, content_type="multipart/form-data")
+    reply = client.post(
+        "/api/v1/batches",
+        data={"archive": (io.BytesIO(bomb), "bomb.zip")},
+        headers=key,
+        content_type="multipart/form-data",
+    )
     assert reply.status_code == 413 and reply.get_json()["error"]["code"] == "zip_bomb"
 
 
@@ -95,12 +118,22 @@ def test_a_batch_over_the_file_count_is_refused(embedded, key, astronaut_jpeg):
     settings, _database, _env = embedded
     small = create_app(replace(settings, max_batch_files=2), enqueue=_must_not_enqueue).test_client()
     archive = _zip({f"{i}.jpg": astronaut_jpeg for i in range(3)}, zipfile.ZIP_STORED)
-    reply = small.post("/api/v1/batches", data={"archive": (io.BytesIO(archive), "a.zip")}, headers=key, content_type="multipart/form-data")
+    reply = small.post(
+        "/api/v1/batches",
+        data={"archive": (io.BytesIO(archive), "a.zip")},
+        headers=key,
+        content_type="multipart/form-data",
+    )
     assert reply.status_code == 413 and reply.get_json()["error"]["code"] == "too_many_files"
 
 
 def test_a_broken_zip_is_named(client, key):
-    reply = client.post("/api/v1/batches", data={"archive": (io.BytesIO(b"PK\x03\x04 broken"), "a.zip")}, headers=key, content_type="multipart/form-data")
+    reply = client.post(
+        "/api/v1/batches",
+        data={"archive": (io.BytesIO(b"PK\x03\x04 broken"), "a.zip")},
+        headers=key,
+        content_type="multipart/form-data",
+    )
     assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "bad_archive"
 
 
@@ -108,8 +141,12 @@ def test_a_zip_with_a_damaged_member_is_a_400_that_names_it(client, key, astrona
     archive = bytearray(_zip({"me.jpg": astronaut_jpeg}, zipfile.ZIP_STORED))
     at = archive.find(astronaut_jpeg[100:120])
     archive[at] ^= 0xFF  # one flipped byte: the stored CRC no longer matches
-    reply = client.post("/api/v1/batches", data={"archive": (io.BytesIO(bytes(archive)), "a.zip")}, headers=key,
-                        content_type="multipart/form-data")
+    reply = client.post(
+        "/api/v1/batches",
+        data={"archive": (io.BytesIO(bytes(archive)), "a.zip")},
+        headers=key,
+        content_type="multipart/form-data",
+    )
     error = reply.get_json()["error"]
     assert reply.status_code == 400 and error["code"] == "bad_archive" and "me.jpg" in error["message"]
 
@@ -119,18 +156,29 @@ def test_an_encrypted_zip_is_a_400_that_says_to_send_it_without_a_password(clien
     # Mark the member encrypted, as a password-protected zip does (flag bit 0, in its local and central headers).
     archive[6] |= 0x1
     archive[archive.find(b"PK\x01\x02") + 8] |= 0x1
-    reply = client.post("/api/v1/batches", data={"archive": (io.BytesIO(bytes(archive)), "a.zip")}, headers=key,
-                        content_type="multipart/form-data")
+    reply = client.post(
+        "/api/v1/batches",
+        data={"archive": (io.BytesIO(bytes(archive)), "a.zip")},
+        headers=key,
+        content_type="multipart/form-data",
+    )
     error = reply.get_json()["error"]
     assert reply.status_code == 400 and error["code"] == "encrypted_archive" and "password" in error["message"]
 
 
 def test_batches_are_for_their_key_only(client, embedded, key, astronaut_jpeg):
     _settings, database, _env = embedded
-    reply = client.post("/api/v1/batches", data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]}, headers=key, content_type="multipart/form-data")
+    reply = client.post(
+        "/api/v1/batches",
+        data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]},
+        headers=key,
+        content_type="multipart/form-data",
+    )
     url = reply.get_json()["urls"]["self"]
     other = {"Authorization": f"Bearer {create_api_key(database, 'someone else')}"}
     assert client.get(url, headers=other).status_code == 404
     assert client.get(url).status_code == 401
-    anonymous = client.post("/api/v1/batches", data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]}, content_type="multipart/form-data")
+    anonymous = client.post(
+        "/api/v1/batches", data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]}, content_type="multipart/form-data"
+    )
     assert anonymous.status_code == 401

@@ -11,10 +11,15 @@ def test_the_embedded_default_needs_no_server(tmp_path):
 
 
 def test_every_setting_comes_from_a_faceage_variable():
-    settings = Settings.from_env({
-        "FACEAGE_DATABASE_URL": "postgresql+psycopg://db/faceage", "FACEAGE_BROKER_URL": "redis://redis:6379/0",
-        "FACEAGE_MAX_UPLOAD_BYTES": "1000", "FACEAGE_RETENTION_HOURS": "1.5", "FACEAGE_DEFAULT_AGES": "10, 70",
-    })
+    settings = Settings.from_env(
+        {
+            "FACEAGE_DATABASE_URL": "postgresql+psycopg://db/faceage",
+            "FACEAGE_BROKER_URL": "redis://redis:6379/0",
+            "FACEAGE_MAX_UPLOAD_BYTES": "1000",
+            "FACEAGE_RETENTION_HOURS": "1.5",
+            "FACEAGE_DEFAULT_AGES": "10, 70",
+        }
+    )
     assert settings.broker_url == "redis://redis:6379/0" and not settings.embedded
     assert settings.max_upload_bytes == 1000 and settings.retention_hours == 1.5
     assert settings.default_ages == (10.0, 70.0)

@@ -89,7 +89,7 @@ def test_the_migrations_create_the_curation_tables_as_the_models_describe_them(d
     from alembic.migration import MigrationContext
 
     with database.engine.connect() as connection:
-        assert CURATION_TABLES <= set(inspect(connection).get_table_names())
+        assert set(inspect(connection).get_table_names()) >= CURATION_TABLES
         diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert [d for d in diffs if CURATION_TABLES & set(str(d).split("'"))] == []
 
@@ -124,7 +124,9 @@ def test_importing_again_changes_nothing(database, folder):
 def test_csv_labels_replace_the_names_labels_and_mark_the_image_for_analysis_again(database, folder, tmp_path):
     _import(database, folder)
     labels = tmp_path / "labels.csv"
-    labels.write_text(f"path,age,gender,race\n{folder}/portrait.jpg,44,1,3\n{folder}/34_1_0_20170101000000001.jpg.chip.jpg,35,1,0\n")
+    labels.write_text(
+        f"path,age,gender,race\n{folder}/portrait.jpg,44,1,3\n{folder}/34_1_0_20170101000000001.jpg.chip.jpg,35,1,0\n"
+    )
     summary = _import(database, folder, read_label_csv(labels))
     assert summary.outcomes["relabelled"] == 2
     images = _images(database)
@@ -244,13 +246,15 @@ def test_the_out_of_fold_label_check_reads_every_face_and_replaces_its_label_fla
     folds = assign_folds([str(i) for i in faces.ids], 2)
     config = EstimatorTrainConfig(epochs=1, batch_size=1)
     reading = cross_fit(faces.chips, faces.ages, faces.genders, faces.trainable, folds, config, "cpu")
-    assert np.all((0 <= reading.ages) & (reading.ages <= MAX_AGE))
+    assert np.all((reading.ages >= 0) & (reading.ages <= MAX_AGE))
     errors = group_errors(faces.ages, faces.genders, reading, MAX_AGE)
     flags = out_of_fold_label_flags(faces.ages, faces.genders, reading, errors, MAX_AGE)
     dataset.store_label_check(database, faces, flags, reading)
     stored = _images(database)["35_1_0_20170101000000003.jpg.chip.jpg"]
     assert not [f for f in stored.flags if f.name == "age_label_outlier" and not f.details.get("out_of_fold")]
-    assert stored.measures["out_of_fold_age"] == pytest.approx(float(reading.ages[faces.ids.index(stored.id)]), abs=0.01)
+    assert stored.measures["out_of_fold_age"] == pytest.approx(
+        float(reading.ages[faces.ids.index(stored.id)]), abs=0.01
+    )
     assert "landmarks" in stored.measures  # the per-image pass's measures are kept
 
 
@@ -321,14 +325,17 @@ def test_the_cli_flags_through_the_worker_queue(cli, folder, models, monkeypatch
     assert dataset.analysis_progress(database) == (3, 5)
 
 
-@pytest.mark.parametrize("args, message", [
-    (("dataset", "import", "/no/such/folder"), "dataset folder not found"),
-    (("dataset", "list", "--flag", "ugly"), "unknown flag 'ugly'"),
-    (("dataset", "list", "--status", "maybe"), "unknown status 'maybe'"),
-    (("dataset", "sheet", "--out", "x.jpg"), "no image carries a flag yet"),
-    (("dataset", "check-labels"), "run `faceage dataset flag` first"),
-    (("dataset", "export", "--out", "m.csv", "--include-pending-except", "ugly"), "unknown flag 'ugly'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("dataset", "import", "/no/such/folder"), "dataset folder not found"),
+        (("dataset", "list", "--flag", "ugly"), "unknown flag 'ugly'"),
+        (("dataset", "list", "--status", "maybe"), "unknown status 'maybe'"),
+        (("dataset", "sheet", "--out", "x.jpg"), "no image carries a flag yet"),
+        (("dataset", "check-labels"), "run `faceage dataset flag` first"),
+        (("dataset", "export", "--out", "m.csv", "--include-pending-except", "ugly"), "unknown flag 'ugly'"),
+    ],
+)
 def test_cli_errors_are_one_line_without_a_traceback(cli, args, message):
     done = cli(*args)
     assert done.exit_code == 1
@@ -338,7 +345,11 @@ def test_cli_errors_are_one_line_without_a_traceback(cli, args, message):
 def test_a_labels_csv_without_its_columns_is_one_line_error(cli, folder, tmp_path):
     (tmp_path / "bad.csv").write_text("file,years\na.jpg,3\n")
     done = cli("dataset", "import", str(folder), "--labels", str(tmp_path / "bad.csv"))
-    assert done.exit_code == 1 and "no path, age, gender column" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert (
+        done.exit_code == 1
+        and "no path, age, gender column" in done.stderr
+        and len(done.stderr.strip().splitlines()) == 1
+    )
 
 
 # --- On the real dataset ------------------------------------------------------------------------------
@@ -370,7 +381,7 @@ def test_a_flag_can_be_replaced_by_a_new_one_of_the_same_name(database, folder):
         with database.session() as session:
             image = session.get(DatasetImage, image_id)
             dataset.replace_flags(session, image, [flag("age_label_outlier", score)], ["age_label_outlier"])
-    stored = [f for f in _images(database).values() if f.id == image_id][0]
+    stored = next(f for f in _images(database).values() if f.id == image_id)
     assert [(f.name, f.score) for f in stored.flags] == [("age_label_outlier", 4.0)] and stored.suspicion == 4.0
 
 
@@ -383,8 +394,21 @@ def test_the_exported_manifest_trains_a_model_on_exactly_those_images(cli, folde
     exported = cli("dataset", "export", "--out", "m.csv", "--include-pending-except", "no_face")
     chosen = {Path(f.path).name for f in read_manifest(tmp_path / "m.csv").faces}
     assert exported.exit_code == 0 and "30_0_0_20170101000000005.jpg.chip.jpg" not in chosen and len(chosen) >= 3
-    trained = cli("train", "--manifest", "m.csv", "--out", "run", "--epochs", "1", "--steps-per-epoch", "1",
-                  "--batch-size", "2", "--device", "cpu")
+    trained = cli(
+        "train",
+        "--manifest",
+        "m.csv",
+        "--out",
+        "run",
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "1",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+    )
     assert trained.exit_code == 0, trained.output
     card = json.loads((tmp_path / "run" / "model.json").read_text())["card"]
     assert card["training_data"] == "m.csv" and 1 <= card["training_faces"] <= len(chosen)

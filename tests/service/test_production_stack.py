@@ -50,8 +50,13 @@ def redis_url():
 
 @pytest.fixture(scope="module")
 def stack(postgres_url, redis_url, tmp_path_factory):
-    env = {**os.environ, "FACEAGE_DATABASE_URL": postgres_url, "FACEAGE_BROKER_URL": redis_url,
-           "FACEAGE_DATA_DIR": str(tmp_path_factory.mktemp("data")), "FACEAGE_DEVICE": "cpu"}
+    env = {
+        **os.environ,
+        "FACEAGE_DATABASE_URL": postgres_url,
+        "FACEAGE_BROKER_URL": redis_url,
+        "FACEAGE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "FACEAGE_DEVICE": "cpu",
+    }
     settings = Settings.from_env(env)
     database = Database(settings.database_url)
     database.upgrade()
@@ -92,13 +97,18 @@ def test_a_worker_killed_in_the_middle_of_jobs_loses_none_of_them(stack, astrona
         client = create_app(settings).test_client()
         accepted = []
         for age in (10, 30, 50, 70, 90):
-            reply = client.post("/api/v1/jobs", data={"photo": (io.BytesIO(astronaut_jpeg), "a.jpg"), "ages": str(age)},
-                                content_type="multipart/form-data")
+            reply = client.post(
+                "/api/v1/jobs",
+                data={"photo": (io.BytesIO(astronaut_jpeg), "a.jpg"), "ages": str(age)},
+                content_type="multipart/form-data",
+            )
             assert reply.status_code == 202
             accepted.append(reply.get_json())
         first = accepted[0]
         deadline = time.monotonic() + 300  # the worker loads its models first, slowly on a loaded 2-core machine
-        while client.get(first["urls"]["self"], headers={"X-Job-Token": first["token"]}).get_json()["status"] == "queued":
+        while (
+            client.get(first["urls"]["self"], headers={"X-Job-Token": first["token"]}).get_json()["status"] == "queued"
+        ):
             assert time.monotonic() < deadline, "the worker never started the first job"
             time.sleep(0.05)
         children = _child_pids(worker.pid)
@@ -127,21 +137,40 @@ def test_a_real_worker_flags_a_dataset_on_postgresql_through_redis(stack, astron
     chip = np.ascontiguousarray(astronaut[25:225, 122:322])
     folder = tmp_path / "dataset"
     folder.mkdir()
-    for name, pixels in {"34_1_0_20170101000000001.jpg.chip.jpg": chip,
-                         "36_1_0_20170101000000002.jpg.chip.jpg": cv2.GaussianBlur(chip, (0, 0), 3),
-                         "30_0_0_20170101000000003.jpg.chip.jpg": np.full((200, 200, 3), 128, np.uint8)}.items():
+    for name, pixels in {
+        "34_1_0_20170101000000001.jpg.chip.jpg": chip,
+        "36_1_0_20170101000000002.jpg.chip.jpg": cv2.GaussianBlur(chip, (0, 0), 3),
+        "30_0_0_20170101000000003.jpg.chip.jpg": np.full((200, 200, 3), 128, np.uint8),
+    }.items():
         Image.fromarray(pixels).save(folder / name, quality=95)
     dataset.import_files(database, dataset.dataset_files(folder))
     worker = start_worker(env)
     try:
-        flagged = subprocess.run([sys.executable, "-c", "from faceage_cli import main; main()", "dataset", "flag",
-                                  "--chunk-size", "2", "--stall-s", "240"], env=env, capture_output=True, text=True, timeout=600)
+        flagged = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from faceage_cli import main; main()",
+                "dataset",
+                "flag",
+                "--chunk-size",
+                "2",
+                "--stall-s",
+                "240",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=60)
     assert flagged.returncode == 0, flagged.stderr
     assert "3 image(s) analysed" in flagged.stdout
     with database.session() as session:
-        flags = {image.source_path.rsplit("/", 1)[1][:2]: {f.name for f in image.flags}
-                 for image in session.scalars(select(DatasetImage))}
+        flags = {
+            image.source_path.rsplit("/", 1)[1][:2]: {f.name for f in image.flags}
+            for image in session.scalars(select(DatasetImage))
+        }
     assert "blurred" in flags["36"] and flags["30"] == {"no_face"} and not flags["34"] & {"no_face", "blurred"}

@@ -21,13 +21,16 @@ from service.app import create_app
 from service.auth import create_reviewer
 from service.config import Settings
 from service.database import Database
-from service.models import DatasetImage, Reviewer, ReviewDecision
+from service.models import DatasetImage, ReviewDecision, Reviewer
 
 HEADERS = {"X-Requested-With": "test"}
 # A file name that is also markup: the page must show it as text, never run it.
 HOSTILE_NAME = '<img src=x onerror="window.pwned=1">.jpg'
-BLURRED, DARK, GRAY = ("62_1_2_20170101000000003.jpg.chip.jpg", "8_0_1_20170101000000004.jpg.chip.jpg",
-                       "45_0_3_20170101000000005.jpg.chip.jpg")
+BLURRED, DARK, GRAY = (
+    "62_1_2_20170101000000003.jpg.chip.jpg",
+    "8_0_1_20170101000000004.jpg.chip.jpg",
+    "45_0_3_20170101000000005.jpg.chip.jpg",
+)
 CLEAN, MIRRORED = "34_1_0_20170101000000001.jpg.chip.jpg", "35_1_0_20170101000000002.jpg.chip.jpg"
 # Flags the curation passes would have raised (the passes have their own tests): they give the queue an order.
 # The hostile name raises malformed_name (5.0) on import and comes first.
@@ -52,8 +55,12 @@ def folder(tmp_path_factory, astronaut) -> Path:
     gray = cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY)
     root = tmp_path_factory.mktemp("review-dataset")
     for name, pixels in {
-        CLEAN: chip, MIRRORED: chip[:, ::-1], BLURRED: cv2.GaussianBlur(chip, (0, 0), 3), DARK: (chip * 0.4).astype(np.uint8),
-        GRAY: np.repeat(gray[..., None], 3, axis=2), HOSTILE_NAME: cv2.resize(chip, (180, 180)),
+        CLEAN: chip,
+        MIRRORED: chip[:, ::-1],
+        BLURRED: cv2.GaussianBlur(chip, (0, 0), 3),
+        DARK: (chip * 0.4).astype(np.uint8),
+        GRAY: np.repeat(gray[..., None], 3, axis=2),
+        HOSTILE_NAME: cv2.resize(chip, (180, 180)),
     }.items():
         (root / name).write_bytes(_jpeg(pixels))
     return root
@@ -109,8 +116,11 @@ def _sign_in(client, name: str, password: str):
 
 
 def _decide(client, image_id: int, version: int, action: str, **labels):
-    return client.post(f"/review/api/images/{image_id}/decision", json={"action": action, "version": version, **labels},
-                       headers=HEADERS)
+    return client.post(
+        f"/review/api/images/{image_id}/decision",
+        json={"action": action, "version": version, **labels},
+        headers=HEADERS,
+    )
 
 
 def _image(client, image_id: int) -> dict:
@@ -123,7 +133,11 @@ def _queue(client, **filters) -> dict:
 
 def _decisions(database, image_id: int) -> list[ReviewDecision]:
     with database.session() as session:
-        return list(session.scalars(select(ReviewDecision).where(ReviewDecision.image_id == image_id).order_by(ReviewDecision.id)))
+        return list(
+            session.scalars(
+                select(ReviewDecision).where(ReviewDecision.image_id == image_id).order_by(ReviewDecision.id)
+            )
+        )
 
 
 def _stored(database, image_id: int) -> DatasetImage:
@@ -173,7 +187,9 @@ def test_the_session_cookie_is_secure_over_https_and_by_the_setting(settings, da
         client = app.test_client()
         form = client.get("/review/login", base_url=base_url).get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-        reply = client.post("/review/login", base_url=base_url, data={"name": "ada", "password": password, "csrf_token": token})
+        reply = client.post(
+            "/review/login", base_url=base_url, data={"name": "ada", "password": password, "csrf_token": token}
+        )
         return next(h for h in reply.headers.getlist("Set-Cookie") if h.startswith("faceage_session="))
 
     plain = create_app(settings, enqueue=lambda job_id: None)
@@ -242,7 +258,9 @@ def test_the_detail_shows_labels_every_flag_and_the_thumbnail(reviewer, ids):
     image = _image(client, ids[DARK])
     assert (image["age"], image["gender"], image["race"], image["status"]) == (8, 0, 1, "pending")
     assert [(f["name"], f["score"], f["details"]) for f in image["flags"]] == [
-        ("underexposed", 2.0, {"brightness": 40.0}), ("age_label_outlier", 1.5, {"estimated_age": 31.0})]
+        ("underexposed", 2.0, {"brightness": 40.0}),
+        ("age_label_outlier", 1.5, {"estimated_age": 31.0}),
+    ]
     assert image["decisions"] == []
     thumbnail = client.get(f"/review/api/images/{ids[DARK]}/thumbnail.jpg")
     assert thumbnail.mimetype == "image/jpeg" and Image.open(io.BytesIO(thumbnail.data)).size == (128, 128)
@@ -295,17 +313,23 @@ def test_each_decision_is_recorded_with_who_when_before_and_after(reviewer, data
     assert second.before == first.after
     assert second.after == {"status": "accepted", "corrected_age": 58, "corrected_gender": 0}
     history = _image(client, ids[BLURRED])["decisions"]
-    assert [(d["reviewer"], d["action"], d["undone"]) for d in history] == [(name, "accept", False), (name, "correct", False)]
+    assert [(d["reviewer"], d["action"], d["undone"]) for d in history] == [
+        (name, "accept", False),
+        (name, "correct", False),
+    ]
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"action": "accept"}, "version"),
-    ({"action": "approve", "version": 0}, "unknown review action"),
-    ({"action": "correct", "version": 0}, "an age or a gender"),
-    ({"action": "correct", "version": 0, "age": 300}, "0 to 120"),
-    ({"action": "correct", "version": 0, "age": "forty"}, "whole number"),
-    ({"action": "correct", "version": 0, "gender": 2}, "gender"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"action": "accept"}, "version"),
+        ({"action": "approve", "version": 0}, "unknown review action"),
+        ({"action": "correct", "version": 0}, "an age or a gender"),
+        ({"action": "correct", "version": 0, "age": 300}, "0 to 120"),
+        ({"action": "correct", "version": 0, "age": "forty"}, "whole number"),
+        ({"action": "correct", "version": 0, "gender": 2}, "gender"),
+    ],
+)
 def test_an_impossible_decision_is_refused_and_changes_nothing(reviewer, database, ids, body, message):
     _name, client = reviewer
     refused = client.post(f"/review/api/images/{ids[DARK]}/decision", json=body, headers=HEADERS)
@@ -334,8 +358,11 @@ def test_undo_takes_back_the_last_decision_then_the_one_before(reviewer, databas
 def test_bulk_decisions_apply_to_every_selected_image_and_undo_as_one(reviewer, database, ids):
     _name, client = reviewer
     chosen = [ids[CLEAN], ids[MIRRORED], ids[GRAY]]
-    done = client.post("/review/api/decisions", headers=HEADERS,
-                       json={"action": "reject", "images": [{"id": i, "version": 0} for i in chosen]})
+    done = client.post(
+        "/review/api/decisions",
+        headers=HEADERS,
+        json={"action": "reject", "images": [{"id": i, "version": 0} for i in chosen]},
+    )
     assert done.status_code == 200
     assert [(i["id"], i["status"]) for i in done.get_json()["images"]] == [(i, "rejected") for i in chosen]
     assert _queue(client)["reviewed"] == 3
@@ -347,10 +374,16 @@ def test_bulk_decisions_apply_to_every_selected_image_and_undo_as_one(reviewer, 
 def test_a_bulk_decision_with_one_stale_image_changes_none_of_them(reviewer, database, ids):
     _name, client = reviewer
     _decide(client, ids[GRAY], 0, "accept")
-    stale = client.post("/review/api/decisions", headers=HEADERS,
-                        json={"action": "reject", "images": [{"id": ids[CLEAN], "version": 0}, {"id": ids[GRAY], "version": 0}]})
+    stale = client.post(
+        "/review/api/decisions",
+        headers=HEADERS,
+        json={"action": "reject", "images": [{"id": ids[CLEAN], "version": 0}, {"id": ids[GRAY], "version": 0}]},
+    )
     assert stale.status_code == 409 and stale.get_json()["error"]["image_ids"] == [ids[GRAY]]
-    assert _stored(database, ids[CLEAN]).status.value == "pending" and _stored(database, ids[GRAY]).status.value == "accepted"
+    assert (
+        _stored(database, ids[CLEAN]).status.value == "pending"
+        and _stored(database, ids[GRAY]).status.value == "accepted"
+    )
 
 
 # --- Several reviewers at once ----------------------------------------------------------------------------------
@@ -494,7 +527,9 @@ def test_a_reviewer_signs_in_and_reviews_by_keyboard_only(page, live_review, dat
     assert [d.action for d in _decisions(database, ids[HOSTILE_NAME])] == ["accept"]
 
 
-def test_the_page_shows_a_stale_write_reloads_the_image_and_decides_on_a_selection(page, live_review, app, database, ids):
+def test_the_page_shows_a_stale_write_reloads_the_image_and_decides_on_a_selection(
+    page, live_review, app, database, ids
+):
     password = create_reviewer(database, "ada")
     _bob, bob_client = _signed_in(app, database, "bob")
     page.goto(live_review + "/review/login")

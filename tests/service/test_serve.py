@@ -90,18 +90,32 @@ def _get(url: str) -> tuple[int, dict]:
 
 def _upload(base: str, jpeg: bytes) -> dict:
     boundary = "faceage-test-boundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.jpg\"\r\n"
-            f"Content-Type: image/jpeg\r\n\r\n").encode() + jpeg + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(f"{base}/api/v1/jobs", data=body, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + jpeg
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{base}/api/v1/jobs",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     with urllib.request.urlopen(request, timeout=30) as reply:
         assert reply.status == 202
         return json.loads(reply.read())
 
 
 def test_a_killed_worker_is_started_again_its_jobs_get_done_and_healthz_tells_the_truth_meanwhile(tmp_path, astronaut):
-    env = {**os.environ, "FACEAGE_DATA_DIR": str(tmp_path / "data"), "FACEAGE_DEVICE": "cpu",
-           "FACEAGE_WORKER_HEARTBEAT_S": "1"}
+    env = {
+        **os.environ,
+        "FACEAGE_DATA_DIR": str(tmp_path / "data"),
+        "FACEAGE_DEVICE": "cpu",
+        "FACEAGE_WORKER_HEARTBEAT_S": "1",
+    }
     log = tmp_path / "serve.log"
     with open(log, "w") as output:
         serve = subprocess.Popen([FACEAGE, "serve", "--port", "0"], env=env, stdout=output, stderr=subprocess.STDOUT)
@@ -143,7 +157,10 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_and_healthz_tells_th
         assert not [pid for pid in family if _alive(pid)], "the killed worker's pool or beat is still running"
         assert not _alive(worker)  # reaped
         assert "starting it again" in log.read_text()
-        print(f"worker killed: /healthz 503 after {down_after_s:.1f} s (heartbeat 1 s), queued job done after {recovery_s:.1f} s")
+        print(
+            f"worker killed: /healthz 503 after {down_after_s:.1f} s (heartbeat 1 s), "
+            f"queued job done after {recovery_s:.1f} s"
+        )
 
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=90) == 0

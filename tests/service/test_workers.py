@@ -1,6 +1,6 @@
 """Worker heartbeats and the health they add up to, on a database of the test's own (no worker running)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -27,7 +27,7 @@ def db(settings):
 
 def _age_heartbeat(db, name, seconds):
     with db.session() as session:
-        session.get(WorkerHeartbeat, name).seen_at = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+        session.get(WorkerHeartbeat, name).seen_at = datetime.now(UTC) - timedelta(seconds=seconds)
 
 
 def test_no_worker_is_unhealthy_until_one_beats_and_loads_its_models(db):
@@ -55,19 +55,19 @@ def test_the_oldest_queued_job_is_reported(db, settings, astronaut_jpeg):
     with db.session() as session:
         from service.models import Job
 
-        session.get(Job, accepted.job_id).created_at = datetime.now(timezone.utc) - timedelta(minutes=5)
+        session.get(Job, accepted.job_id).created_at = datetime.now(UTC) - timedelta(minutes=5)
     report = workers.health(db, heartbeat_s=1.0)
     assert report.queued_jobs == 1 and 299 <= report.oldest_queued_s <= 310
 
 
 def test_ready_since_counts_only_workers_ready_after_the_moment(db):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     assert not workers.ready_since(db, before)
     workers.beat(db, "celery@a:1")
     assert not workers.ready_since(db, before)
     workers.beat(db, "celery@a:1", ready=True)
     assert workers.ready_since(db, before)
-    assert not workers.ready_since(db, datetime.now(timezone.utc) + timedelta(seconds=1))
+    assert not workers.ready_since(db, datetime.now(UTC) + timedelta(seconds=1))
 
 
 def test_healthz_answers_503_without_a_worker_and_200_with_one(settings, db):
@@ -92,9 +92,11 @@ def test_the_web_app_does_not_load_pytorch():
     import subprocess
     import sys
 
-    probe = ("import sys, tempfile; from service.app import create_app; from service.config import Settings; "
-             "create_app(Settings(data_dir=tempfile.mkdtemp()), enqueue=lambda job_id: None); "
-             "print(sorted(m for m in ('torch', 'torchvision', 'facenet_pytorch', 'dlib') if m in sys.modules))")
+    probe = (
+        "import sys, tempfile; from service.app import create_app; from service.config import Settings; "
+        "create_app(Settings(data_dir=tempfile.mkdtemp()), enqueue=lambda job_id: None); "
+        "print(sorted(m for m in ('torch', 'torchvision', 'facenet_pytorch', 'dlib') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"

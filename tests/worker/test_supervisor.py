@@ -5,21 +5,26 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from worker.supervisor import Backoff, Supervisor
 
 # A parent that starts a long-lived child (as Celery starts its pool and beat) and reports the child's pid.
-FAMILY = [sys.executable, "-c", (
-    "import subprocess, sys, time\n"
-    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-    "open(sys.argv[1], 'a').write(f'{child.pid}\\n')\n"
-    "time.sleep(600)\n"
-)]
+FAMILY = [
+    sys.executable,
+    "-c",
+    (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "open(sys.argv[1], 'a').write(f'{child.pid}\\n')\n"
+        "time.sleep(600)\n"
+    ),
+]
 
 
 def _alive(pid: int) -> bool:
     try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return False
     return state != "Z"
@@ -41,8 +46,9 @@ def test_backoff_doubles_to_its_longest_and_resets_after_a_stable_run():
 def test_a_killed_worker_is_started_again_and_its_orphans_are_ended(tmp_path):
     children = tmp_path / "children"
     restarts = []
-    supervisor = Supervisor([*FAMILY, str(children)], backoff=Backoff(first=0.1),
-                            on_restart=lambda code, pause: restarts.append(code)).start()
+    supervisor = Supervisor(
+        [*FAMILY, str(children)], backoff=Backoff(first=0.1), on_restart=lambda code, pause: restarts.append(code)
+    ).start()
     try:
         _wait_for(lambda: children.exists() and len(children.read_text().split()) == 1)
         first_parent, first_child = supervisor.process.pid, int(children.read_text().split()[0])
