@@ -10,8 +10,9 @@ COPY preprocessing ./preprocessing
 COPY aging_model ./aging_model
 COPY service ./service
 COPY worker ./worker
+COPY curation ./curation
 COPY migrations ./migrations
-COPY faceage_cli.py ./
+COPY faceage_cli ./faceage_cli
 RUN uv sync --locked --no-dev
 ENV PATH="/app/.venv/bin:$PATH"
 EXPOSE 8000

@@ -35,7 +35,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from faceage_cli import _worker_argv
+from faceage_cli.serving import worker_argv
 from scripts.benchmark import phone_photo
 from service import workers
 from service.app import create_app
@@ -81,7 +81,7 @@ def start_stack(data_dir: Path, extra_env: dict, concurrency: int = 1):
     database.upgrade()
     started = datetime.now(UTC)
     worker = subprocess.Popen(
-        [sys.executable, *_worker_argv(settings, concurrency=concurrency, beat=False)],
+        [sys.executable, *worker_argv(settings, concurrency=concurrency, beat=False)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

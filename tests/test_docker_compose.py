@@ -62,3 +62,10 @@ def test_the_web_command_names_the_real_app_factory(compose):
     target = next(part for part in compose["services"]["web"]["command"] if part.endswith("()"))
     module, factory = re.match(r"([\w.]+):(\w+)\(\)", target).groups()
     assert callable(getattr(__import__(module, fromlist=[factory]), factory))
+
+
+def test_the_image_copies_every_package_of_the_project():
+    """A package the image lacks fails only when the container imports it (curation did, once)."""
+    copied = set(re.findall(r"^COPY (\w+) ", (ROOT / "Dockerfile").read_text(), re.MULTILINE))
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"scripts"} | {"migrations"}  # not benchmarks
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"

@@ -1,0 +1,42 @@
+"""The `faceage` command line: parses options, calls into the packages, maps user errors to exit codes.
+
+One module per command group: `aging` (age, prototypes), `training` (train, train-estimator, evaluate),
+`serving` (serve, worker, db, apikey, reviewer, batch) and `curating` (dataset). Errors a user can cause end
+with one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from faceage_cli import aging, curating, serving, training
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
+def main(verbose: bool) -> None:
+    """Faceage: see a face at 5, 20, 40, 60 and 80 (CAAE face aging)."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+for command in (
+    aging.age,
+    aging.prototypes,
+    training.train,
+    training.train_estimator,
+    training.evaluate,
+    serving.serve,
+    serving.worker_command,
+    serving.db,
+    serving.apikey,
+    serving.reviewer,
+    serving.batch,
+    curating.dataset,
+):
+    main.add_command(command)
+
+__all__ = ["main"]

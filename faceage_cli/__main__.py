@@ -1,0 +1,3 @@
+from faceage_cli import main
+
+main()
