@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from aging_model import animation
 from aging_model.age_groups import GROUP_LABELS
 from aging_model.pipeline import PhotoResult
 from aging_model.sheets import age_strip
@@ -79,8 +80,12 @@ def _encode_all(pending: list[_ToEncode]) -> list[OutputFile]:
     return list(_encoders().map(_ToEncode.encoded, pending))
 
 
-def render_photo_result(result: PhotoResult, source_name: str, model_card: dict) -> tuple[dict, list[OutputFile]]:
-    """(result.json's document, every output file) of one photo, encoded in memory."""
+def render_photo_result(
+    result: PhotoResult, source_name: str, model_card: dict, lifespan: PhotoResult | None = None
+) -> tuple[dict, list[OutputFile]]:
+    """(result.json's document, every output file) of one photo, encoded in memory. With `lifespan` (the same
+    photo aged to `animation.lifespan_ages()`), also each face's life from 0 to 100 and the whole photo's, as
+    MP4 and GIF."""
     files: list[_ToEncode] = []
     faces_json = []
     for number, face in enumerate(result.faces, start=1):
@@ -115,7 +120,44 @@ def render_photo_result(result: PhotoResult, source_name: str, model_card: dict)
         "photos_aged_together": result.photos_aged_together,  # > 1 when a worker batched several jobs' faces
         "model": {k: model_card.get(k) for k in ("method", "epochs", "training_faces", "licence") if k in model_card},
     }
-    return document, _encode_all(files)
+    encoded = _encode_all(files)
+    if lifespan is not None:
+        document["lifespan"], videos = _lifespan_files(lifespan)
+        animated = {item["face"]: {"mp4": item["mp4"], "gif": item["gif"]} for item in document["lifespan"]["faces"]}
+        for entry in faces_json:
+            if entry["face"] in animated:
+                entry["files"]["lifespan"] = animated[entry["face"]]
+        encoded += videos
+    return document, encoded
+
+
+def _lifespan_files(lifespan: PhotoResult) -> tuple[dict, list[OutputFile]]:
+    """Every aged face from 0 to 100 (MP4 and GIF, the age on each frame) and the whole photo (MP4)."""
+    captions = [animation.age_caption(age) for age in lifespan.ages]
+    work = {"lifespan-photo.mp4": (lifespan.composites, animation.mp4_bytes)}
+    faces = []
+    for number, face in enumerate(lifespan.faces, start=1):
+        if face.aged is None:
+            continue
+        folder = f"face-{number}"
+        faces.append({"face": number, "mp4": f"{folder}/lifespan.mp4", "gif": f"{folder}/lifespan.gif"})
+        frames = [animation.enlarged(frame) for frame in face.aged]
+        work[faces[-1]["mp4"]] = (frames, animation.mp4_bytes)
+        work[faces[-1]["gif"]] = (frames, animation.gif_bytes)
+
+    def encode(name: str) -> OutputFile:
+        frames, encoder = work[name]
+        content = encoder([animation.captioned(frame, caption) for frame, caption in zip(frames, captions)])
+        kind, face = ("lifespan", int(name.split("/")[0][5:])) if "/" in name else ("lifespan-photo", None)
+        return OutputFile(name, kind, face, None, "video/mp4" if name.endswith(".mp4") else "image/gif", content)
+
+    document = {
+        "ages": lifespan.ages,
+        "frames_per_second": animation.FRAMES_PER_SECOND,
+        "photo": "lifespan-photo.mp4",
+        "faces": faces,
+    }
+    return document, list(_encoders().map(encode, list(work)))
 
 
 def _face_files(number: int, face, ages: list[float]) -> tuple[dict, list[_ToEncode]]:
@@ -133,9 +175,11 @@ def _face_files(number: int, face, ages: list[float]) -> tuple[dict, list[_ToEnc
     return {"aligned": files[0].name, "ages": per_age, "strip": files[-1].name}, files
 
 
-def write_photo_result(result: PhotoResult, folder: Path, source_name: str, model_card: dict) -> Path:
+def write_photo_result(
+    result: PhotoResult, folder: Path, source_name: str, model_card: dict, lifespan: PhotoResult | None = None
+) -> Path:
     """Write every output of one photo into `folder`; returns the path of its result.json."""
-    document, files = render_photo_result(result, source_name, model_card)
+    document, files = render_photo_result(result, source_name, model_card, lifespan=lifespan)
     for output in files:
         path = folder / output.name
         path.parent.mkdir(parents=True, exist_ok=True)

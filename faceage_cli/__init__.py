@@ -25,6 +25,7 @@ def main(verbose: bool) -> None:
 
 for command in (
     aging.age,
+    aging.morph,
     aging.prototypes,
     training.train,
     training.train_estimator,

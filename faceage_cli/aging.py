@@ -72,13 +72,20 @@ from faceage_cli.common import EXIT_PHOTO_FAILED, fail, parse_ages
     help="With --renderer caae: share of the generator's own face in each aged face: 0 keeps the photo's "
     "detail and identity most, 1 ages most (default 0.5).",
 )
+@click.option(
+    "--animate",
+    is_flag=True,
+    help="Also write each face's life from 0 to 100 (face-N/lifespan.mp4 and .gif, 41 frames, the age on each) "
+    "and the whole photo's (lifespan-photo.mp4).",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 def age(
-    photos, out_dir, ages, gender, model_path, full_size, blend, max_faces, renderer, rendering_weight, device
+    photos, out_dir, ages, gender, model_path, full_size, blend, max_faces, renderer, rendering_weight, animate, device
 ) -> None:
     """Age the faces in PHOTOS and write crops, strips, composites and result.json per photo."""
     from tqdm import tqdm
 
+    from aging_model.animation import lifespan_ages
     from aging_model.outputs import write_photo_result
     from aging_model.pipeline import AgingPipeline, PipelineSettings
     from preprocessing.errors import PhotoError
@@ -102,8 +109,10 @@ def age(
             failures += 1
             tqdm.write(f"error: {photo}: {error}", file=sys.stderr)
             continue
+        # The same detection and alignment again, at every age of the animation (the faces come in the same order).
+        lifespan = pipeline.run(photo, ages=lifespan_ages(), gender=gender) if animate else None
         folder = out_dir / _unique_name(photo.stem, used_names)
-        write_photo_result(result, folder, source_name=photo.name, model_card=pipeline.model.card)
+        write_photo_result(result, folder, source_name=photo.name, model_card=pipeline.model.card, lifespan=lifespan)
         n_aged = len(result.aged_faces)
         tqdm.write(f"{photo}: {n_aged} face(s) aged -> {folder}", file=sys.stderr if len(photos) > 1 else sys.stdout)
     if failures:
@@ -189,3 +198,31 @@ def prototypes_build(data: Path, out: Path | None, per_race: int, seed: int) -> 
         },
     )
     click.echo(f"{len(samples)} faces (skipped {skipped}) -> {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+@click.command()
+@click.argument("photo_a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("photo_b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--age", type=click.FloatRange(0, 100), default=40.0, show_default=True, help="The age of both.")
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("morph"), show_default=True
+)
+@click.option("--gender", type=click.Choice(["auto", "male", "female"]), default="auto", show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+def morph(photo_a: Path, photo_b: Path, age: float, out_dir: Path, gender: str, device: str) -> None:
+    """Morph the largest face of PHOTO_A into that of PHOTO_B, both at one age: morph.mp4, morph.gif and
+    morph-strip.jpg in --out."""
+    from aging_model.morph import faces_to_morph, morph_outputs
+    from aging_model.pipeline import AgingPipeline
+    from preprocessing.errors import PhotoError
+
+    model = load_model(None, device)
+    pipeline = AgingPipeline(model, estimator=load_estimator(model.device))
+    try:
+        a, b = faces_to_morph(pipeline, photo_a, photo_b, age, gender)
+    except PhotoError as error:
+        fail(str(error))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in morph_outputs(a, b, age).items():
+        (out_dir / name).write_bytes(content)
+    click.echo(f"{photo_a.name} -> {photo_b.name} at {age:g}: {out_dir / 'morph.mp4'}, morph.gif, morph-strip.jpg")

@@ -13,7 +13,7 @@ import logging
 import zipfile
 from datetime import UTC
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
 from service import batches, jobs
 from service.auth import api_key_id
@@ -52,7 +52,8 @@ def openapi():
 
 @api.post("/jobs")
 def create_job():
-    """Multipart `photo`, optional `ages` (comma separated) and `gender` (auto, male, female) -> 202."""
+    """Multipart `photo`, optional `ages` (comma separated), `gender` (auto, male, female) and `animate` (true adds
+    the lifespan animations) -> 202."""
     ctx = _ctx()
     settings = ctx["settings"]
     key = _caller_key()
@@ -61,8 +62,11 @@ def create_job():
         raise RequestError("missing_photo", "send the photo as the multipart field 'photo'")
     ages = jobs.parse_ages(request.form.get("ages"), settings)
     gender = jobs.parse_gender(request.form.get("gender"))
+    animate = jobs.parse_flag(request.form.get("animate"), "animate")
     content = upload.read(settings.max_upload_bytes + 1)
-    accepted = jobs.accept_photo(ctx["db"], settings, content, ages, gender, api_key_id=key, item_name=upload.filename)
+    accepted = jobs.accept_photo(
+        ctx["db"], settings, content, ages, gender, api_key_id=key, item_name=upload.filename, animate=animate
+    )
     if not accepted.duplicate:
         _enqueue_or_fail(accepted.job_id)
     job = jobs.get_job(ctx["db"], accepted.job_id)
@@ -73,6 +77,33 @@ def create_job():
         body["urls"]["page"] = url_for("pages.job_page", job_id=job.id) + f"#{accepted.token}"
     log.info("job %s accepted (%d bytes, ages %s, gender %s)", job.id, len(content), ages, gender)
     return jsonify(body), 200 if accepted.duplicate else 202
+
+
+@api.post("/morphs")
+def create_morph():
+    """Multipart `photo_a` and `photo_b`, optional `age` (0-100, default 40) and `gender` -> 202: a job whose
+    results are the largest face of A becoming that of B at that age (MP4, GIF and a strip of stills)."""
+    ctx = _ctx()
+    settings = ctx["settings"]
+    key = _caller_key()
+    photos = []
+    for field in ("photo_a", "photo_b"):
+        upload = request.files.get(field)
+        if upload is None or (not upload.filename and not upload.content_length):
+            raise RequestError(
+                "missing_photo",
+                f"send both photos, as the multipart fields 'photo_a' and 'photo_b' ({field} is missing)",
+            )
+        photos.append(upload.read(settings.max_upload_bytes + 1))
+    age = jobs.parse_age(request.form.get("age"))
+    gender = jobs.parse_gender(request.form.get("gender"))
+    accepted = jobs.accept_morph(ctx["db"], settings, photos[0], photos[1], age, gender, api_key_id=key)
+    _enqueue_or_fail(accepted.job_id)
+    body = job_view(jobs.get_job(ctx["db"], accepted.job_id))
+    body["token"] = accepted.token
+    body["urls"]["page"] = url_for("pages.job_page", job_id=accepted.job_id) + f"#{accepted.token}"
+    log.info("morph %s accepted (age %s)", accepted.job_id, age)
+    return jsonify(body), 202
 
 
 def _enqueue_or_fail(job_id: str) -> None:
@@ -103,7 +134,8 @@ def job_file(job_id: str, name: str):
     image = jobs.result_image(_ctx()["db"], job.id, name)
     if image is None:
         raise RequestError("not_found", f"job {job.id} has no file {name}", 404)
-    response = Response(image.content, mimetype=image.content_type)
+    # conditional: answers Range requests, so a player can seek in a lifespan video before it has all of it
+    response = send_file(io.BytesIO(image.content), mimetype=image.content_type, conditional=True, etag=False)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -243,6 +275,7 @@ def job_view(job: Job) -> dict:
         "progress": job.progress,
         "ages": job.ages,
         "gender": job.gender,
+        "animate": jobs.wants_animation(job),
         "created_at": _iso(job.created_at),
         "expires_at": _iso(job.expires_at),
         "error": {"code": job.error_code, "message": job.error_message} if job.status == JobStatus.failed else None,
@@ -250,7 +283,15 @@ def job_view(job: Job) -> dict:
     }
     if job.batch_id:
         body["batch"] = job.batch_id
-    if job.result:
+    if jobs.morph_age(job) is not None:
+        body["morph"] = {"age": jobs.morph_age(job)}
+    if job.result and "morph" in job.result:
+        morph = job.result["morph"]
+        body["results"] = {
+            "morph": {"age": morph["age"], **{k: files(morph[k]) for k in ("mp4", "gif", "strip")}},
+            "zip": url_for("api.job_zip", job_id=job.id),
+        }
+    elif job.result:
         result = job.result
         body["faces"] = [
             {
@@ -282,5 +323,15 @@ def job_view(job: Job) -> dict:
             ],
             "zip": url_for("api.job_zip", job_id=job.id),
         }
+        if "lifespan" in result:
+            lifespan = result["lifespan"]
+            body["results"]["lifespan"] = {
+                "ages": lifespan["ages"],
+                "frames_per_second": lifespan["frames_per_second"],
+                "photo": files(lifespan["photo"]),
+                "faces": [
+                    {"face": f["face"], "mp4": files(f["mp4"]), "gif": files(f["gif"])} for f in lifespan["faces"]
+                ],
+            }
         body["timings_s"] = result.get("timings_s")
     return body

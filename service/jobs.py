@@ -20,7 +20,7 @@ from preprocessing.errors import PhotoError
 from preprocessing.loading import DEFAULT_MAX_SIDE, load_photo
 from service.config import Settings
 from service.database import Database
-from service.models import Job, JobStatus, ResultImage, Upload, utcnow
+from service.models import Job, JobStatus, ResultImage, SecondUpload, Upload, utcnow
 
 GENDERS = ("auto", "male", "female")
 
@@ -61,6 +61,17 @@ def parse_gender(raw: str | None) -> str:
     if gender not in GENDERS:
         raise RequestError("bad_gender", "gender must be auto, male or female")
     return gender
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def parse_flag(raw: str | None, name: str) -> bool:
+    """A yes/no form field: true/false, 1/0, yes/no, on/off; absent is no."""
+    value = (raw or "").strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise RequestError(f"bad_{name}", f"{name} must be true or false")
 
 
 def normalise_photo(content: bytes, settings: Settings) -> Upload:
@@ -117,6 +128,7 @@ def accept_photo(
     api_key_id: int | None = None,
     batch_id: str | None = None,
     item_name: str | None = None,
+    animate: bool = False,
 ) -> AcceptedJob:
     """Store a new job for this photo, or return the caller's existing one for the same photo and options.
 
@@ -124,7 +136,7 @@ def accept_photo(
     """
     digest = hashlib.sha256(content).hexdigest()
     if api_key_id is not None and batch_id is None:
-        existing = _existing_job(db, api_key_id, digest, ages, gender)
+        existing = _existing_job(db, api_key_id, digest, ages, gender, animate)
         if existing is not None:
             return AcceptedJob(existing, None, duplicate=True)
     upload = normalise_photo(content, settings)
@@ -138,6 +150,7 @@ def accept_photo(
         photo_sha256=digest,
         ages=ages,
         gender=gender,
+        options={"animate": True} if animate else None,
         expires_at=utcnow() + timedelta(hours=settings.retention_hours),
     )
     job.upload = upload
@@ -146,7 +159,7 @@ def accept_photo(
     return AcceptedJob(job.id, token, duplicate=False)
 
 
-def _existing_job(db, api_key_id, digest, ages, gender) -> str | None:
+def _existing_job(db, api_key_id, digest, ages, gender, animate) -> str | None:
     with db.session() as session:
         query = select(Job).where(
             Job.api_key_id == api_key_id,
@@ -156,9 +169,13 @@ def _existing_job(db, api_key_id, digest, ages, gender) -> str | None:
             Job.batch_id.is_(None),
         )
         for job in session.scalars(query):
-            if job.ages == ages and job.gender == gender:
+            if job.ages == ages and job.gender == gender and wants_animation(job) == animate:
                 return job.id
     return None
+
+
+def wants_animation(job: Job) -> bool:
+    return bool((job.options or {}).get("animate"))
 
 
 def get_job(db: Database, job_id: str) -> Job | None:
@@ -177,6 +194,62 @@ def upload_of(db: Database, job_id: str) -> bytes | None:
     with db.session() as session:
         upload = session.get(Upload, job_id)
         return upload.content if upload else None
+
+
+def second_upload_of(db: Database, job_id: str) -> bytes | None:
+    with db.session() as session:
+        upload = session.get(SecondUpload, job_id)
+        return upload.content if upload else None
+
+
+def parse_age(raw: str | None) -> float:
+    """One age, 0-100 (a morph's)."""
+    try:
+        age = float((raw or "40").strip())
+    except ValueError:
+        raise RequestError("bad_age", "give the age as a number between 0 and 100, e.g. 40") from None
+    if not 0 <= age <= 100:
+        raise RequestError("bad_age", "give the age as a number between 0 and 100, e.g. 40")
+    return age
+
+
+def morph_age(job: Job) -> float | None:
+    """The age of a morph job; None for a job that ages one photo."""
+    morph = (job.options or {}).get("morph")
+    return None if morph is None else float(morph["age"])
+
+
+def accept_morph(
+    db: Database,
+    settings: Settings,
+    content_a: bytes,
+    content_b: bytes,
+    age: float,
+    gender: str,
+    api_key_id: int | None = None,
+) -> AcceptedJob:
+    """Store a job that morphs the face of photo A into that of photo B at `age` (both photos checked and
+    stored without metadata, like any upload)."""
+    first, second = normalise_photo(content_a, settings), normalise_photo(content_b, settings)
+    token = secrets.token_urlsafe(24)
+    job = Job(
+        id=secrets.token_hex(16),
+        token_hash=hash_secret(token),
+        api_key_id=api_key_id,
+        item_name="morph",
+        photo_sha256=hashlib.sha256(content_a + content_b).hexdigest(),
+        ages=[age],
+        gender=gender,
+        options={"morph": {"age": age}},
+        expires_at=utcnow() + timedelta(hours=settings.retention_hours),
+    )
+    job.upload = first
+    job.second_upload = SecondUpload(
+        content=second.content, content_type=second.content_type, width=second.width, height=second.height
+    )
+    with db.session() as session:
+        session.add(job)
+    return AcceptedJob(job.id, token, duplicate=False)
 
 
 def mark_stage(db: Database, job_id: str, stage: str, progress: float) -> None:

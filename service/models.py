@@ -73,6 +73,9 @@ class Job(Base):
     ages: Mapped[list] = mapped_column(JSON)
     gender: Mapped[str] = mapped_column(String(16), default="auto")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # What the job makes besides the stills: {"animate": true} adds the lifespan animations; {"morph": {"age": 40}}
+    # makes it a morph of its upload into its second upload instead.
+    options: Mapped[dict | None] = mapped_column(JSON)
     # The task working on the job: its own, or another task's that took it along to age several jobs' faces
     # in one model call. A delivery of the job's own task leaves a job that another live task has claimed.
     claimed_by: Mapped[str | None] = mapped_column(String(64))
@@ -86,6 +89,7 @@ class Job(Base):
 
     batch: Mapped[Batch | None] = relationship(back_populates="jobs")
     upload: Mapped[Upload | None] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+    second_upload: Mapped[SecondUpload | None] = relationship(cascade="all, delete-orphan", passive_deletes=True)
     images: Mapped[list[ResultImage]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, order_by="ResultImage.id"
     )
@@ -103,6 +107,18 @@ class Upload(Base):
     height: Mapped[int] = mapped_column(Integer)
     original_width: Mapped[int] = mapped_column(Integer)
     original_height: Mapped[int] = mapped_column(Integer)
+
+
+class SecondUpload(Base):
+    """The second photo of a job that needs two (a morph's person B), stored like the first."""
+
+    __tablename__ = "second_uploads"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
 
 
 class ResultImage(Base):

@@ -65,7 +65,16 @@ def openapi_document() -> dict:
                                 "schema": {
                                     "type": "object",
                                     "required": ["photo"],
-                                    "properties": {"photo": {"type": "string", "format": "binary"}, **_OPTIONS},
+                                    "properties": {
+                                        "photo": {"type": "string", "format": "binary"},
+                                        **_OPTIONS,
+                                        "animate": {
+                                            "type": "boolean",
+                                            "default": False,
+                                            "description": "also each face's life and the photo's, 0 to 100, as "
+                                            "MP4 and GIF (results.lifespan)",
+                                        },
+                                    },
                                 }
                             }
                         },
@@ -73,6 +82,33 @@ def openapi_document() -> dict:
                     "responses": {
                         "202": _json(_JOB, "accepted; `token` and `urls.page` when sent without an API key"),
                         "200": _json(_JOB, "the same photo was already sent with this key: that job"),
+                        **_errors(400, 401, 413, 429, 503),
+                    },
+                }
+            },
+            "/api/v1/morphs": {
+                "post": {
+                    "summary": "Morph the face of one photo into that of another, at one age",
+                    "operationId": "createMorph",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["photo_a", "photo_b"],
+                                    "properties": {
+                                        "photo_a": {"type": "string", "format": "binary"},
+                                        "photo_b": {"type": "string", "format": "binary"},
+                                        "age": {"type": "number", "minimum": 0, "maximum": 100, "default": 40},
+                                        "gender": _OPTIONS["gender"],
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json(_JOB, "accepted: a job whose results.morph has the film, a GIF and a strip"),
                         **_errors(400, 401, 413, 429, 503),
                     },
                 }

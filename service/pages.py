@@ -22,6 +22,12 @@ def upload_page():
     )
 
 
+@pages.get("/morph")
+def morph_page():
+    settings = current_app.extensions["faceage"]["settings"]
+    return render_template("morph.html", max_upload_bytes=settings.max_upload_bytes)
+
+
 @pages.get("/jobs/<job_id>")
 def job_page(job_id: str):
     return render_template("job.html", job_id=job_id)

@@ -109,3 +109,26 @@ def test_building_prototypes_without_a_dataset_says_what_to_pass(tmp_path):
         "prototypes", "build", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "p.safetensors")
     )
     assert done.returncode == 1 and "--data" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_animate_writes_each_faces_lifespan_and_the_photos(photos, tmp_path):
+    from aging_model.animation import frames_and_seconds
+
+    done = run_faceage("age", str(photos / "astronaut.jpg"), "--out", str(tmp_path), "--ages", "40", "--animate")
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "astronaut"
+    result = json.loads((folder / "result.json").read_text())
+    assert result["lifespan"]["ages"][0] == 0 and result["lifespan"]["ages"][-1] == 100
+    [face] = result["faces"]
+    for name in (face["files"]["lifespan"]["mp4"], face["files"]["lifespan"]["gif"], result["lifespan"]["photo"]):
+        frames, seconds = frames_and_seconds((folder / name).read_bytes())
+        assert frames == 41 and 4.0 <= seconds <= 4.2, name
+
+
+def test_morph_writes_a_video_a_gif_and_a_strip_and_refuses_a_photo_without_a_face(photos, tmp_path):
+    obama = Path(__file__).resolve().parents[1] / "docs" / "obama.jpg"
+    done = run_faceage("morph", str(photos / "astronaut.jpg"), str(obama), "--age", "60", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {"morph.mp4", "morph.gif", "morph-strip.jpg"}
+    refused = run_faceage("morph", str(photos / "wall.png"), str(obama), "--out", str(tmp_path / "no"))
+    assert refused.returncode == 1 and refused.stderr.startswith("error:") and "Traceback" not in refused.stderr

@@ -77,8 +77,8 @@ def _load_model_before_the_first_job(**_kwargs) -> None:
         torch.set_num_threads(_threads_per_process)
         cv2.setNumThreads(_threads_per_process)
 
-    # A pool process started again after a crash is forked from a parent that already holds connections
-    # (the heartbeat's): it must not use them as its own.
-    _database().engine.dispose(close=False)
+    # A pool process makes its own database engine: one inherited through fork would share its parent's
+    # connections (and, with them, their locks).
+    _database.cache_clear()
     warm_up()
     heartbeat.mark_ready()

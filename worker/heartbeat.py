@@ -13,12 +13,31 @@ log = logging.getLogger(__name__)
 
 _name: str | None = None  # set in the main process before the pool forks, so pool processes inherit it
 _stop = threading.Event()
+_database = None  # the heartbeat's own, in the main process: never shared with what pool processes use
+# The main process forks new pool processes while this thread runs. A fork taken in the middle of a beat
+# would copy a connection pool's or a driver's lock held by this thread into the child, where nobody ever
+# releases it (the new pool process then hangs on its first query). So a fork waits for the beat to finish.
+_beating = threading.Lock()
 
 
-def _database():
-    from worker.tasks import _database
+def _reset_in_child() -> None:
+    global _beating, _database
+    _beating, _database = threading.Lock(), None
 
-    return _database()
+
+os.register_at_fork(
+    before=lambda: _beating.acquire(), after_in_parent=lambda: _beating.release(), after_in_child=_reset_in_child
+)
+
+
+def _heartbeat_database():
+    global _database
+    if _database is None:
+        from service.database import Database
+        from worker.tasks import _settings
+
+        _database = Database(_settings().database_url)
+    return _database
 
 
 def _interval_s() -> float:
@@ -46,7 +65,8 @@ def _beat_until_stopped() -> None:
 
     while True:
         try:
-            workers.beat(_database(), _name)
+            with _beating:
+                workers.beat(_heartbeat_database(), _name)
         except Exception:  # the database may be away for a moment; the next beat tries again
             log.warning("could not record this worker's heartbeat", exc_info=True)
         if _stop.wait(_interval_s()):
@@ -56,9 +76,10 @@ def _beat_until_stopped() -> None:
 def mark_ready() -> None:
     """Called by a pool process after it loaded its models."""
     from service import workers
+    from worker.tasks import _database as tasks_database
 
     if _name is not None:
-        workers.beat(_database(), _name, ready=True)
+        workers.beat(tasks_database(), _name, ready=True)
 
 
 @worker_shutdown.connect
@@ -69,6 +90,7 @@ def _stop_beating(**_kwargs) -> None:
     if _name is None:
         return
     try:
-        workers.forget(_database(), _name)
+        with _beating:
+            workers.forget(_heartbeat_database(), _name)
     except Exception:
         log.warning("could not remove this worker's heartbeat; it will go stale", exc_info=True)

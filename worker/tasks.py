@@ -79,13 +79,19 @@ def age_photo(self, job_id: str) -> None:
     job = jobs.start_attempt(db, job_id, self.request.id)
     if job is None:
         return  # deleted, finished by an earlier delivery, or taken along by another task
-    taken_along = jobs.claim_queued(db, self.request.id, _jobs_per_model_call() - 1)
+    taken_along = (
+        [] if jobs.morph_age(job) is not None else jobs.claim_queued(db, self.request.id, _jobs_per_model_call() - 1)
+    )
     uploads = {j.id: _upload_to_age(db, j) for j in [job, *taken_along]}
     runnable = [j for j in [job, *taken_along] if uploads[j.id] is not None]
     if not runnable:
         return
     try:
-        _age_jobs(db, runnable, uploads)
+        morphs = [j for j in runnable if jobs.morph_age(j) is not None]  # a morph taken along runs on its own
+        for morph_job in morphs:
+            _morph_job(db, morph_job, uploads[morph_job.id])
+        if len(morphs) < len(runnable):
+            _age_jobs(db, [j for j in runnable if j not in morphs], uploads)
     except SoftTimeLimitExceeded:
         for j in runnable:
             jobs.mark_failed(db, j.id, "time_limit", "aging this photo took too long; try a smaller photo")
@@ -132,8 +138,43 @@ def _age_jobs(db: Database, batch: list, uploads: dict[str, bytes]) -> None:
         if isinstance(outcome, PhotoError):
             jobs.mark_failed(db, job.id, outcome.code, outcome.message)
             continue
-        document, files = render_photo_result(outcome, job.item_name or "photo", pipeline.model.card)
+        lifespan = _lifespan(db, pipeline, job, uploads[job.id]) if jobs.wants_animation(job) else None
+        document, files = render_photo_result(outcome, job.item_name or "photo", pipeline.model.card, lifespan)
         jobs.store_results(db, job.id, document, files)
+
+
+def _morph_job(db: Database, job, upload_a: bytes) -> None:
+    """The largest face of the job's first photo becoming that of its second, at the job's age."""
+    from aging_model.morph import faces_to_morph, morph_outputs
+    from aging_model.outputs import OutputFile
+
+    upload_b = jobs.second_upload_of(db, job.id)
+    if upload_b is None:
+        jobs.mark_failed(db, job.id, "upload_missing", "the second photo is gone (expired or deleted)")
+        return
+    age = jobs.morph_age(job)
+    jobs.mark_stage(db, job.id, "aging", 0.2)
+    try:
+        a, b = faces_to_morph(_pipeline(), upload_a, upload_b, age, job.gender)
+    except PhotoError as error:
+        jobs.mark_failed(db, job.id, error.code, error.message)
+        return
+    jobs.mark_stage(db, job.id, "morphing", 0.6)
+    outputs = morph_outputs(a, b, age)
+    types = {".mp4": "video/mp4", ".gif": "image/gif", ".jpg": "image/jpeg"}
+    files = [
+        OutputFile(name, "morph", None, age, types[name[name.rindex(".") :]], data) for name, data in outputs.items()
+    ]
+    document = {"morph": {"age": age, "mp4": "morph.mp4", "gif": "morph.gif", "strip": "morph-strip.jpg"}}
+    jobs.store_results(db, job.id, document, files)
+
+
+def _lifespan(db: Database, pipeline, job, upload: bytes):
+    """The same photo aged to every age of the lifespan animation (the faces come in the same order)."""
+    from aging_model.animation import lifespan_ages
+
+    jobs.mark_stage(db, job.id, "animating", 0.9)
+    return pipeline.run(upload, ages=lifespan_ages(), gender=job.gender)
 
 
 def _try_again_later(db: Database, job) -> None:

@@ -38,12 +38,13 @@ def page(browser):
     context.close()
 
 
-def _upload_and_wait(page, live_server, pixels, photo, ages: str) -> None:
+def _upload_and_wait(page, live_server, pixels, photo, ages: str, animate: bool = False) -> None:
     """Upload `pixels` as `photo` on the home page with these ages and wait for the result to show."""
     Image.fromarray(pixels).save(photo, quality=92)
     page.goto(live_server + "/")
     page.set_input_files("#photo", str(photo))
     page.fill("#ages", ages)
+    page.set_checked("#animate", animate)
     page.click("#submit")
     page.wait_for_url("**/jobs/*#*")
     page.wait_for_selector("#result:not([hidden])", timeout=180_000)
@@ -58,6 +59,20 @@ def test_a_person_uploads_a_photo_and_sees_it_aged(page, live_server, astronaut,
     page.dispatch_event("#slider", "input")
     assert page.text_content("#slider-age") == "age 70"
     page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
+
+
+def test_with_the_film_the_slider_moves_through_every_age_and_the_video_follows(page, live_server, astronaut, tmp_path):
+    _upload_and_wait(page, live_server, astronaut, tmp_path / "me.jpg", "40", animate=True)
+    assert page.is_visible("#lifespan") and page.is_hidden("#composite")
+    assert page.get_attribute("#slider", "max") == "100" and page.get_attribute("#slider", "step") == "0.5"
+    page.wait_for_function("document.getElementById('lifespan').readyState >= 1", timeout=30_000)
+    page.fill("#slider", "37.5")  # between the stills: the frame of age 37.5
+    page.dispatch_event("#slider", "input")
+    assert page.text_content("#slider-age") == "age 38"
+    seconds = page.eval_on_selector("#lifespan", "v => v.currentTime")
+    assert seconds == pytest.approx(37.5 * 4.0 / 100, abs=0.01)  # 40 steps of 2.5 years at 10 frames a second
+    assert page.locator(".face-film").count() == 1
+    page.screenshot(path=str(tmp_path / "film.png"), full_page=True)
 
 
 def test_a_soft_photo_is_aged_and_the_page_says_why_it_may_look_soft(page, live_server, astronaut, tmp_path):
@@ -91,3 +106,18 @@ def test_the_job_page_without_its_token_shows_nothing_of_the_job(page, live_serv
     page.goto(live_server + "/jobs/0123456789abcdef0123456789abcdef")
     page.wait_for_selector("#status:has-text('token')")
     assert page.locator("#result").is_hidden()
+
+
+def test_two_people_are_morphed_on_the_morph_page(page, live_server, astronaut, tmp_path):
+    from pathlib import Path
+
+    Image.fromarray(astronaut).save(tmp_path / "a.jpg", quality=92)
+    page.goto(live_server + "/morph")
+    page.set_input_files("#photo-a", str(tmp_path / "a.jpg"))
+    page.set_input_files("#photo-b", str(Path(__file__).resolve().parents[2] / "docs" / "obama.jpg"))
+    page.fill("#age", "50")
+    page.click("#submit")
+    page.wait_for_url("**/jobs/*#*")
+    page.wait_for_selector("#morph:not([hidden])", timeout=180_000)
+    page.wait_for_function("document.getElementById('morph-strip').naturalWidth > 0", timeout=30_000)
+    assert page.is_hidden("#aging")
