@@ -98,7 +98,7 @@ def train(preset, config_file, dry_run, **options) -> None:
         return
     if config.manifest is None and not Path(config.data).is_dir():
         fail(f"dataset folder not found: {config.data}")
-    from aging_model.train import train as run_training
+    from aging_model.train import train as run_training  # here, so that --dry-run does not wait for torch
 
     try:
         weights = run_training(config)
