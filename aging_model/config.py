@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import json
-from dataclasses import asdict, dataclass, field, fields
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from aging_model.age_groups import N_AGE_GROUPS
@@ -57,17 +60,81 @@ class TrainConfig:
     threads: int | None = None
     sample_faces: int = 8
 
+    def __post_init__(self):
+        # The data gives every face one of the ten age groups and one of two genders; a model conditioned on
+        # other counts could not be fed.
+        if (self.model.n_age_groups, self.model.n_genders) != (N_AGE_GROUPS, 2):
+            raise ValueError(f"model.n_age_groups must be {N_AGE_GROUPS} and model.n_genders 2 to train on this data")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 
-    @classmethod
-    def from_dict(cls, raw: dict) -> TrainConfig:
-        raw = dict(raw)
-        raw["model"] = ModelConfig(**raw.get("model", {}))
-        raw["betas"] = tuple(raw.get("betas", (0.5, 0.999)))
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+    def updated(self, settings: dict) -> TrainConfig:
+        """A copy with `settings` applied: TrainConfig fields in the shape of a run's config.json, where `model`
+        may name only some of its fields. ValueError names a field that is unknown or of the wrong type."""
+        settings = dict(settings)
+        model_settings = settings.pop("model", {})
+        if not isinstance(model_settings, dict):
+            raise ValueError(f"model must be an object of model fields, got {json.dumps(model_settings)}")
+        model = replace(self.model, **_checked_fields(ModelConfig, model_settings, prefix="model."))
+        return replace(self, model=model, **_checked_fields(TrainConfig, settings))
 
     @classmethod
-    def load(cls, path: Path) -> TrainConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+    def from_dict(cls, raw: dict) -> TrainConfig:
+        return cls().updated(raw)
+
+    @classmethod
+    def load(cls, path: Path, base: TrainConfig | None = None) -> TrainConfig:
+        """The fields set in the JSON file at `path` over `base` (the defaults when None).
+
+        FileNotFoundError or ValueError, naming the file, for a user to read.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        try:
+            settings = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(settings, dict):
+                raise ValueError("expected a JSON object of TrainConfig fields")
+            return (base or cls()).updated(settings)
+        except ValueError as error:  # bad JSON and bad UTF-8 too
+            raise ValueError(f"{path}: {error}") from None
+
+
+def _checked_fields(config_class, settings: dict, prefix: str = "") -> dict:
+    """`settings` checked against the fields of `config_class` and converted to their types (JSON lists to
+    tuples, integers to floats); ValueError for an unknown field or a value of the wrong type."""
+    hints = typing.get_type_hints(config_class)
+    known = [f.name for f in fields(config_class)]
+    checked = {}
+    for name, value in settings.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            suggestion = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            raise ValueError(f"unknown field '{prefix}{name}'{suggestion}")
+        checked[name] = _as_type(value, hints[name], prefix + name)
+    return checked
+
+
+def _as_type(value, expected, name: str):
+    """`value` as the annotation `expected`: int, float, str, a tuple of those, or one of them or None."""
+    if typing.get_origin(expected) in (types.UnionType, typing.Union):
+        if value is None:
+            return None
+        [expected] = [kind for kind in typing.get_args(expected) if kind is not type(None)]
+    if typing.get_origin(expected) is tuple:
+        kinds = typing.get_args(expected)
+        if not isinstance(value, list | tuple) or len(value) != len(kinds):
+            raise _wrong_type(name, f"a list of {len(kinds)} numbers", value)
+        return tuple(_as_type(item, kind, f"{name}[{i}]") for i, (item, kind) in enumerate(zip(value, kinds)))
+    # JSON has one kind of number, so 1 is a fine learning rate; but true is no count.
+    accepted = int | float if expected is float else expected
+    if isinstance(value, bool) or not isinstance(value, accepted):
+        raise _wrong_type(name, {int: "an integer", float: "a number", str: "a string"}[expected], value)
+    return float(value) if expected is float else value
+
+
+def _wrong_type(name: str, expected: str, value) -> ValueError:
+    return ValueError(f"{name} must be {expected}, got {json.dumps(value, default=repr)}")

@@ -10,18 +10,34 @@
   faces and to tell generated ones apart, and the generator is asked to render faces it takes for real faces
   of the target group: the auxiliary classifier of AC-GAN (Odena et al. 2017) with the extra "fake" class of
   Salimans et al. 2016, so the generator cannot win by painting patterns that merely excite the classifier.
+
+Shapes: B faces of R x R pixels, as (B, 3, R, R) in [-1, 1]; z is (B, z_dim); the condition is an age
+(B, n_age_groups) and a gender (B, n_genders), one-hot or soft weights. Every image network passes through a
+4 x 4 feature map, halving or doubling the size at each of its log2(R / 4) stride-2 stages.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from aging_model.config import ModelConfig
+
+
+def assert_shape(tensor: torch.Tensor, expected: Sequence[int | None], name: str) -> None:
+    """Raise AssertionError, naming `name`, unless `tensor` has the `expected` shape (None matches any size).
+
+    Called where tensors enter a network or are joined, so that a wrong shape is reported where it was made,
+    not as a failed matrix product layers later; a few integer comparisons, nothing next to one convolution.
+    """
+    if tensor.ndim != len(expected) or any(want not in (None, size) for size, want in zip(tensor.shape, expected)):
+        wanted = ", ".join("*" if want is None else str(want) for want in expected)
+        raise AssertionError(f"{name} should have shape ({wanted}), got {tuple(tensor.shape)}")
 
 
 def _channels(config: ModelConfig, level: int) -> int:
@@ -55,6 +71,7 @@ class Encoder(nn.Module):
         self.to_z = nn.Linear(flat, config.z_dim)
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
+        # (B, 3, R, R) -> (B, C, 4, 4) -> (B, 16 C) -> (B, z_dim)
         return torch.tanh(self.to_z(self.features(faces).flatten(1)))
 
 
@@ -65,6 +82,7 @@ class _UpBlock(nn.Module):
         self.norm = nn.BatchNorm2d(channels_out)
 
     def forward(self, features: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        # (B, C_in, S, S) and a condition (B, K) -> (B, C_in + K, S, S) -> (B, C_out, 2S, 2S)
         features = torch.cat([features, condition_maps(condition, *features.shape[2:])], dim=1)
         return torch.relu(self.norm(self.up(features)))
 
@@ -86,16 +104,22 @@ class Generator(nn.Module):
             self.blocks.append(_UpBlock(channels_in, config.condition_dim, channels_out))
             channels_in = channels_out
         self.to_rgb = nn.Conv2d(channels_in, 3, 3, 1, 1)
-        self.n_age_groups = config.n_age_groups
+        self.config = config
 
     def forward(self, z: torch.Tensor, age: torch.Tensor, gender: torch.Tensor) -> torch.Tensor:
-        """`age` is (N, n_age_groups) and `gender` (N, n_genders): one-hot or soft weights."""
-        condition = torch.cat([age, gender], dim=1)
+        """Faces (B, 3, R, R) from z (B, z_dim), `age` (B, n_age_groups) and `gender` (B, n_genders), the last
+        two one-hot or soft weights."""
+        batch = len(z)
+        assert_shape(z, (batch, self.config.z_dim), "z")
+        assert_shape(age, (batch, self.config.n_age_groups), "age")
+        assert_shape(gender, (batch, self.config.n_genders), "gender")
+        condition = torch.cat([age, gender], dim=1)  # (B, K), K = n_age_groups + n_genders
         inputs = torch.cat([z, age.repeat(1, self.age_repeat), gender.repeat(1, self.gender_repeat)], dim=1)
+        # (B, z_dim + n_age_groups * age_repeat + n_genders * gender_repeat) -> (B, start_channels, 4, 4)
         features = self.from_z(inputs).view(-1, self.start_channels, 4, 4)
         for block in self.blocks:
-            features = block(features, condition)
-        return torch.tanh(self.to_rgb(features))
+            features = block(features, condition)  # (B, C, S, S) -> (B, C', 2S, 2S), up to (B, width, R, R)
+        return torch.tanh(self.to_rgb(features))  # (B, width, R, R) -> (B, 3, R, R)
 
 
 class LatentDiscriminator(nn.Module):
@@ -108,7 +132,7 @@ class LatentDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], 1))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).squeeze(1)
+        return self.net(z).squeeze(1)  # (B, z_dim) -> (B,)
 
 
 class ImageDiscriminator(nn.Module):
@@ -126,15 +150,21 @@ class ImageDiscriminator(nn.Module):
         self.rest = nn.Sequential(*layers)
         self.head = nn.Sequential(spectral_norm(nn.Linear(channels_in * 16, 256)), nn.LeakyReLU(0.2, inplace=True))
         self.score = spectral_norm(nn.Linear(256, 1))
+        self.config = config
 
     def forward(self, faces: torch.Tensor, age: torch.Tensor, gender: torch.Tensor) -> torch.Tensor:
-        return self.score(self.features(faces, age, gender)).squeeze(1)
+        return self.score(self.features(faces, age, gender)).squeeze(1)  # (B, 256) -> (B,)
 
     def features(self, faces: torch.Tensor, age: torch.Tensor, gender: torch.Tensor) -> torch.Tensor:
-        condition = torch.cat([age, gender], dim=1)
-        x = nn.functional.leaky_relu(self.first(faces), 0.2)
-        x = torch.cat([x, condition_maps(condition, *x.shape[2:])], dim=1)
-        return self.head(self.rest(x).flatten(1))
+        """(B, 256) features of faces (B, 3, R, R) under an age (B, n_age_groups) and a gender (B, n_genders)."""
+        batch, resolution = len(faces), self.config.resolution
+        assert_shape(faces, (batch, 3, resolution, resolution), "faces")
+        assert_shape(age, (batch, self.config.n_age_groups), "age")
+        assert_shape(gender, (batch, self.config.n_genders), "gender")
+        condition = torch.cat([age, gender], dim=1)  # (B, K), K = n_age_groups + n_genders
+        x = nn.functional.leaky_relu(self.first(faces), 0.2)  # (B, width, R/2, R/2)
+        x = torch.cat([x, condition_maps(condition, *x.shape[2:])], dim=1)  # (B, width + K, R/2, R/2)
+        return self.head(self.rest(x).flatten(1))  # (B, C, 4, 4) -> (B, 16 C) -> (B, 256)
 
 
 class AgeCritic(nn.Module):
@@ -146,4 +176,4 @@ class AgeCritic(nn.Module):
         self.logits = nn.Linear(flat, config.n_age_groups + 1)
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
-        return self.logits(self.features(faces).flatten(1))
+        return self.logits(self.features(faces).flatten(1))  # (B, 3, R, R) -> (B, C, 4, 4) -> (B, n_age_groups + 1)

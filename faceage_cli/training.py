@@ -6,16 +6,51 @@ import json
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from aging_model.config import ModelConfig, TrainConfig
+from aging_model.presets import PRESETS
 from faceage_cli.aging import load_model
 from faceage_cli.common import fail
 
 
+def _list_presets(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    width = max(len(name) for name in PRESETS)
+    for name, preset in PRESETS.items():
+        click.echo(f"{name:<{width}}  {preset.summary}")
+    click.echo("The whole config of one: faceage train --preset NAME --dry-run")
+    ctx.exit()
+
+
 @click.command()
+@click.option(
+    "--preset",
+    type=click.Choice(list(PRESETS)),
+    default=None,
+    help="Start from a named recipe (see --list-presets).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON file of TrainConfig fields (a run's config.json is one); over the preset.",
+)
+@click.option(
+    "--list-presets",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_list_presets,
+    help="Show the presets and exit.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the config the run would use, as JSON, and exit.")
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
-    default=Path("../shared/datasets/utkface"),
+    default=TrainConfig.data,
     show_default=True,
     help="UTKFace-style folder (labels in file names).",
 )
@@ -27,42 +62,61 @@ from faceage_cli.common import fail
 )
 @click.option(
     "--out",
-    "out_dir",
     type=click.Path(path_type=Path),
-    default=Path("runs/default"),
+    default=TrainConfig.out,
     show_default=True,
     help="Run folder; training resumes from its checkpoint when present.",
 )
-@click.option("--resolution", default=64, show_default=True)
-@click.option("--width", default=32, show_default=True)
-@click.option("--epochs", default=30, show_default=True)
-@click.option("--batch-size", default=64, show_default=True)
+@click.option("--resolution", default=ModelConfig.resolution, show_default=True)
+@click.option("--width", default=ModelConfig.width, show_default=True)
+@click.option("--epochs", default=TrainConfig.epochs, show_default=True)
+@click.option("--batch-size", default=TrainConfig.batch_size, show_default=True)
 @click.option("--limit", type=int, default=None, help="Use only the first N faces (quick trials).")
-@click.option("--steps-per-epoch", type=int, default=None, help="Cap the steps of each epoch (quick trials).")
-@click.option("--device", default="auto", show_default=True)
-def train(data, manifest, out_dir, resolution, width, epochs, batch_size, limit, steps_per_epoch, device) -> None:
-    """Train a CAAE; writes samples, losses and serving weights into the run folder every epoch."""
-    from aging_model.config import ModelConfig, TrainConfig
-    from aging_model.train import train as run_training
+@click.option(
+    "--steps-per-epoch",
+    "max_steps_per_epoch",
+    type=int,
+    default=None,
+    help="Cap the steps of each epoch (quick trials).",
+)
+@click.option("--device", default=TrainConfig.device, show_default=True)
+def train(preset, config_file, dry_run, **options) -> None:
+    """Train a CAAE; writes samples, losses and serving weights into the run folder every epoch.
 
-    if manifest is None and not data.is_dir():
-        fail(f"dataset folder not found: {data}")
+    The run's config is built in layers, each over the one before: TrainConfig's defaults (shown below), the
+    preset, the config file, then the options given on the command line.
+    """
     try:
-        config = TrainConfig(
-            data=str(data),
-            manifest=str(manifest) if manifest else None,
-            out=str(out_dir),
-            model=ModelConfig(resolution=resolution, width=width),
-            epochs=epochs,
-            batch_size=batch_size,
-            limit=limit,
-            max_steps_per_epoch=steps_per_epoch,
-            device=device,
-        )
+        config = PRESETS[preset].config() if preset else TrainConfig()
+        if config_file:
+            config = TrainConfig.load(config_file, base=config)
+        config = config.updated(_given_settings(click.get_current_context(), options))
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    if dry_run:
+        click.echo(config.to_json())
+        return
+    if config.manifest is None and not Path(config.data).is_dir():
+        fail(f"dataset folder not found: {config.data}")
+    from aging_model.train import train as run_training  # here, so that --dry-run does not wait for torch
+
+    try:
         weights = run_training(config)
     except ValueError as error:
         fail(str(error))
     click.echo(json.dumps({"weights": str(weights)}))
+
+
+def _given_settings(ctx: click.Context, options: dict) -> dict:
+    """The options given on the command line, as TrainConfig fields in the shape of a run's config.json;
+    options left at their defaults are left out, so that they do not hide the preset's or the file's values."""
+    given = {
+        name: str(value) if isinstance(value, Path) else value
+        for name, value in options.items()
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    }
+    model = {name: given.pop(name) for name in ("resolution", "width") if name in given}
+    return given | {"model": model}
 
 
 @click.command("train-estimator")

@@ -1,4 +1,4 @@
-"""`faceage age` as a user runs it: a real process, real photos, files on disk, exit codes."""
+"""`faceage age` and `faceage train` as a user runs them: a real process, real photos, files on disk, exit codes."""
 
 import json
 import subprocess
@@ -132,3 +132,54 @@ def test_morph_writes_a_video_a_gif_and_a_strip_and_refuses_a_photo_without_a_fa
     assert {p.name for p in tmp_path.iterdir()} == {"morph.mp4", "morph.gif", "morph-strip.jpg"}
     refused = run_faceage("morph", str(photos / "wall.png"), str(obama), "--out", str(tmp_path / "no"))
     assert refused.returncode == 1 and refused.stderr.startswith("error:") and "Traceback" not in refused.stderr
+
+
+def _train_config(*args):
+    done = run_faceage("train", *args, "--dry-run")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_train_builds_its_config_from_defaults_preset_file_and_given_options_each_over_the_last(tmp_path):
+    run_json = tmp_path / "run.json"
+    run_json.write_text(json.dumps({"epochs": 7, "lr": 0.001, "model": {"width": 16}}))
+    config = _train_config("--preset", "paper-128", "--config", str(run_json), "--epochs", "3")
+    assert config["epochs"] == 3  # the command line over the file
+    assert config["lr"] == 0.001 and config["model"]["width"] == 16  # the file over the preset
+    assert config["batch_size"] == 100 and config["model"]["resolution"] == 128  # the preset over the defaults
+    assert config["tv_weight"] == 1e-4 and config["device"] == "auto"  # the defaults where no layer speaks
+
+
+def test_train_options_left_at_their_defaults_do_not_hide_the_presets_values():
+    config = _train_config("--preset", "smoke", "--out", "runs/mine")
+    assert (config["epochs"], config["model"]["resolution"], config["out"]) == (1, 32, "runs/mine")
+
+
+def test_train_lists_its_presets_one_a_line():
+    done = run_faceage("train", "--list-presets")
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines()[:3]] == ["shipped", "paper-128", "smoke"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"epoch": 3}', "unknown field 'epoch' (did you mean 'epochs'?)"),
+        ('{"batch_size": "64"}', 'batch_size must be an integer, got "64"'),
+        ("{epochs: 3}", "Expecting property name"),
+        (None, "config file not found"),
+    ],
+)
+def test_a_bad_config_file_fails_in_one_line(tmp_path, content, message):
+    path = tmp_path / "run.json"
+    if content is not None:
+        path.write_text(content)
+    done = run_faceage("train", "--config", str(path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+    assert message in done.stderr
+
+
+def test_training_without_its_dataset_says_so_in_one_line(tmp_path):
+    done = run_faceage("train", "--preset", "smoke", "--data", str(tmp_path / "missing"))
+    assert done.returncode == 1 and done.stderr.strip() == f"error: dataset folder not found: {tmp_path / 'missing'}"

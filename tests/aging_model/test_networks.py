@@ -39,3 +39,14 @@ def test_the_age_critic_gives_one_logit_per_age_group_and_one_for_generated_face
 
     config = ModelConfig(resolution=64, width=8)
     assert AgeCritic(config)(torch.zeros(3, 3, 64, 64)).shape == (3, config.n_age_groups + 1)
+
+
+def test_a_wrong_shape_is_named_where_it_enters_a_network():
+    config = ModelConfig(resolution=32, width=8)
+    z, age, gender = torch.zeros(3, config.z_dim), torch.eye(10)[[0, 4, 9]], torch.eye(2)[[0, 1, 0]]
+    with pytest.raises(AssertionError, match=r"age should have shape \(3, 10\), got \(3, 9\)"):
+        Generator(config)(z, age[:, :9], gender)
+    with pytest.raises(AssertionError, match=r"gender should have shape \(3, 2\), got \(2, 2\)"):
+        Generator(config)(z, age, gender[:2])
+    with pytest.raises(AssertionError, match=r"faces should have shape \(3, 3, 32, 32\), got \(3, 3, 64, 64\)"):
+        ImageDiscriminator(config)(torch.zeros(3, 3, 64, 64), age, gender)
