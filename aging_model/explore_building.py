@@ -49,7 +49,9 @@ class TrainingSample:
     seed: int
 
 
-def load_training_sample(data: str | Path, cache_dir: str | Path, count: int, seed: int, resolution: int):
+def load_training_sample(
+    data: str | Path, cache_dir: str | Path, count: int, seed: int, resolution: int
+) -> TrainingSample:
     """`count` faces drawn at random (with `seed`) from the training split of a UTKFace-style folder.
 
     Landmarks and aligned crops are cached in `cache_dir` under the names `load_aligned_split` gives them, so

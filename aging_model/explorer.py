@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,7 @@ class FaceExplorer:
             raise ValueError(f"codes have {LATENT_DIM} digits; this model's latent has {model.config.z_dim} values")
         self.model, self.estimator, self.directions, self.realism = model, estimator, directions, realism
         self.photo_detector = FaceDetector()
+        self._photo_detection = threading.Lock()
         # Rendered faces fill the image: a large minimum face size keeps MTCNN's image pyramid short.
         self.render_detector = FaceDetector(min_face_px=DISPLAY_SIZE * 3 // 8)
 
@@ -128,7 +130,7 @@ class FaceExplorer:
         age, gender = check_age(age), check_gender(gender)
         codes = sample_codes(check_sample_count(count), seed)
         faces = np.stack([self.render(code, age, gender) for code in codes])
-        displayed = [self.displayed(code, age, gender) for code in codes]
+        displayed = [upscale_for_display(face) for face in faces]
         judgements = judge_faces(
             self.render_detector, self.estimator, self.realism, faces, displayed, age, _FEMALE_WEIGHT[gender]
         )
@@ -138,7 +140,8 @@ class FaceExplorer:
     def code_of_photo(self, source: bytes | str | Path) -> PhotoCode:
         """The largest face of a photo as a code; PhotoError (NoUsableFace, NotAnImage...) for the user."""
         photo = load_photo(source)
-        faces = self.photo_detector.detect(photo.pixels, max_faces=1)
+        with self._photo_detection:  # detect() sets the detector's minimum face size for each photo's scale
+            faces = self.photo_detector.detect(photo.pixels, max_faces=1)
         if not faces:
             raise NoUsableFace("no face found in the photo; use a photo where the face is clearly visible")
         face = faces[0]
