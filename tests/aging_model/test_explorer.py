@@ -118,3 +118,17 @@ def test_directions_built_for_another_model_are_flagged_and_another_latent_size_
     assert "built for another model" in caplog.text
     with pytest.raises(ValueError, match="50 digits"):
         FaceExplorer.load(tmp_path / "wide.safetensors")
+
+
+def test_the_bytes_do_not_depend_on_how_many_threads_pytorch_uses(explorer):
+    """Web processes differ in their thread pools (gunicorn, the development server, a test)."""
+    import torch
+
+    before = torch.get_num_threads()
+    many = explorer.face_png(CODE, 52, "male")
+    try:
+        torch.set_num_threads(1)
+        one = explorer.face_png(CODE, 52, "male")
+    finally:
+        torch.set_num_threads(before)
+    assert one == many

@@ -35,6 +35,20 @@ def test_the_same_face_url_gives_the_same_png_bytes_in_one_app_and_in_another(cl
     assert client.get(url.replace("age=40", "age=70")).data != first.data
 
 
+def test_another_web_process_answers_the_same_bytes(client, tmp_path):
+    import hashlib
+
+    url = f"/api/v1/explore/face.png?code={CODE}&age=63.5&gender=male"
+    probe = (
+        "import hashlib; from service.app import create_app; from service.config import Settings; "
+        f"client = create_app(Settings(data_dir={str(tmp_path)!r}), enqueue=lambda job_id: None).test_client(); "
+        f"print(hashlib.sha256(client.get({url!r}).data).hexdigest())"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == hashlib.sha256(client.get(url).data).hexdigest()
+
+
 def test_a_face_can_be_revalidated_by_its_etag(client):
     url = f"/api/v1/explore/face.png?code={CODE}&age=25&gender=male"
     first = client.get(url)
