@@ -1,8 +1,8 @@
 """The `faceage` command line: parses options, calls into the packages, maps user errors to exit codes.
 
 One module per command group: `aging` (age, prototypes), `training` (train, train-estimator, evaluate),
-`serving` (serve, worker, db, apikey, reviewer, batch) and `curating` (dataset). Errors a user can cause end
-with one line on stderr and a non-zero exit, never a traceback.
+`serving` (serve, worker, db, apikey, reviewer, batch), `curating` (dataset) and `exploring` (explore).
+Errors a user can cause end with one line on stderr and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from faceage_cli import aging, curating, serving, training
+from faceage_cli import aging, curating, exploring, serving, training
 
 
 @click.group()
@@ -37,6 +37,7 @@ for command in (
     serving.reviewer,
     serving.batch,
     curating.dataset,
+    exploring.explore,
 ):
     main.add_command(command)
 

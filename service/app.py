@@ -44,13 +44,18 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
         "enqueue": enqueue or _celery_enqueue(settings),
     }
     from service.api import api
+    from service.explore import explore_api, explore_pages
     from service.pages import pages
     from service.review import review
 
     _redact_tokens_in_request_logs()
     limiter = _limit_new_work(app, api, settings)
+    # The explorer renders on every request (GETs included), so all of it counts like new work.
+    limiter.limit(settings.rate_limit)(explore_api)
     app.register_blueprint(api, url_prefix="/api/v1")
+    app.register_blueprint(explore_api, url_prefix="/api/v1/explore")
     app.register_blueprint(pages)
+    app.register_blueprint(explore_pages)
     app.register_blueprint(review, url_prefix="/review")
     _throttle_sign_ins(app, limiter)
     _register_errors(app)

@@ -37,6 +37,8 @@ _OPTIONS = {
 
 
 def openapi_document() -> dict:
+    from service.explore_openapi import explore_paths  # it uses this module's helpers
+
     return {
         "openapi": "3.1.0",
         "info": {"title": "Faceage API", "version": "1", "description": "Age the faces in photos (CAAE)."},
@@ -207,6 +209,7 @@ def openapi_document() -> dict:
                     "responses": {"200": {"description": "OpenAPI 3.1"}},
                 }
             },
+            **explore_paths(),
         },
     }
 
