@@ -50,8 +50,9 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
 
     _redact_tokens_in_request_logs()
     limiter = _limit_new_work(app, api, settings)
-    # The explorer renders on every request (GETs included), so all of it counts like new work.
-    limiter.limit(settings.rate_limit)(explore_api)
+    # The explorer renders on every request (GETs included), so all of it is limited like new work, with its
+    # own budget: one face costs about 10 ms, and a slider being dragged asks for several a second.
+    limiter.limit(settings.explore_rate_limit)(explore_api)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(explore_api, url_prefix="/api/v1/explore")
     app.register_blueprint(pages)

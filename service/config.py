@@ -35,6 +35,7 @@ class Settings:
     max_faces: int = 10
     jobs_per_model_call: int = 0  # queued jobs a worker ages together; 0: 8 on a GPU, 1 on a CPU
     rate_limit: str = "60/minute"  # new jobs and batches per API key (per address without a key)
+    explore_rate_limit: str = "600/minute"  # explorer requests (each renders a face) per key or address
     rate_limit_storage: str = ""  # default: the broker's Redis when it is Redis, else this process's memory
     retention_hours: float = 24.0  # uploads and results are deleted this long after the job was created
     task_time_limit_s: int = 600

@@ -16,7 +16,7 @@ CODE = sample_codes(1, seed=21)[0]
 
 
 def _client(tmp_path, rate_limit="1000/minute"):
-    settings = Settings(data_dir=str(tmp_path), rate_limit=rate_limit)
+    settings = Settings(data_dir=str(tmp_path), explore_rate_limit=rate_limit)
     return create_app(settings, enqueue=lambda job_id: None).test_client()
 
 

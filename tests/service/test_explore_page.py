@@ -41,7 +41,7 @@ def explore_server(tmp_path_factory):
     """The web app on a real port; the explorer needs no worker."""
     from werkzeug.serving import make_server
 
-    settings = Settings(data_dir=str(tmp_path_factory.mktemp("explore-page")), rate_limit="1000/minute")
+    settings = Settings(data_dir=str(tmp_path_factory.mktemp("explore-page")), explore_rate_limit="1000/minute")
     server = make_server("127.0.0.1", 0, create_app(settings, enqueue=lambda job_id: None), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
