@@ -1,4 +1,5 @@
-"""Batches through the API: many files or one zip, per-item status, results as one zip; zip attacks refused."""
+"""Batches through the API: many files or one zip, per-item status, results as one zip; zip attacks refused.
+Who may open a batch: test_api_access.py."""
 
 import io
 import json
@@ -164,21 +165,3 @@ def test_an_encrypted_zip_is_a_400_that_says_to_send_it_without_a_password(clien
     )
     error = reply.get_json()["error"]
     assert reply.status_code == 400 and error["code"] == "encrypted_archive" and "password" in error["message"]
-
-
-def test_batches_are_for_their_key_only(client, embedded, key, astronaut_jpeg):
-    _settings, database, _env = embedded
-    reply = client.post(
-        "/api/v1/batches",
-        data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]},
-        headers=key,
-        content_type="multipart/form-data",
-    )
-    url = reply.get_json()["urls"]["self"]
-    other = {"Authorization": f"Bearer {create_api_key(database, 'someone else')}"}
-    assert client.get(url, headers=other).status_code == 404
-    assert client.get(url).status_code == 401
-    anonymous = client.post(
-        "/api/v1/batches", data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]}, content_type="multipart/form-data"
-    )
-    assert anonymous.status_code == 401
