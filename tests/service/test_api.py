@@ -1,5 +1,6 @@
-"""/api/v1 against the embedded default: real database, real broker, a real worker process. Who may open a job:
-test_api_access.py."""
+"""/api/v1 against the embedded default: real database, real broker, a real worker process; what is refused
+before any work on an app of the test's own (`isolated`). Who may open a job: test_api_access.py; how ages and
+genders are read: test_jobs.py."""
 
 import io
 import struct
@@ -10,10 +11,11 @@ from datetime import UTC
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 
 from service import jobs
 from service.auth import create_api_key
-from service.models import Upload
+from service.models import Job, Upload
 
 
 def _jpeg(pixels, **options) -> bytes:
@@ -25,6 +27,11 @@ def _jpeg(pixels, **options) -> bytes:
 def _post(client, content: bytes, name="photo.jpg", headers=None, **form):
     data = {"photo": (io.BytesIO(content), name), **form}
     return client.post("/api/v1/jobs", data=data, headers=headers or {}, content_type="multipart/form-data")
+
+
+def _stored_jobs(database) -> int:
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(Job))
 
 
 @pytest.fixture(scope="module")
@@ -105,13 +112,14 @@ def test_a_truncated_photo_is_named(client, astronaut_jpeg):
 @pytest.mark.parametrize(
     "form, code", [({"ages": "5,old"}, "bad_ages"), ({"ages": "500"}, "bad_ages"), ({"gender": "x"}, "bad_gender")]
 )
-def test_bad_options_are_refused(client, astronaut_jpeg, form, code):
-    reply = _post(client, astronaut_jpeg, **form)
+def test_bad_options_are_refused_before_anything_is_stored_or_queued(isolated, astronaut_jpeg, form, code):
+    reply = _post(isolated.client, astronaut_jpeg, **form)
     assert reply.status_code == 400 and reply.get_json()["error"]["code"] == code
+    assert isolated.enqueued == [] and _stored_jobs(isolated.database) == 0
 
 
-def test_a_request_without_a_photo_says_what_to_send(client):
-    reply = client.post("/api/v1/jobs", data={"ages": "20"}, content_type="multipart/form-data")
+def test_a_request_without_a_photo_says_what_to_send(isolated):
+    reply = isolated.client.post("/api/v1/jobs", data={"ages": "20"}, content_type="multipart/form-data")
     assert reply.status_code == 400 and "photo" in reply.get_json()["error"]["message"]
 
 

@@ -21,6 +21,16 @@ def key(embedded):
     return {"Authorization": f"Bearer {create_api_key(database, 'batch operator')}"}
 
 
+@pytest.fixture
+def isolated_key(isolated):
+    return {"Authorization": f"Bearer {create_api_key(isolated.database, 'batch operator')}"}
+
+
+def _post_archive(client, archive: bytes, headers: dict, **form):
+    data = {"archive": (io.BytesIO(archive), "photos.zip"), **form}
+    return client.post("/api/v1/batches", data=data, headers=headers, content_type="multipart/form-data")
+
+
 def _must_not_enqueue(job_id):
     raise AssertionError("a refused batch reached the queue")
 
@@ -165,3 +175,14 @@ def test_an_encrypted_zip_is_a_400_that_says_to_send_it_without_a_password(clien
     )
     error = reply.get_json()["error"]
     assert reply.status_code == 400 and error["code"] == "encrypted_archive" and "password" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "form, code", [({"ages": "5,old"}, "bad_ages"), ({"ages": "500"}, "bad_ages"), ({"gender": "x"}, "bad_gender")]
+)
+def test_bad_options_refuse_the_whole_batch_before_anything_is_queued(
+    isolated, isolated_key, astronaut_jpeg, form, code
+):
+    reply = _post_archive(isolated.client, _zip({"a.jpg": astronaut_jpeg}), isolated_key, **form)
+    assert reply.status_code == 400 and reply.get_json()["error"]["code"] == code
+    assert isolated.enqueued == []
