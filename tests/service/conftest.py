@@ -12,8 +12,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -132,23 +132,28 @@ class IsolatedService:
 
 
 @pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory) -> Path:
-    """An empty SQLite database at the newest schema, migrated once: a copy costs milliseconds, migrating
-    takes most of a second."""
-    path = tmp_path_factory.mktemp("migrated") / "faceage.sqlite"
-    database = Database(f"sqlite:///{path}")
-    database.upgrade()
-    database.reclaim()  # everything into the file itself, none left in the write-ahead log
-    database.dispose()
-    return path
+def fresh_database(tmp_path_factory) -> Callable[[str], Database]:
+    """`fresh_database(url)`: an empty SQLite database at the newest schema, at that URL. The migrations run once a
+    session, into a template that every test copies: a copy takes milliseconds, migrating most of a second."""
+    template = tmp_path_factory.mktemp("migrated") / "faceage.sqlite"
+    migrated = Database(f"sqlite:///{template}")
+    migrated.upgrade()
+    migrated.reclaim()  # everything into the file itself, none left in the write-ahead log
+    migrated.dispose()
+
+    def copy_to(url: str) -> Database:
+        database = Database(url)  # makes its folder, private as in production
+        shutil.copyfile(template, url.split("///", 1)[1])
+        return database
+
+    return copy_to
 
 
 @pytest.fixture
-def isolated(tmp_path, migrated_database) -> IsolatedService:
+def isolated(tmp_path, fresh_database) -> IsolatedService:
     """The web app on a database of this test's own, with a queue that only records."""
     settings = Settings(data_dir=str(tmp_path / "data"))
-    database = Database(settings.database_url)  # makes the data dir, private as in production
-    shutil.copyfile(migrated_database, Path(settings.data_dir) / "faceage.sqlite")
+    database = fresh_database(settings.database_url)
     enqueued: list[str] = []
     app = create_app(settings, enqueue=enqueued.append)
     yield IsolatedService(settings, database, app, app.test_client(), enqueued)
