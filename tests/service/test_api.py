@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from service import jobs
 from service.app import create_app
 from service.auth import create_api_key
-from service.models import Job, ResultImage, Upload
+from service.models import Job, ResultImage, Upload, utcnow
 
 
 def _jpeg(pixels, **options) -> bytes:
@@ -86,13 +86,15 @@ def test_a_photo_without_a_face_fails_with_the_reason(client, wait_for_job):
 def test_a_job_whose_message_was_lost_is_found_and_finished(client, embedded, astronaut_jpeg, wait_for_job):
     """A job in the database that no worker ever heard of (a lost broker message) is found by the periodic
     requeue_stalled task (here with a 3 s threshold), handed to the workers again, and finished."""
-    import time
+    from datetime import timedelta
 
     from worker.celery_app import create_celery
 
     settings, database, _env = embedded
     accepted = jobs.accept_photo(database, settings, astronaut_jpeg, [45.0], "auto")  # stored, never enqueued
-    time.sleep(settings.requeue_queued_after_s + 1)
+    with database.session() as session:  # dated back past the threshold, instead of waiting for it to pass
+        stalled_since = utcnow() - timedelta(seconds=settings.requeue_queued_after_s + 1)
+        session.get(Job, accepted.job_id).updated_at = stalled_since
     create_celery(settings).send_task("worker.tasks.requeue_stalled", queue="faceage")
     job = wait_for_job(client, accepted.job_id, {"X-Job-Token": accepted.token})
     assert job["status"] == "done"
