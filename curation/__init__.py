@@ -2,7 +2,7 @@
 
 Pure functions from images and labels to named, scored flags (higher score = more suspicious), so a curator
 can sort the dataset by suspicion and decide. Like `preprocessing/` and `aging_model/`, this package knows
-nothing of Flask, Celery or the database; `service/dataset.py` stores what it computes.
+nothing of Flask, Celery or the database; `service/dataset/` stores what it computes.
 
 - `labels.py` — labels from UTKFace-style file names or a CSV; malformed names say what is wrong.
 - `images.py` — decoding, the content hash, the perceptual hash and the thumbnail of one image file.

@@ -68,11 +68,6 @@ def test_gender_auto_is_the_default_and_reads_the_face(photos, tmp_path):
     assert face["gender_condition_female"] == face["estimated_female_probability"] > 0.5
 
 
-def test_bad_ages_are_a_usage_error(photos, tmp_path):
-    done = run_faceage("age", str(photos / "astronaut.jpg"), "--ages", "5,old", "--out", str(tmp_path))
-    assert done.returncode == 2 and "comma" in done.stderr and "Traceback" not in done.stderr
-
-
 def test_a_model_that_is_not_one_is_refused_in_one_line(photos, tmp_path):
     fake = tmp_path / "fake.safetensors"
     fake.write_bytes(b"garbage")

@@ -1,11 +1,23 @@
-"""The embedded default for real: SQLite database, SQLite broker, and a Celery worker process consuming it."""
+"""Two ways to run the web app in a test.
+
+`embedded`, `client`, `live_server`: the embedded default for real, shared by the whole session: SQLite database,
+SQLite broker, and a Celery worker process consuming it. For the paths where a job must be aged.
+
+`isolated`: a web app of the test's own on a fresh SQLite database, with no broker and no worker. For what the
+app answers by itself (access, parsing, refusals, limits): fast, and nothing leaks from one test to the next.
+"""
 
 import os
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from service.app import create_app
 from service.config import Settings
@@ -101,3 +113,48 @@ def _wait_for_job(client, job_id: str, headers: dict, timeout: float = 180) -> d
             return job
         time.sleep(0.5)
     raise AssertionError(f"job {job_id} did not finish in {timeout} s: {job}")
+
+
+@dataclass
+class IsolatedService:
+    """A web app of one test's own. What it would send to the workers is recorded in `enqueued` instead, so a
+    test can say what was queued, or that nothing was."""
+
+    settings: Settings
+    database: Database
+    app: Flask
+    client: FlaskClient
+    enqueued: list[str]
+
+    def client_with(self, **changes) -> FlaskClient:
+        """A client of another app on the same database and queue, with these settings changed."""
+        return create_app(replace(self.settings, **changes), enqueue=self.enqueued.append).test_client()
+
+
+@pytest.fixture(scope="session")
+def fresh_database(tmp_path_factory) -> Callable[[str], Database]:
+    """`fresh_database(url)`: an empty SQLite database at the newest schema, at that URL. The migrations run once a
+    session, into a template that every test copies: a copy takes milliseconds, migrating most of a second."""
+    template = tmp_path_factory.mktemp("migrated") / "faceage.sqlite"
+    migrated = Database(f"sqlite:///{template}")
+    migrated.upgrade()
+    migrated.reclaim()  # everything into the file itself, none left in the write-ahead log
+    migrated.dispose()
+
+    def copy_to(url: str) -> Database:
+        database = Database(url)  # makes its folder, private as in production
+        shutil.copyfile(template, url.split("///", 1)[1])
+        return database
+
+    return copy_to
+
+
+@pytest.fixture
+def isolated(tmp_path, fresh_database) -> IsolatedService:
+    """The web app on a database of this test's own, with a queue that only records."""
+    settings = Settings(data_dir=str(tmp_path / "data"))
+    database = fresh_database(settings.database_url)
+    enqueued: list[str] = []
+    app = create_app(settings, enqueue=enqueued.append)
+    yield IsolatedService(settings, database, app, app.test_client(), enqueued)
+    database.dispose()

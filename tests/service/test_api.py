@@ -1,18 +1,25 @@
-"""/api/v1 against the embedded default: real database, real broker, a real worker process."""
+"""/api/v1. Where a job must be aged: end to end, through the session's real worker (the embedded database and
+broker). Where the answer comes before any work (refusals, duplicates, deletion, limits, logs): on an app of
+the test's own (`isolated`), which records what it would queue. Who may open a job: test_api_access.py; how
+ages and genders are read: test_jobs.py."""
 
 import io
 import struct
 import zipfile
 import zlib
 from datetime import UTC
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 
 from service import jobs
+from service.app import create_app
 from service.auth import create_api_key
-from service.models import Upload
+from service.models import Job, ResultImage, Upload, utcnow
 
 
 def _jpeg(pixels, **options) -> bytes:
@@ -24,6 +31,14 @@ def _jpeg(pixels, **options) -> bytes:
 def _post(client, content: bytes, name="photo.jpg", headers=None, **form):
     data = {"photo": (io.BytesIO(content), name), **form}
     return client.post("/api/v1/jobs", data=data, headers=headers or {}, content_type="multipart/form-data")
+
+
+def _stored_jobs(database) -> int:
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(Job))
+
+
+# --- Through the session's worker: photos aged end to end -------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -61,79 +76,6 @@ def test_everything_comes_as_one_zip(client, finished):
     assert "result.json" in names and "photo-age-070.jpg" in names and "face-1/strip.jpg" in names
 
 
-def test_a_job_is_closed_to_everyone_else(client, finished):
-    accepted, _headers, job = finished
-    assert client.get(accepted["urls"]["self"]).status_code == 401
-    wrong = client.get(accepted["urls"]["self"], headers={"X-Job-Token": "guess"})
-    assert wrong.status_code == 404 and wrong.get_json()["error"]["code"] == "not_found"
-    assert client.get(job["results"]["zip"], headers={"X-Job-Token": "guess"}).status_code == 404
-
-
-def test_api_keys_open_their_own_jobs_only(client, embedded, astronaut_jpeg):
-    _settings, database, _env = embedded
-    alice, bob = create_api_key(database, "alice"), create_api_key(database, "bob")
-    reply = _post(client, astronaut_jpeg, headers={"Authorization": f"Bearer {alice}"}, ages="40")
-    assert reply.status_code == 202
-    url = reply.get_json()["urls"]["self"]
-    assert client.get(url, headers={"Authorization": f"Bearer {alice}"}).status_code == 200
-    assert client.get(url, headers={"Authorization": f"Bearer {bob}"}).status_code == 404
-    invalid = client.get(url, headers={"Authorization": "Bearer fa_not_a_key"})
-    assert invalid.status_code == 401 and invalid.get_json()["error"]["code"] == "unauthorized"
-
-
-def test_the_same_photo_twice_from_one_key_is_one_job(client, embedded, astronaut_jpeg):
-    _settings, database, _env = embedded
-    key = {"Authorization": f"Bearer {create_api_key(database, 'repeat')}"}
-    first = _post(client, astronaut_jpeg, headers=key, ages="30")
-    second = _post(client, astronaut_jpeg, headers=key, ages="30")
-    assert (first.status_code, second.status_code) == (202, 200)
-    assert second.get_json()["duplicate"] and second.get_json()["id"] == first.get_json()["id"]
-    assert _post(client, astronaut_jpeg, headers=key, ages="50").get_json()["id"] != first.get_json()["id"]
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    )
-
-
-@pytest.mark.parametrize(
-    "content, status, code",
-    [
-        (b"just some text", 400, "not_an_image"),
-        (b"\xff\xd8\xff\xe0" + b"\0" * 100, 400, None),  # a JPEG header and nothing after it
-        (_png_header_only(20_000, 20_000), 413, "image_too_large"),
-    ],
-)
-def test_bad_files_are_refused_at_once_with_a_reason(client, content, status, code):
-    reply = _post(client, content)
-    assert reply.status_code == status
-    error = reply.get_json()["error"]
-    assert error["message"] and (code is None or error["code"] == code)
-
-
-def test_a_truncated_photo_is_named(client, astronaut_jpeg):
-    reply = _post(client, astronaut_jpeg[: len(astronaut_jpeg) // 2])
-    assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "truncated_image"
-
-
-@pytest.mark.parametrize(
-    "form, code", [({"ages": "5,old"}, "bad_ages"), ({"ages": "500"}, "bad_ages"), ({"gender": "x"}, "bad_gender")]
-)
-def test_bad_options_are_refused(client, astronaut_jpeg, form, code):
-    reply = _post(client, astronaut_jpeg, **form)
-    assert reply.status_code == 400 and reply.get_json()["error"]["code"] == code
-
-
-def test_a_request_without_a_photo_says_what_to_send(client):
-    reply = client.post("/api/v1/jobs", data={"ages": "20"}, content_type="multipart/form-data")
-    assert reply.status_code == 400 and "photo" in reply.get_json()["error"]["message"]
-
-
 def test_a_photo_without_a_face_fails_with_the_reason(client, wait_for_job):
     reply = _post(client, _jpeg(np.full((300, 400, 3), 120, np.uint8)))
     assert reply.status_code == 202
@@ -141,66 +83,21 @@ def test_a_photo_without_a_face_fails_with_the_reason(client, wait_for_job):
     assert job["status"] == "failed" and job["error"]["code"] == "no_face" and "no face" in job["error"]["message"]
 
 
-def test_stored_uploads_carry_no_metadata_and_exif_rotation_is_applied(client, embedded, astronaut):
-    _settings, database, _env = embedded
-    exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
-    exif[0x010F] = "PhoneMaker"
-    reply = _post(client, _jpeg(astronaut[:256], exif=exif.tobytes()))
-    with database.session() as session:
-        upload = session.get(Upload, reply.get_json()["id"])
-        stored = Image.open(io.BytesIO(upload.content))
-        assert not stored.getexif() and stored.size == (256, 512)
-
-
-def test_deleting_a_job_removes_it_and_its_results(client, astronaut_jpeg):
-    reply = _post(client, astronaut_jpeg, ages="60")
-    body = reply.get_json()
-    headers = {"X-Job-Token": body["token"]}
-    assert client.delete(body["urls"]["self"], headers=headers).status_code == 204
-    assert client.get(body["urls"]["self"], headers=headers).status_code == 404
-
-
-def test_expired_jobs_are_deleted(embedded, astronaut_jpeg):
-    from datetime import datetime, timedelta
-
-    settings, database, _env = embedded
-    accepted = jobs.accept_photo(database, settings, astronaut_jpeg, [20.0], "auto")
-    later = datetime.now(UTC) + timedelta(hours=settings.retention_hours + 1)
-    assert jobs.delete_expired(database, now=later) >= 1
-    assert jobs.get_job(database, accepted.job_id) is None
-
-
 def test_a_job_whose_message_was_lost_is_found_and_finished(client, embedded, astronaut_jpeg, wait_for_job):
     """A job in the database that no worker ever heard of (a lost broker message) is found by the periodic
     requeue_stalled task (here with a 3 s threshold), handed to the workers again, and finished."""
-    import time
+    from datetime import timedelta
 
     from worker.celery_app import create_celery
 
     settings, database, _env = embedded
     accepted = jobs.accept_photo(database, settings, astronaut_jpeg, [45.0], "auto")  # stored, never enqueued
-    time.sleep(settings.requeue_queued_after_s + 1)
+    with database.session() as session:  # dated back past the threshold, instead of waiting for it to pass
+        stalled_since = utcnow() - timedelta(seconds=settings.requeue_queued_after_s + 1)
+        session.get(Job, accepted.job_id).updated_at = stalled_since
     create_celery(settings).send_task("worker.tasks.requeue_stalled", queue="faceage")
     job = wait_for_job(client, accepted.job_id, {"X-Job-Token": accepted.token})
     assert job["status"] == "done"
-
-
-def test_an_upload_over_the_byte_limit_is_refused_before_any_work(embedded, astronaut_jpeg):
-    from dataclasses import replace
-
-    from service.app import create_app
-
-    settings, _database, _env = embedded
-
-    def must_not_enqueue(job_id):
-        raise AssertionError("an oversized upload reached the queue")
-
-    small = create_app(replace(settings, max_upload_bytes=20_000), enqueue=must_not_enqueue).test_client()
-    reply = _post(small, astronaut_jpeg)  # 60 kB
-    assert reply.status_code == 413 and "limit" in reply.get_json()["error"]["message"]
-    huge = _post(small, astronaut_jpeg * 40)  # over the whole request limit: refused by the server itself
-    assert huge.status_code == 413 and huge.get_json()["error"]["code"]
 
 
 def test_the_health_check_reports_the_running_worker_and_the_queue(client, finished):
@@ -213,38 +110,6 @@ def test_the_health_check_reports_the_running_worker_and_the_queue(client, finis
     assert reply.status_code == 200, body
     assert body["status"] == "ok" and body["workers_ready"] >= 1 and body["last_heartbeat_s"] < 30
     assert body["queued_jobs"] >= 0 and client.get("/livez").get_json() == {"status": "ok"}
-
-
-def test_new_jobs_are_rate_limited_per_key_and_reading_is_not(embedded, astronaut_jpeg):
-    from dataclasses import replace
-
-    from service.app import create_app
-
-    settings, database, _env = embedded
-    limited = create_app(replace(settings, rate_limit="2/minute"), enqueue=lambda job_id: None).test_client()
-    first, second = ({"Authorization": f"Bearer {create_api_key(database, name)}"} for name in ("first", "second"))
-    replies = [_post(limited, astronaut_jpeg, headers=first, ages=str(age)) for age in (10, 20, 30)]
-    assert [r.status_code for r in replies] == [202, 202, 429]
-    assert replies[2].get_json()["error"]["code"] == "too_many_requests" and "Retry-After" in replies[2].headers
-    assert _post(limited, astronaut_jpeg, headers=second).status_code == 202  # another key has its own budget
-    url = replies[0].get_json()["urls"]["self"]
-    assert all(limited.get(url, headers=first).status_code == 200 for _ in range(5))
-
-
-def test_other_spellings_of_one_key_share_its_rate_limit(embedded, astronaut_jpeg):
-    from dataclasses import replace
-
-    from service.app import create_app
-
-    settings, database, _env = embedded
-    limited = create_app(replace(settings, rate_limit="2/minute"), enqueue=lambda job_id: None).test_client()
-    key = create_api_key(database, "spelled-three-ways")
-    spellings = [f"Bearer {key}", f"bEaReR   {key}", f"  bearer {key}  "]
-    replies = [
-        _post(limited, astronaut_jpeg, headers={"Authorization": header}, ages=str(age))
-        for header, age in zip(spellings, (10, 20, 30))
-    ]
-    assert [r.status_code for r in replies] == [202, 202, 429]
 
 
 def test_twenty_concurrent_uploads_all_end_done(live_server, astronaut):
@@ -279,36 +144,179 @@ def test_twenty_concurrent_uploads_all_end_done(live_server, astronaut):
     assert not pending, f"{len(pending)} of 20 jobs did not finish"
 
 
-def test_a_heic_photo_from_a_phone_is_accepted(client, astronaut):
+# --- On an app of the test's own: answered before any work -------------------------------------------------
+
+
+def test_a_photo_is_stored_and_queued_once_with_its_options(isolated, astronaut_jpeg):
+    reply = _post(isolated.client, astronaut_jpeg, ages="20,70", gender="female")
+    assert reply.status_code == 202, reply.get_json()
+    body = reply.get_json()
+    assert isolated.enqueued == [body["id"]]
+    assert (body["status"], body["ages"], body["gender"]) == ("queued", [20.0, 70.0], "female")
+
+
+def test_the_same_photo_twice_from_one_key_is_one_job(isolated, astronaut_jpeg):
+    key = {"Authorization": f"Bearer {create_api_key(isolated.database, 'repeat')}"}
+    first = _post(isolated.client, astronaut_jpeg, headers=key, ages="30")
+    second = _post(isolated.client, astronaut_jpeg, headers=key, ages="30")
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.get_json()["duplicate"] and second.get_json()["id"] == first.get_json()["id"]
+    other_ages = _post(isolated.client, astronaut_jpeg, headers=key, ages="50")
+    assert other_ages.get_json()["id"] != first.get_json()["id"]
+    assert isolated.enqueued == [first.get_json()["id"], other_ages.get_json()["id"]]  # the duplicate is not
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize(
+    "content, status, code",
+    [
+        (b"just some text", 400, "not_an_image"),
+        (b"\xff\xd8\xff\xe0" + b"\0" * 100, 400, None),  # a JPEG header and nothing after it
+        (_png_header_only(20_000, 20_000), 413, "image_too_large"),
+    ],
+)
+def test_bad_files_are_refused_at_once_with_a_reason(isolated, content, status, code):
+    reply = _post(isolated.client, content)
+    assert reply.status_code == status
+    error = reply.get_json()["error"]
+    assert error["message"] and (code is None or error["code"] == code)
+    assert isolated.enqueued == [] and _stored_jobs(isolated.database) == 0
+
+
+def test_a_truncated_photo_is_named(isolated, astronaut_jpeg):
+    reply = _post(isolated.client, astronaut_jpeg[: len(astronaut_jpeg) // 2])
+    assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "truncated_image"
+
+
+@pytest.mark.parametrize(
+    "form, code", [({"ages": "5,old"}, "bad_ages"), ({"ages": "500"}, "bad_ages"), ({"gender": "x"}, "bad_gender")]
+)
+def test_bad_options_are_refused_before_anything_is_stored_or_queued(isolated, astronaut_jpeg, form, code):
+    reply = _post(isolated.client, astronaut_jpeg, **form)
+    assert reply.status_code == 400 and reply.get_json()["error"]["code"] == code
+    assert isolated.enqueued == [] and _stored_jobs(isolated.database) == 0
+
+
+def test_a_request_without_a_photo_says_what_to_send(isolated):
+    reply = isolated.client.post("/api/v1/jobs", data={"ages": "20"}, content_type="multipart/form-data")
+    assert reply.status_code == 400 and "photo" in reply.get_json()["error"]["message"]
+
+
+def test_a_heic_photo_from_a_phone_is_accepted(isolated, astronaut):
     buffer = io.BytesIO()
     Image.fromarray(astronaut).save(buffer, "HEIF", quality=90)
-    reply = _post(client, buffer.getvalue(), name="IMG_0001.HEIC")
+    reply = _post(isolated.client, buffer.getvalue(), name="IMG_0001.HEIC")
     assert reply.status_code == 202, reply.get_json()
+    assert isolated.enqueued == [reply.get_json()["id"]]
 
 
-def test_logs_carry_neither_tokens_nor_image_bytes(client, astronaut_jpeg, caplog, wait_for_job):
+def test_stored_uploads_carry_no_metadata_and_exif_rotation_is_applied(isolated, astronaut):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    exif[0x010F] = "PhoneMaker"
+    reply = _post(isolated.client, _jpeg(astronaut[:256], exif=exif.tobytes()))
+    with isolated.database.session() as session:
+        upload = session.get(Upload, reply.get_json()["id"])
+        stored = Image.open(io.BytesIO(upload.content))
+        assert not stored.getexif() and stored.size == (256, 512)
+
+
+def test_a_job_the_queue_cannot_take_is_refused_and_not_kept(isolated, astronaut_jpeg):
+    def unavailable(job_id):
+        raise ConnectionError("the broker is down")
+
+    client = create_app(isolated.settings, enqueue=unavailable).test_client()
+    reply = _post(client, astronaut_jpeg)
+    assert reply.status_code == 503 and reply.get_json()["error"]["code"] == "queue_unavailable"
+    assert _stored_jobs(isolated.database) == 0  # a job no worker hears of would wait forever
+
+
+def test_deleting_a_job_removes_it_and_its_results(isolated, astronaut_jpeg):
+    body = _post(isolated.client, astronaut_jpeg, ages="60").get_json()
+    result = SimpleNamespace(
+        name="photo-age-060.jpg", kind="composite", face=None, age=60.0, content_type="image/jpeg", content=b"aged"
+    )
+    jobs.store_results(isolated.database, body["id"], {"faces": [], "composites": []}, [result])
+    headers = {"X-Job-Token": body["token"]}
+    assert isolated.client.delete(body["urls"]["self"], headers=headers).status_code == 204
+    assert isolated.client.get(body["urls"]["self"], headers=headers).status_code == 404
+    with isolated.database.session() as session:
+        assert session.scalar(select(func.count()).select_from(ResultImage)) == 0
+        assert session.get(Upload, body["id"]) is None
+
+
+def test_expired_jobs_are_deleted(isolated, astronaut_jpeg):
+    from datetime import datetime, timedelta
+
+    settings, database = isolated.settings, isolated.database
+    accepted = jobs.accept_photo(database, settings, astronaut_jpeg, [20.0], "auto")
+    later = datetime.now(UTC) + timedelta(hours=settings.retention_hours + 1)
+    assert jobs.delete_expired(database, now=later) == 1
+    assert jobs.get_job(database, accepted.job_id) is None
+
+
+def test_an_upload_over_the_byte_limit_is_refused_before_any_work(isolated, astronaut_jpeg):
+    small = isolated.client_with(max_upload_bytes=20_000)
+    reply = _post(small, astronaut_jpeg)  # 60 kB
+    assert reply.status_code == 413 and "limit" in reply.get_json()["error"]["message"]
+    huge = _post(small, astronaut_jpeg * 40)  # over the whole request limit: refused by the server itself
+    assert huge.status_code == 413 and huge.get_json()["error"]["code"]
+    assert isolated.enqueued == [] and _stored_jobs(isolated.database) == 0
+
+
+def test_new_jobs_are_rate_limited_per_key_and_reading_is_not(isolated, astronaut_jpeg):
+    limited = isolated.client_with(rate_limit="2/minute")
+    first, second = ({"Authorization": f"Bearer {create_api_key(isolated.database, n)}"} for n in ("first", "second"))
+    replies = [_post(limited, astronaut_jpeg, headers=first, ages=str(age)) for age in (10, 20, 30)]
+    assert [r.status_code for r in replies] == [202, 202, 429]
+    assert replies[2].get_json()["error"]["code"] == "too_many_requests" and "Retry-After" in replies[2].headers
+    assert _post(limited, astronaut_jpeg, headers=second).status_code == 202  # another key has its own budget
+    url = replies[0].get_json()["urls"]["self"]
+    assert all(limited.get(url, headers=first).status_code == 200 for _ in range(5))
+
+
+def test_other_spellings_of_one_key_share_its_rate_limit(isolated, astronaut_jpeg):
+    limited = isolated.client_with(rate_limit="2/minute")
+    key = create_api_key(isolated.database, "spelled-three-ways")
+    spellings = [f"Bearer {key}", f"bEaReR   {key}", f"  bearer {key}  "]
+    replies = [
+        _post(limited, astronaut_jpeg, headers={"Authorization": header}, ages=str(age))
+        for header, age in zip(spellings, (10, 20, 30))
+    ]
+    assert [r.status_code for r in replies] == [202, 202, 429]
+
+
+def test_logs_carry_neither_tokens_nor_image_bytes(isolated, astronaut_jpeg, caplog):
+    """The web app's own log lines, while a photo is accepted and its job read by header and by query string
+    (what the worker logs goes to its own process)."""
     import logging
 
     with caplog.at_level(logging.DEBUG):
-        reply = _post(client, astronaut_jpeg, ages="33")
-        body = reply.get_json()
-        wait_for_job(client, body["id"], {"X-Job-Token": body["token"]})
+        body = _post(isolated.client, astronaut_jpeg, ages="33").get_json()
+        isolated.client.get(body["urls"]["self"], headers={"X-Job-Token": body["token"]})
+        isolated.client.get(body["urls"]["self"], query_string={"token": body["token"]})
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert body["id"] in logged  # the job is logged, by its id
     assert body["token"] not in logged and "JFIF" not in logged and "\\xff\\xd8" not in logged
 
 
-def test_a_job_token_in_the_query_string_never_reaches_the_request_log(embedded, caplog):
+def test_a_job_token_in_the_query_string_never_reaches_the_request_log(isolated, caplog):
     import logging
     import threading
 
     import requests
     from werkzeug.serving import make_server
 
-    from service.app import create_app
-
-    settings, _database, _env = embedded
-    server = make_server("127.0.0.1", 0, create_app(settings, enqueue=lambda job_id: None), threaded=True)
+    server = make_server("127.0.0.1", 0, isolated.app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -323,31 +331,21 @@ def test_a_job_token_in_the_query_string_never_reaches_the_request_log(embedded,
     assert "S3CRET-T0KEN" not in caplog.text
 
 
-def test_a_deleted_photo_is_gone_from_the_database_files_and_the_folder_is_private(tmp_path, astronaut_jpeg):
-    from sqlalchemy import select
-
-    from service.app import create_app
-    from service.config import Settings
-    from service.database import Database
-    from service.models import Upload
-
-    settings = Settings(data_dir=str(tmp_path / "data"))
-    database = Database(settings.database_url)
-    database.upgrade()
-    client = create_app(settings, enqueue=lambda job_id: None).test_client()
-    reply = _post(client, astronaut_jpeg)
-    with database.session() as session:
+def test_a_deleted_photo_is_gone_from_the_database_files_and_the_folder_is_private(isolated, astronaut_jpeg):
+    data_dir = Path(isolated.settings.data_dir)
+    reply = _post(isolated.client, astronaut_jpeg)
+    with isolated.database.session() as session:
         stored = session.scalars(select(Upload.content)).one()
     marker = stored[len(stored) // 2 : len(stored) // 2 + 64]  # compressed image data: unique in the files
 
     def on_disk() -> bytes:
-        return b"".join(p.read_bytes() for p in (tmp_path / "data").glob("faceage.sqlite*"))
+        return b"".join(p.read_bytes() for p in data_dir.glob("faceage.sqlite*"))
 
     assert marker in on_disk()
     headers = {"X-Job-Token": reply.get_json()["token"]}
-    assert client.delete(reply.get_json()["urls"]["self"], headers=headers).status_code == 204
+    assert isolated.client.delete(reply.get_json()["urls"]["self"], headers=headers).status_code == 204
     assert marker not in on_disk()
-    assert (tmp_path / "data").stat().st_mode & 0o077 == 0
+    assert data_dir.stat().st_mode & 0o077 == 0
 
 
 _BOMB_UPLOAD = """

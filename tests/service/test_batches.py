@@ -1,15 +1,15 @@
-"""Batches through the API: many files or one zip, per-item status, results as one zip; zip attacks refused."""
+"""Batches through the API: many files or one zip, per-item status, results as one zip (through the session's
+worker); zip attacks and bad requests refused before any work (on an app of the test's own). Who may open a
+batch: test_api_access.py."""
 
 import io
 import json
 import zipfile
-from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from service.app import create_app
 from service.auth import create_api_key
 from service.batches import clean_name
 
@@ -20,8 +20,14 @@ def key(embedded):
     return {"Authorization": f"Bearer {create_api_key(database, 'batch operator')}"}
 
 
-def _must_not_enqueue(job_id):
-    raise AssertionError("a refused batch reached the queue")
+@pytest.fixture
+def isolated_key(isolated):
+    return {"Authorization": f"Bearer {create_api_key(isolated.database, 'batch operator')}"}
+
+
+def _post_archive(client, archive: bytes, headers: dict, **form):
+    data = {"archive": (io.BytesIO(archive), "photos.zip"), **form}
+    return client.post("/api/v1/batches", data=data, headers=headers, content_type="multipart/form-data")
 
 
 def _wall() -> bytes:
@@ -67,6 +73,9 @@ def test_names_in_a_batch_stay_inside_it(raw, clean):
     assert clean_name(raw) == clean
 
 
+# --- Through the session's worker: batches aged end to end ---------------------------------------------------
+
+
 def test_many_files_become_items_with_their_own_outcome(client, key, astronaut_jpeg):
     files = [
         (io.BytesIO(astronaut_jpeg), "astronaut.jpg"),
@@ -103,82 +112,62 @@ def test_a_zip_keeps_its_folder_tree_and_its_names_cannot_escape(client, key, as
     assert "trip/day1/astronaut/photo-age-050.jpg" in names and not any(".." in n for n in names)
 
 
-def test_a_zip_bomb_is_refused(client, key):
+# --- Refused before any work, on an app of the test's own ----------------------------------------------------
+
+
+def test_a_zip_bomb_is_refused(isolated, isolated_key):
     bomb = _zip({"big.jpg": b"\0" * 20_000_000})  # 20 MB of zeros in about 20 kB
-    reply = client.post(
-        "/api/v1/batches",
-        data={"archive": (io.BytesIO(bomb), "bomb.zip")},
-        headers=key,
-        content_type="multipart/form-data",
-    )
+    reply = _post_archive(isolated.client, bomb, isolated_key)
     assert reply.status_code == 413 and reply.get_json()["error"]["code"] == "zip_bomb"
+    assert isolated.enqueued == []
 
 
-def test_a_batch_over_the_file_count_is_refused(embedded, key, astronaut_jpeg):
-    settings, _database, _env = embedded
-    small = create_app(replace(settings, max_batch_files=2), enqueue=_must_not_enqueue).test_client()
+def test_a_batch_over_the_file_count_is_refused(isolated, isolated_key, astronaut_jpeg):
+    small = isolated.client_with(max_batch_files=2)
     archive = _zip({f"{i}.jpg": astronaut_jpeg for i in range(3)}, zipfile.ZIP_STORED)
-    reply = small.post(
-        "/api/v1/batches",
-        data={"archive": (io.BytesIO(archive), "a.zip")},
-        headers=key,
-        content_type="multipart/form-data",
-    )
+    reply = _post_archive(small, archive, isolated_key)
     assert reply.status_code == 413 and reply.get_json()["error"]["code"] == "too_many_files"
+    assert isolated.enqueued == []
 
 
-def test_a_broken_zip_is_named(client, key):
-    reply = client.post(
-        "/api/v1/batches",
-        data={"archive": (io.BytesIO(b"PK\x03\x04 broken"), "a.zip")},
-        headers=key,
-        content_type="multipart/form-data",
-    )
+def test_a_broken_zip_is_named(isolated, isolated_key):
+    reply = _post_archive(isolated.client, b"PK\x03\x04 broken", isolated_key)
     assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "bad_archive"
 
 
-def test_a_zip_with_a_damaged_member_is_a_400_that_names_it(client, key, astronaut_jpeg):
+def test_a_zip_with_a_damaged_member_is_a_400_that_names_it(isolated, isolated_key, astronaut_jpeg):
     archive = bytearray(_zip({"me.jpg": astronaut_jpeg}, zipfile.ZIP_STORED))
     at = archive.find(astronaut_jpeg[100:120])
     archive[at] ^= 0xFF  # one flipped byte: the stored CRC no longer matches
-    reply = client.post(
-        "/api/v1/batches",
-        data={"archive": (io.BytesIO(bytes(archive)), "a.zip")},
-        headers=key,
-        content_type="multipart/form-data",
-    )
+    reply = _post_archive(isolated.client, bytes(archive), isolated_key)
     error = reply.get_json()["error"]
     assert reply.status_code == 400 and error["code"] == "bad_archive" and "me.jpg" in error["message"]
 
 
-def test_an_encrypted_zip_is_a_400_that_says_to_send_it_without_a_password(client, key, astronaut_jpeg):
+def test_an_encrypted_zip_is_a_400_that_says_to_send_it_without_a_password(isolated, isolated_key, astronaut_jpeg):
     archive = bytearray(_zip({"secret/me.jpg": astronaut_jpeg}, zipfile.ZIP_STORED))
     # Mark the member encrypted, as a password-protected zip does (flag bit 0, in its local and central headers).
     archive[6] |= 0x1
     archive[archive.find(b"PK\x01\x02") + 8] |= 0x1
-    reply = client.post(
-        "/api/v1/batches",
-        data={"archive": (io.BytesIO(bytes(archive)), "a.zip")},
-        headers=key,
-        content_type="multipart/form-data",
-    )
+    reply = _post_archive(isolated.client, bytes(archive), isolated_key)
     error = reply.get_json()["error"]
     assert reply.status_code == 400 and error["code"] == "encrypted_archive" and "password" in error["message"]
 
 
-def test_batches_are_for_their_key_only(client, embedded, key, astronaut_jpeg):
-    _settings, database, _env = embedded
-    reply = client.post(
-        "/api/v1/batches",
-        data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]},
-        headers=key,
-        content_type="multipart/form-data",
+@pytest.mark.parametrize(
+    "form, code", [({"ages": "5,old"}, "bad_ages"), ({"ages": "500"}, "bad_ages"), ({"gender": "x"}, "bad_gender")]
+)
+def test_bad_options_refuse_the_whole_batch_before_anything_is_queued(
+    isolated, isolated_key, astronaut_jpeg, form, code
+):
+    reply = _post_archive(isolated.client, _zip({"a.jpg": astronaut_jpeg}), isolated_key, **form)
+    assert reply.status_code == 400 and reply.get_json()["error"]["code"] == code
+    assert isolated.enqueued == []
+
+
+def test_a_batch_without_files_says_what_to_send(isolated, isolated_key):
+    reply = isolated.client.post(
+        "/api/v1/batches", data={"ages": "20"}, headers=isolated_key, content_type="multipart/form-data"
     )
-    url = reply.get_json()["urls"]["self"]
-    other = {"Authorization": f"Bearer {create_api_key(database, 'someone else')}"}
-    assert client.get(url, headers=other).status_code == 404
-    assert client.get(url).status_code == 401
-    anonymous = client.post(
-        "/api/v1/batches", data={"photos": [(io.BytesIO(astronaut_jpeg), "a.jpg")]}, content_type="multipart/form-data"
-    )
-    assert anonymous.status_code == 401
+    assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "no_files"
+    assert "photos" in reply.get_json()["error"]["message"]

@@ -54,9 +54,8 @@ def folder(tmp_path_factory, chip) -> Path:
 
 
 @pytest.fixture
-def database(tmp_path) -> Database:
-    db = Database(f"sqlite:///{tmp_path / 'faceage.sqlite'}")
-    db.upgrade()
+def database(tmp_path, fresh_database) -> Database:
+    db = fresh_database(f"sqlite:///{tmp_path / 'faceage.sqlite'}")
     yield db
     db.dispose()
 

@@ -2,7 +2,6 @@
 
 import re
 
-from service.app import create_app
 from service.openapi import openapi_document
 
 
@@ -20,14 +19,12 @@ def _documented_routes(document) -> set[tuple[str, str]]:
     return {(path, method) for path, item in document["paths"].items() for method in item if method != "parameters"}
 
 
-def test_the_document_and_the_server_agree(embedded):
-    settings, _database, _env = embedded
-    app = create_app(settings)
-    assert _documented_routes(openapi_document()) == _server_routes(app)
+def test_the_document_and_the_server_agree(isolated):
+    assert _documented_routes(openapi_document()) == _server_routes(isolated.app)
 
 
-def test_the_document_is_served_and_every_operation_has_an_id(client):
-    document = client.get("/api/v1/openapi.json").get_json()
+def test_the_document_is_served_and_every_operation_has_an_id(isolated):
+    document = isolated.client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
     operations = [op for item in document["paths"].values() for method, op in item.items() if method != "parameters"]
     ids = [op["operationId"] for op in operations]

@@ -72,10 +72,9 @@ def settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-def database(settings, folder) -> Database:
+def database(settings, folder, fresh_database) -> Database:
     """A fresh database holding the folder's images, imported as `faceage dataset import` does, and flagged."""
-    db = Database(settings.database_url)
-    db.upgrade()
+    db = fresh_database(settings.database_url)
     dataset.import_files(db, dataset.dataset_files(folder))
     with db.session() as session:
         for image in session.scalars(select(DatasetImage)):

@@ -12,9 +12,9 @@ from service.models import WorkerHeartbeat
 
 
 @pytest.fixture
-def settings(tmp_path):
+def settings(tmp_path, fresh_database):
     settings = Settings(data_dir=str(tmp_path), worker_heartbeat_s=1.0)
-    Database(settings.database_url).upgrade()
+    fresh_database(settings.database_url).dispose()
     return settings
 
 
