@@ -144,6 +144,46 @@ def test_twenty_concurrent_uploads_all_end_done(live_server, astronaut):
     assert not pending, f"{len(pending)} of 20 jobs did not finish"
 
 
+def test_animate_adds_the_lifespan_films_and_they_can_be_seeked(client, astronaut_jpeg, wait_for_job):
+    from aging_model.animation import frames_and_seconds
+
+    reply = _post(client, astronaut_jpeg, ages="30", animate="true")
+    assert reply.status_code == 202 and reply.get_json()["animate"] is True
+    headers = {"X-Job-Token": reply.get_json()["token"]}
+    job = wait_for_job(client, reply.get_json()["id"], headers)
+    assert job["status"] == "done", job
+    lifespan = job["results"]["lifespan"]
+    assert lifespan["ages"][0] == 0 and lifespan["ages"][-1] == 100 and lifespan["frames_per_second"] == 10
+    [face] = lifespan["faces"]
+    for url, kind in ((lifespan["photo"], "video/mp4"), (face["mp4"], "video/mp4"), (face["gif"], "image/gif")):
+        whole = client.get(url, headers=headers)
+        assert whole.status_code == 200 and whole.mimetype == kind
+        assert frames_and_seconds(whole.data)[0] == 41
+    part = client.get(face["mp4"], headers={**headers, "Range": "bytes=0-99"})
+    assert part.status_code == 206 and len(part.data) == 100
+
+
+def test_a_morph_job_makes_a_film_of_one_face_becoming_the_other(client, astronaut_jpeg, wait_for_job):
+    from pathlib import Path
+
+    from aging_model.animation import frames_and_seconds
+
+    obama = (Path(__file__).resolve().parents[2] / "docs" / "obama.jpg").read_bytes()
+    data = {"photo_a": (io.BytesIO(astronaut_jpeg), "a.jpg"), "photo_b": (io.BytesIO(obama), "b.jpg"), "age": "60"}
+    reply = client.post("/api/v1/morphs", data=data, content_type="multipart/form-data")
+    assert reply.status_code == 202, reply.get_json()
+    body = reply.get_json()
+    assert body["morph"] == {"age": 60.0} and body["urls"]["page"].endswith("#" + body["token"])
+    headers = {"X-Job-Token": body["token"]}
+    job = wait_for_job(client, body["id"], headers)
+    assert job["status"] == "done", job
+    morph = job["results"]["morph"]
+    film = client.get(morph["mp4"], headers=headers)
+    assert film.mimetype == "video/mp4" and frames_and_seconds(film.data)[0] == 41
+    assert client.get(morph["strip"], headers=headers).mimetype == "image/jpeg"
+    assert client.get(morph["mp4"]).status_code in (401, 404)  # nobody else
+
+
 # --- On an app of the test's own: answered before any work -------------------------------------------------
 
 
@@ -390,50 +430,11 @@ def test_a_tiny_png_declaring_120_megapixels_is_refused_without_decoding_it(tmp_
     assert outcome["grew_mb"] < 50, outcome
 
 
-def test_animate_adds_the_lifespan_films_and_they_can_be_seeked(client, astronaut_jpeg, wait_for_job):
-    from aging_model.animation import frames_and_seconds
-
-    reply = _post(client, astronaut_jpeg, ages="30", animate="true")
-    assert reply.status_code == 202 and reply.get_json()["animate"] is True
-    headers = {"X-Job-Token": reply.get_json()["token"]}
-    job = wait_for_job(client, reply.get_json()["id"], headers)
-    assert job["status"] == "done", job
-    lifespan = job["results"]["lifespan"]
-    assert lifespan["ages"][0] == 0 and lifespan["ages"][-1] == 100 and lifespan["frames_per_second"] == 10
-    [face] = lifespan["faces"]
-    for url, kind in ((lifespan["photo"], "video/mp4"), (face["mp4"], "video/mp4"), (face["gif"], "image/gif")):
-        whole = client.get(url, headers=headers)
-        assert whole.status_code == 200 and whole.mimetype == kind
-        assert frames_and_seconds(whole.data)[0] == 41
-    part = client.get(face["mp4"], headers={**headers, "Range": "bytes=0-99"})
-    assert part.status_code == 206 and len(part.data) == 100
-
-
 @pytest.mark.parametrize("value", ["maybe", "2", "yes please"])
-def test_a_bad_animate_value_is_refused_before_anything_is_stored(client, astronaut_jpeg, value):
-    reply = _post(client, astronaut_jpeg, animate=value)
+def test_a_bad_animate_value_is_refused_before_anything_is_stored(isolated, astronaut_jpeg, value):
+    reply = _post(isolated.client, astronaut_jpeg, animate=value)
     assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "bad_animate"
-
-
-def test_a_morph_job_makes_a_film_of_one_face_becoming_the_other(client, astronaut_jpeg, wait_for_job):
-    from pathlib import Path
-
-    from aging_model.animation import frames_and_seconds
-
-    obama = (Path(__file__).resolve().parents[2] / "docs" / "obama.jpg").read_bytes()
-    data = {"photo_a": (io.BytesIO(astronaut_jpeg), "a.jpg"), "photo_b": (io.BytesIO(obama), "b.jpg"), "age": "60"}
-    reply = client.post("/api/v1/morphs", data=data, content_type="multipart/form-data")
-    assert reply.status_code == 202, reply.get_json()
-    body = reply.get_json()
-    assert body["morph"] == {"age": 60.0} and body["urls"]["page"].endswith("#" + body["token"])
-    headers = {"X-Job-Token": body["token"]}
-    job = wait_for_job(client, body["id"], headers)
-    assert job["status"] == "done", job
-    morph = job["results"]["morph"]
-    film = client.get(morph["mp4"], headers=headers)
-    assert film.mimetype == "video/mp4" and frames_and_seconds(film.data)[0] == 41
-    assert client.get(morph["strip"], headers=headers).mimetype == "image/jpeg"
-    assert client.get(morph["mp4"]).status_code in (401, 404)  # nobody else
+    assert isolated.enqueued == [] and _stored_jobs(isolated.database) == 0
 
 
 @pytest.mark.parametrize(
@@ -445,8 +446,9 @@ def test_a_morph_job_makes_a_film_of_one_face_becoming_the_other(client, astrona
         ({"photo_a": "a", "photo_b": "text"}, "not_an_image"),
     ],
 )
-def test_a_bad_morph_request_is_refused_with_the_reason(client, astronaut_jpeg, fields, code):
+def test_a_bad_morph_request_is_refused_with_the_reason(isolated, astronaut_jpeg, fields, code):
     contents = {"a": astronaut_jpeg, "text": b"this is not a photo"}
     data = {k: (io.BytesIO(contents[v]), f"{k}.jpg") if k.startswith("photo") else v for k, v in fields.items()}
-    reply = client.post("/api/v1/morphs", data=data, content_type="multipart/form-data")
+    reply = isolated.client.post("/api/v1/morphs", data=data, content_type="multipart/form-data")
     assert reply.status_code == 400 and reply.get_json()["error"]["code"] == code
+    assert isolated.enqueued == [] and _stored_jobs(isolated.database) == 0
