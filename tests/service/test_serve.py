@@ -1,4 +1,5 @@
-"""`faceage serve` as a service manager runs it: started, then stopped with SIGTERM."""
+"""`faceage serve` as a service manager runs it: started, its worker killed and brought back, then stopped with
+SIGTERM (one test, since each start loads the models)."""
 
 import io
 import json
@@ -45,30 +46,6 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigterm_stops_the_web_app_and_its_worker_and_exits_0(tmp_path):
-    env = {**os.environ, "FACEAGE_DATA_DIR": str(tmp_path / "data"), "FACEAGE_DEVICE": "cpu"}
-    log = tmp_path / "serve.log"
-    with open(log, "w") as output:
-        serve = subprocess.Popen([FACEAGE, "serve", "--port", "0"], env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while "Faceage is running" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert "Faceage is running" in log.read_text(), log.read_text()[-2000:]
-        while len(_descendants(serve.pid)) < 2 and time.monotonic() < deadline:  # the worker and its pool
-            time.sleep(0.5)
-        children = _descendants(serve.pid)
-        assert children, "the worker did not start"
-        serve.send_signal(signal.SIGTERM)
-        assert serve.wait(timeout=90) == 0
-        leftover = [pid for pid in children if _alive(pid)]
-        assert not leftover, f"still running after serve stopped: {leftover}"
-    finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
-
-
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -109,7 +86,9 @@ def _upload(base: str, jpeg: bytes) -> dict:
         return json.loads(reply.read())
 
 
-def test_a_killed_worker_is_started_again_its_jobs_get_done_and_healthz_tells_the_truth_meanwhile(tmp_path, astronaut):
+def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_truth_and_sigterm_ends_all(
+    tmp_path, astronaut
+):
     env = {
         **os.environ,
         "FACEAGE_DATA_DIR": str(tmp_path / "data"),
@@ -162,8 +141,13 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_and_healthz_tells_th
             f"queued job done after {recovery_s:.1f} s"
         )
 
+        # Then a service manager stops it: SIGTERM ends the web app, the restarted worker, its pool and beat.
+        family = _descendants(serve.pid)
+        assert family, "the restarted worker is not running"
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=90) == 0
+        leftover = [pid for pid in family if _alive(pid)]
+        assert not leftover, f"still running after serve stopped: {leftover}"
     finally:
         if serve.poll() is None:
             serve.kill()
