@@ -26,22 +26,9 @@ from service.database import Database
 
 def _start_worker(env: dict) -> subprocess.Popen:
     """A Celery worker process (one pool process) on the settings in `env`; its output is discarded."""
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "worker.celery_app:celery_app",
-        "worker",
-        "--loglevel",
-        "INFO",
-        "--queues",
-        "faceage",
-        "--concurrency",
-        "1",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    from faceage_cli.serving import worker_argv
+
+    argv = [sys.executable, *worker_argv(Settings.from_env(env), concurrency=1, beat=False)]
     return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -158,3 +145,37 @@ def isolated(tmp_path, fresh_database) -> IsolatedService:
     app = create_app(settings, enqueue=enqueued.append)
     yield IsolatedService(settings, database, app, app.test_client(), enqueued)
     database.dispose()
+
+
+# The pages in a real browser: Debian's chromium, driven by Playwright (which never downloads a browser here).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Without these, chromium keeps trying to reach Google's services from a machine with no internet.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context (no cookies or cache from other tests) and its page."""
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()

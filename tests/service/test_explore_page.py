@@ -1,7 +1,6 @@
 """The explore page in a real browser (Debian's chromium, driven by Playwright, launched as test_pages.py does):
 a face by URL, an age slider that re-renders, the same face after a reload, best of N, a photo brought in."""
 
-import shutil
 import threading
 
 import pytest
@@ -10,30 +9,7 @@ from aging_model.latent import sample_codes
 from service.app import create_app
 from service.config import Settings
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Without these, chromium keeps trying to reach Google's services from a machine with no internet.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CODE = sample_codes(1, seed=31)[0]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +23,6 @@ def explore_server(tmp_path_factory):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
 
 
 def _shown_face(page, containing: str) -> str:

@@ -1,41 +1,8 @@
 """The pages in a real browser (Debian's chromium, driven by Playwright): upload a photo, watch it age."""
 
-import shutil
-
 import numpy as np
 import pytest
 from PIL import Image
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Without these, chromium keeps trying to reach Google's services from a machine with no internet.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
 
 
 def _upload_and_wait(page, live_server, pixels, photo, ages: str, animate: bool = False) -> None:
