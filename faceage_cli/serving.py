@@ -63,7 +63,7 @@ def _supervised_worker(settings):
 
 def _one_per_core(most: int = 4) -> int:
     """Worker processes for this machine: one per core (each with one thread), up to `most` (each process holds
-    its own copy of the models, about 0.6 GB)."""
+    its own copy of the models: about 0.95 GB of resident memory once it has aged photos)."""
 
     return max(1, min(most, os.cpu_count() or 1))
 
