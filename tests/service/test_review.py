@@ -467,21 +467,6 @@ def live_review(app):
     server.shutdown()
 
 
-@pytest.fixture
-def page(live_review):
-    import shutil
-
-    from tests.service.test_pages import CHROMIUM, CHROMIUM_ARGS
-
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_context().new_page()
-        browser.close()
-
-
 def test_a_reviewer_signs_in_and_reviews_by_keyboard_only(page, live_review, database, ids, tmp_path):
     password = create_reviewer(database, "ada")
     page.goto(live_review + "/review/")
