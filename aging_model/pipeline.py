@@ -16,6 +16,7 @@ import numpy as np
 
 from aging_model.age_groups import GROUP_CENTRES, age_to_group
 from aging_model.estimator import AgeGenderEstimator
+from aging_model.hair import HairRecolour
 from aging_model.inference import AgingModel
 from aging_model.prototype_aging import AGING_PADDING, PrototypeAger
 from preprocessing.alignment import align_face, padding_pixels
@@ -62,6 +63,13 @@ class FaceResult:
     own_age_group: int | None = None  # the face's current age group: the baseline of the aging change
     generated: np.ndarray | None = None  # raw generator output per age, (n_ages, R, R, 3)
     aged: np.ndarray | None = None  # per age, the detail crop aged by the renderer, (n_ages, D, D, 3)
+
+    @property
+    def own_age(self) -> float:
+        """The age the face is aged from: the estimator's reading, else its group's centre."""
+        if self.estimated_age is not None:
+            return self.estimated_age
+        return float(GROUP_CENTRES[self.own_age_group]) if self.own_age_group is not None else 30.0
 
 
 @dataclass
@@ -200,12 +208,16 @@ class AgingPipeline:
     def _composite(self, prepared: _PreparedPhoto, photos_aged_together: int) -> PhotoResult:
         usable = prepared.usable
         with _timed(prepared.timings, "paste"):
-            composites = [
-                paste_faces(
+            hair = [HairRecolour.find(prepared.photo.pixels, f.matrix, f.detail.shape[0]) for f in usable]
+            composites = []
+            for i, age in enumerate(prepared.ages):
+                composite = paste_faces(
                     prepared.photo.pixels, [FacePatch(f.aged[i], f.matrix) for f in usable], self.settings.blend
                 )
-                for i in range(len(prepared.ages))
-            ]
+                for face, face_hair in zip(usable, hair):
+                    if face_hair is not None:
+                        face_hair.apply(composite, face.own_age, age)
+                composites.append(composite)
         return PhotoResult(
             photo=prepared.photo,
             ages=prepared.ages,

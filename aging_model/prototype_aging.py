@@ -50,6 +50,19 @@ AGING_PADDING = 0.15
 # make-up or ghost-white skin.
 _CHROMA_SHARE = 0.5
 _LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
+# How far a face's skin is drawn towards the target group's own prototype (its shading and medium detail, in the
+# face's own skin tone), by target age: an average of real children carries what a difference between averages
+# cannot (smooth cheeks, no shaving shadow, a child's soft shading); a moderate pull reads as a child of that
+# person, a strong one as a generic child (../shared/notes/aging-levers.md). Forwards, a child is drawn
+# towards the adult prototype so that the adult's shading and brows come before any wrinkle.
+_YOUNGER_PULL = ((3.0, 0.5), (8.0, 0.42), (13.0, 0.28), (18.0, 0.12), (25.0, 0.0))
+_OLDER_PULL_OF_CHILDREN = 0.3  # at most, for a child aged to an adult
+_CHILD_AGE = 13.0  # below it a face is a child's: it loses adult cues, or gains them when aged forwards
+# Below the nose, the shaving zone: going young it is drawn nearly all the way to the child prototype in the
+# face's own tone (stubble, moustache and beard are not skin and are left out of the skin mask otherwise).
+_LOWER_FACE_PULL = 0.9
+_LOWER_FACE_FINE_GAIN = 0.2
+_BEARD_REACH = 0.05  # of the side, below the jaw line
 _GREY_COLOURFULNESS = 3.0  # QualityThresholds.grayscale_colourfulness
 
 
@@ -62,13 +75,14 @@ class AgingStrength:
     fine: float = 1.0  # exponent on the ratio of fine-detail energies (pores, stubble, fine lines)
     medium: float = 1.0  # exponent on the ratio of medium-detail energies (wrinkles, folds)
     folds: float = 1.0  # weight of the prototypes' medium-band difference
+    pull: float = 1.0  # share of the pull towards the target's own prototype (see _YOUNGER_PULL)
 
 
 # Chosen on held-out UTKFace faces (docs/model-card.md, "Strengths"; scripts/prototype_strength_sweep.py): at
 # face value the averages move faces only about two thirds of the way to the target age, as Burt & Perrett
 # found; forwards, the exaggerated change reads at the target age with wrinkles that still look like skin;
 # backwards, more than a little exaggeration turns children's faces into dolls.
-OLDER_STRENGTH = AgingStrength(shape=2.0, colour=1.5, fine=1.2, medium=3.5, folds=5.0)
+OLDER_STRENGTH = AgingStrength(shape=2.0, colour=1.5, fine=1.0, medium=2.5, folds=5.0)
 YOUNGER_STRENGTH = AgingStrength(shape=1.5, colour=1.0, fine=2.0, medium=2.5, folds=1.0)
 
 
@@ -97,7 +111,10 @@ class PrototypeAger:
         self.older = older
         self.younger = younger
         self._skin = _skin_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._lower_face = _lower_face_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._bands = _decompose(prototypes, self._skin)
+        small_skin = cv2.resize(self._skin, (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
+        self._skin_weights = (small_skin / small_skin.sum())[..., None].astype(np.float32)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_PROTOTYPES_PATH) -> PrototypeAger:
@@ -130,18 +147,21 @@ class PrototypeAger:
         work = min(size, round(TEXTURE_SIZE * size / inner))
         face = crop.astype(np.float32)
         fine = face - cv2.GaussianBlur(face, (0, 0), FINE_SIGMA * inner / TEXTURE_SIZE)
+        fine_luminance = np.ascontiguousarray(fine @ _LUMINANCE)
         small = face if work == size else cv2.resize(face, (work, work), interpolation=cv2.INTER_AREA)
         coarse, medium, _ = detail_bands(small, work * inner / size / TEXTURE_SIZE)
+        medium_luminance = (medium @ _LUMINANCE)[..., None]
         to_reference = self._map_to_reference(landmarks * (work / size), work, pad * work / size, inner * work / size)
         to_smooth = _rescaled_map(to_reference, ENERGY_SIZE / TEXTURE_SIZE)
-        skin = _remap(self._skin[..., None], to_reference, outside=0.0) * skin_likelihood(
-            small, landmarks * (work / size)
-        )
-        # Only the skin changes colour and detail: the arithmetic at full resolution stays inside its box (a
-        # change weighted under 2 % is invisible).
-        top, bottom, left, right = _box(skin[..., 0] > 0.02, size / work, size)
+        skin_region = _remap(self._skin[..., None], to_reference, outside=0.0)
+        skin = skin_region * skin_likelihood(small, landmarks * (work / size))
+        lower_face = _remap(self._lower_face[..., None], to_reference, outside=0.0)
+        own_tone = _mean_colour(coarse, skin).astype(np.float32)
+        # Only the skin (and, going young, the shaving zone) changes colour and detail: the arithmetic at full
+        # resolution stays inside its box (a change weighted under 2 % is invisible).
+        top, bottom, left, right = _box(np.maximum(skin, lower_face)[..., 0] > 0.02, size / work, size)
         face_box = np.ascontiguousarray(face[top:bottom, left:right])
-        fine_box = np.ascontiguousarray(fine[top:bottom, left:right])
+        fine_box = np.ascontiguousarray(fine_luminance[top:bottom, left:right])
         box_size = (right - left, bottom - top)
         own = self._blend(own_age, female)
         own_shape = self._shape(own_age, female)
@@ -150,19 +170,35 @@ class PrototypeAger:
         def at(target: float) -> np.ndarray:
             """The face at one target age: its skin changed inside the box, then its shape."""
             strength = self.older if target >= own_age else self.younger
-            smooth, fold_change = self._change(own, self._blend(float(target), female), strength)
-            if keeps_grey:
-                smooth[..., 0:3] = smooth[..., 0:3] @ _LUMINANCE[:, None]
-                fold_change = np.repeat(fold_change @ _LUMINANCE[:, None], 3, axis=2)
+            goal = self._blend(float(target), female)
+            smooth, fold_change = self._change(own, goal, strength)
             smooth = _remap(smooth, to_smooth)
             ratio, gain_fine, gain_medium = smooth[..., 0:3], smooth[..., 3:4], smooth[..., 4:5]
             folds = _remap(fold_change, to_reference)
-            smooth_change = skin * (coarse * (ratio - 1) + medium * (gain_medium - 1) + folds)
-            fine_gain = np.repeat(skin * (gain_fine - 1), 3, axis=2)
+            # Detail is changed in brightness only: amplified colour detail reads as dirt and red speckles.
+            aged_coarse = coarse * ratio
+            aged_medium = medium_luminance * (gain_medium - 1) + folds
+            pull, lower_pull = (strength.pull * p for p in _pull(own_age, float(target)))
+            weight = skin
+            if pull > 0:
+                prototype_skin = _remap(goal[0], to_smooth) * (own_tone / _mean_colour(goal[0], self._skin_weights))
+                prototype_medium = _remap(goal[1] @ _LUMINANCE[:, None], to_reference)
+                # Going young, the shaving zone is all skin, whatever it holds now.
+                pull_map = pull + (lower_pull - pull) * lower_face if lower_pull > 0 else pull
+                weight = np.maximum(skin, lower_face) if lower_pull > 0 else skin
+                aged_coarse = aged_coarse + pull_map * (prototype_skin - aged_coarse)
+                aged_medium = aged_medium + pull_map * (prototype_medium - medium_luminance - aged_medium)
+                gain_fine = gain_fine + (_LOWER_FACE_FINE_GAIN - gain_fine) * lower_face * (lower_pull > 0)
+            change = aged_coarse - coarse + aged_medium
+            if keeps_grey:
+                change = np.repeat(change @ _LUMINANCE[:, None], 3, axis=2)
+            smooth_change = (weight * change).astype(np.float32)
+            fine_gain = (weight * (gain_fine - 1)).astype(np.float32)
             # Both are smooth: enlarged from the work size to the crop's own, only over the skin's box.
             smooth_change = _enlarged_box(smooth_change, size / work, (top, bottom, left, right), box_size)
             fine_gain = _enlarged_box(fine_gain, size / work, (top, bottom, left, right), box_size)
-            changed = cv2.add(face_box, cv2.add(smooth_change, cv2.multiply(fine_box, fine_gain)))
+            fine_change = cv2.multiply(fine_box, fine_gain)[..., None]
+            changed = cv2.add(face_box, cv2.add(smooth_change, np.repeat(fine_change, 3, axis=2)))
             result = crop.copy()
             result[top:bottom, left:right] = np.clip(changed, 0, 255, out=changed).astype(np.uint8)
             shift = strength.shape * _feature_shift(landmarks, own_shape, self._shape(float(target), female), inner)
@@ -186,14 +222,20 @@ class PrototypeAger:
         return np.tensordot(weights, self.prototypes.shapes.astype(np.float64), axes=([0, 1], [0, 1]))
 
     def _change(self, own, target, s: AgingStrength) -> tuple[np.ndarray, np.ndarray]:
-        """(E, E, 5): coarse ratio (3), fine and medium gains (2); and (T, T, 3): the folds' difference."""
+        """(E, E, 5): coarse ratio (3), fine and medium gains (2); and (T, T, 1): the folds' difference, in
+        brightness.
+
+        The colour ratio keeps its pattern over the face (eye sockets, under-eye shadows, a child's rosy
+        cheeks) but not its mean: the averages' overall tone differs between ages by lighting and camera, and a
+        face made darker or paler as a whole reads as a grey or white patch against its own neck and ears."""
         (own_coarse, own_medium, own_energy), (target_coarse, target_medium, target_energy) = own, target
         per_channel = (target_coarse + _COARSE_FLOOR) / (own_coarse + _COARSE_FLOOR)
+        per_channel = per_channel / (per_channel * self._skin_weights).sum(axis=(0, 1))
         brightness = (per_channel @ _LUMINANCE)[..., None]
         ratio = brightness**s.colour * (per_channel / brightness) ** (s.colour * _CHROMA_SHARE)
         exponents = np.array([s.fine, s.medium], np.float32)
         gains = ((target_energy + _ENERGY_FLOOR) / (own_energy + _ENERGY_FLOOR)) ** exponents
-        folds = s.folds * (target_medium - own_medium)
+        folds = s.folds * (target_medium - own_medium) @ _LUMINANCE[:, None]
         smooth = np.concatenate([np.clip(ratio, 0.5, 2.0), np.clip(gains, 0.15, 2.5)], axis=2)
         return smooth.astype(np.float32), folds.astype(np.float32)
 
@@ -227,6 +269,25 @@ def _feature_shift(landmarks: np.ndarray, own_shape: np.ndarray, target_shape: n
         moved_centre = centre + (target_part.mean(axis=0) - own_part.mean(axis=0)) * size
         shift[part] = moved_centre + scale * (landmarks[part] - centre) - landmarks[part]
     return shift
+
+
+def _pull(own_age: float, target: float) -> tuple[float, float]:
+    """(pull of the skin, pull of the shaving zone) towards the target's prototype, 0..1 (see _YOUNGER_PULL)."""
+    if target < own_age:
+        ages, pulls = zip(*_YOUNGER_PULL)
+        # A child made younger still is mostly a child already: the pull grows with the years taken away.
+        pull = float(np.interp(target, ages, pulls)) * min(1.0, (own_age - target) / 15.0)
+        lower = _LOWER_FACE_PULL * float(np.clip((18.0 - target) / 8.0, 0.0, 1.0)) if own_age > 16 else 0.0
+        return pull, lower
+    if own_age < _CHILD_AGE and target > own_age:
+        return _OLDER_PULL_OF_CHILDREN * float(np.clip((target - own_age) / 20.0, 0.0, 1.0)), 0.0
+    return 0.0, 0.0
+
+
+def _mean_colour(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(3,) the weighted mean colour of an (H, W, 3) image, weights (H, W, 1)."""
+    total = max(float(weights.sum()), 1e-6)
+    return (image * weights).sum(axis=(0, 1)) / total
 
 
 def _box(mask: np.ndarray, scale: float, size: int) -> tuple[int, int, int, int]:
@@ -316,6 +377,24 @@ def _skin_mask(shape: np.ndarray, size: int) -> np.ndarray:
         centre = points.mean(axis=0)
         enlarged = centre + 1.3 * (points - centre)  # lashes and lids around the outline
         cv2.fillPoly(mask, [cv2.convexHull(enlarged.astype(np.int32))], 0.0)
+    return cv2.GaussianBlur(mask, (0, 0), _SKIN_FEATHER * size)
+
+
+def _lower_face_mask(shape: np.ndarray, size: int) -> np.ndarray:
+    """1 from just under the nose to the chin and along the jaw (where beards, moustaches and stubble grow),
+    feathered; 0 over the lips."""
+    jaw = shape[JAW]
+    nose_bottom = shape[31:36]
+    nose_bottom = nose_bottom[::-1] - np.array([0.0, 0.01 * size])
+    outline = np.concatenate([jaw[2:15], nose_bottom]).astype(np.int32)
+    mask = np.zeros((size, size), np.float32)
+    cv2.fillPoly(mask, [cv2.convexHull(outline)], 1.0)
+    # Beards and stubble go on under the jaw line: a young chin rises, and what was below it must not show.
+    reach = max(1, round(_BEARD_REACH * size))
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
+    lips = shape[MOUTH]
+    centre = lips.mean(axis=0)
+    cv2.fillPoly(mask, [cv2.convexHull((centre + 1.05 * (lips - centre)).astype(np.int32))], 0.0)
     return cv2.GaussianBlur(mask, (0, 0), _SKIN_FEATHER * size)
 
 

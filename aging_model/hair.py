@@ -1,0 +1,253 @@
+"""Hair that ages with the face: it greys going old, and grey hair takes a young colour going young.
+
+The prototypes age the face's skin inside the face crop; hair lies mostly outside it (above the forehead, at the
+temples, down the sides), so it is recoloured in the photo itself, around each face. No face-parsing model ships
+offline, so the hair is found by colour: a model of the hair's colour seeded above the forehead and at the
+temples, one of the skin seeded on the cheeks, one of the background seeded far out at the top corners, and a
+spatial prior of where a head's hair can be. A seed region that looks like the face's skin (a bald head, a cap of
+skin-coloured light) holds no hair, and nothing is recoloured.
+
+Greying keeps the hair's own texture: each pixel moves towards a grey-white of the same local contrast (strands
+that were lighter stay lighter), by a share that grows with age; greying is measured as what turns grey between
+the face's own age and the target (Keogh & Walsh: most people are half grey by their fifties).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# The region around a face where its hair can be, in units of the face crop's side (the chip framing, eyes at
+# about 0.21 of the height and the mouth at 0.67): above the forehead to half a face higher, out to the temples
+# and down the sides to below the chin for long hair.
+_REGION = (-0.55, -0.75, 1.55, 1.2)  # left, top, right, bottom
+_WORK_SIDE = 160  # px of the crop's side at which the hair mask is found (a smooth mask; cheap)
+_HAIR_SEEDS = ((0.3, -0.32, 0.7, -0.06), (-0.12, -0.15, 0.06, 0.25), (0.94, -0.15, 1.12, 0.25))
+_SKIN_SEEDS = ((0.22, 0.4, 0.36, 0.55), (0.64, 0.4, 0.78, 0.55), (0.4, 0.02, 0.6, 0.1))
+_BACKGROUND_SEEDS = (
+    (-0.55, -0.75, -0.35, -0.45),
+    (1.35, -0.75, 1.55, -0.45),
+    (-0.55, 0.0, -0.42, 0.35),
+    (1.42, 0.0, 1.55, 0.35),
+    (0.35, -0.75, 0.65, -0.66),
+)
+# Ages at which the share of grey hair reaches each value (population averages; individuals vary widely).
+_GREY_BY_AGE = ((30.0, 0.0), (40.0, 0.08), (50.0, 0.3), (60.0, 0.55), (70.0, 0.75), (80.0, 0.9), (95.0, 0.97))
+_WHITE = np.array([218.0, 216.0, 208.0], np.float32)  # grey-white hair, slightly warm, in RGB
+_YOUNG_BROWN = np.array([62.0, 46.0, 36.0], np.float32)  # a dark brown, for grey hair made young
+_TEXTURE_CONTRAST = 1.4  # strands keep (and, turned light, gain) their contrast against the local mean
+_MIN_HAIR_SEED_SHARE = 0.3  # below: the seed region is mostly skin or background, no hair to recolour
+_OUTLIER_DISTANCE = 4.0  # standard deviations from the hair's colour beyond which a pixel is something else
+_SEPARABLE_DISTANCE = 18.0  # Lab units between the hair's and the background's mean colours
+
+
+def grey_share(age: float) -> float:
+    """The share of a head's hair that is grey at `age` (0..1)."""
+    ages, shares = zip(*_GREY_BY_AGE)
+    return float(np.interp(age, ages, shares))
+
+
+@dataclass
+class HairRecolour:
+    """One face's hair in one photo: where it is (a soft mask over a box of the photo) and how grey it is."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the photo
+    mask: np.ndarray  # (y1 - y0, x1 - x0, 2) float32 in [0, 1]: all the hair found; its core, close to the head
+    own_grey: float  # how grey the hair is now, 0..1, as measured
+
+    @classmethod
+    def find(cls, photo: np.ndarray, matrix: np.ndarray, crop_size: int) -> HairRecolour | None:
+        """The hair around the face whose chip-framed crop of `crop_size` px is made by `matrix` (photo ->
+        crop, 2x3); None where no hair is found (a bald head, hair the colour of the skin, a cut-off head)."""
+        to_work = _scaled(matrix, _WORK_SIDE / crop_size)
+        left, top, right, bottom = _REGION
+        work_box = (left * _WORK_SIDE, top * _WORK_SIDE, right * _WORK_SIDE, bottom * _WORK_SIDE)
+        shift = np.array([[1, 0, -work_box[0]], [0, 1, -work_box[1]]], np.float64)
+        to_region = _compose(shift, to_work)
+        size = (round(work_box[2] - work_box[0]), round(work_box[3] - work_box[1]))
+        region = cv2.warpAffine(photo, to_region, size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        inside = cv2.warpAffine(np.ones(photo.shape[:2], np.uint8), to_region, size, flags=cv2.INTER_NEAREST)
+        probability = _hair_probability(region, inside, work_box)
+        if probability is None:
+            return None
+        hair, own_grey = probability
+        return _to_photo(hair, to_region, photo.shape, own_grey)
+
+    def apply(self, image: np.ndarray, own_age: float, target_age: float) -> None:
+        """Recolour the hair in `image` (the photo, or a composite of it) in place, for a face of `own_age`
+        shown at `target_age`."""
+        amount, colour = self._change(own_age, target_age)
+        if amount <= 0.01:
+            return
+        x0, y0, x1, y1 = self.box
+        pixels = image[y0:y1, x0:x1].astype(np.float32)
+        brightness = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+        local = cv2.GaussianBlur(brightness, (0, 0), max(1.0, 0.004 * max(image.shape[:2])))
+        texture = (brightness - local)[..., None] * _TEXTURE_CONTRAST
+        scale = colour / max(float(colour.mean()), 1.0)
+        goal = colour + texture * scale
+        # Darkening grey hair is the riskier change (a light wall next to grey hair would darken into a halo): it
+        # is made only over the core of the hair, hugging the head.
+        weight = self.mask[..., 0:1] if colour is _WHITE else self.mask[..., 1:2] * _greyish(pixels)
+        weight = weight * amount
+        image[y0:y1, x0:x1] = np.clip(pixels + weight * (goal - pixels), 0, 255).astype(np.uint8)
+
+    def _change(self, own_age: float, target_age: float) -> tuple[float, np.ndarray]:
+        """(share of the hair to recolour, towards which colour)."""
+        own, target = max(self.own_grey, grey_share(own_age)), grey_share(target_age)
+        if target > own:  # what is still pigmented greys
+            return (target - own) / max(1.0 - own, 1e-3), _WHITE
+        if self.own_grey > 0.25 and target < self.own_grey:  # grey hair made young takes a young colour
+            return (self.own_grey - target) / self.own_grey, _YOUNG_BROWN
+        return 0.0, _WHITE
+
+
+def _greyish(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 1) 1 where a pixel is nearly colourless (grey or white hair), 0 where it is coloured (skin)."""
+    spread = pixels.max(axis=2, keepdims=True) - pixels.min(axis=2, keepdims=True)
+    return np.clip((40.0 - spread) / 20.0, 0.0, 1.0)
+
+
+def _scaled(matrix: np.ndarray, factor: float) -> np.ndarray:
+    return np.asarray(matrix, np.float64) * factor
+
+
+def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2x3 affine map `outer` after `inner`."""
+    return outer[:, :2] @ inner + np.hstack([np.zeros((2, 2)), outer[:, 2:]])
+
+
+def _pixels_in(image: np.ndarray, boxes, work_box, inside: np.ndarray) -> np.ndarray:
+    """The pixels of `image` (the region) inside any of `boxes` (crop units) that lie inside the photo."""
+    chosen = []
+    for left, top, right, bottom in boxes:
+        x0, x1 = (round(v * _WORK_SIDE - work_box[0]) for v in (left, right))
+        y0, y1 = (round(v * _WORK_SIDE - work_box[1]) for v in (top, bottom))
+        part, valid = image[max(y0, 0) : y1, max(x0, 0) : x1], inside[max(y0, 0) : y1, max(x0, 0) : x1]
+        chosen.append(part[valid > 0])
+    return np.concatenate(chosen) if chosen else np.zeros((0, 3), np.float32)
+
+
+class _ColourModel:
+    """A Gaussian in Lab, its covariance floored so a uniform seed still admits its own texture (lightness
+    varies with light and strands far more than the chroma does, which tells grey hair from pale skin)."""
+
+    def __init__(self, samples: np.ndarray, floor=(40.0, 6.0, 6.0)):
+        self.mean = samples.mean(axis=0)
+        covariance = np.cov(samples.T) + np.diag(floor)
+        self.inverse = np.linalg.inv(covariance)
+        self.log_norm = -0.5 * np.log(np.linalg.det(covariance))
+
+    def log_likelihood(self, lab: np.ndarray) -> np.ndarray:
+        d = lab - self.mean
+        return self.log_norm - 0.5 * np.einsum("...i,ij,...j->...", d, self.inverse, d)
+
+
+def _hair_probability(region: np.ndarray, inside: np.ndarray, work_box) -> tuple[np.ndarray, float] | None:
+    lab = cv2.cvtColor(region.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    skin_samples = _pixels_in(lab, _SKIN_SEEDS, work_box, inside)
+    hair_samples = _pixels_in(lab, _HAIR_SEEDS, work_box, inside)
+    if len(skin_samples) < 20 or len(hair_samples) < 40:
+        return None
+    skin = _ColourModel(skin_samples)
+    background_samples = _pixels_in(lab, _BACKGROUND_SEEDS, work_box, inside)
+    # Seeds that look like skin are not hair (a bald crown, a high forehead): the hair model is built from the rest.
+    skin_distance = np.einsum("...i,ij,...j->...", hair_samples - skin.mean, skin.inverse, hair_samples - skin.mean)
+    hair_samples = hair_samples[skin_distance > 9.0]
+    if len(hair_samples) < _MIN_HAIR_SEED_SHARE * len(_pixels_in(lab, _HAIR_SEEDS, work_box, inside)):
+        return None
+    hair = _ColourModel(hair_samples)
+    scores = [hair.log_likelihood(lab), skin.log_likelihood(lab)]
+    reach = 1.25
+    if len(background_samples) >= 20:
+        # A background the colour of the hair (grey hair against a grey window) cannot be told apart: both then
+        # share the probability, and only a tight band around the head is recoloured.
+        background = _ColourModel(background_samples)
+        scores.append(background.log_likelihood(lab))
+        if np.linalg.norm(background.mean - hair.mean) < _SEPARABLE_DISTANCE:
+            reach = 1.05
+    scores = np.stack(scores)
+    # A colour unlike all the models (a red curtain, a blue shirt) is not hair either: an outlier class whose
+    # likelihood is the hair model's at _OUTLIER_DISTANCE standard deviations.
+    outlier = hair.log_norm - 0.5 * _OUTLIER_DISTANCE**2
+    scores = np.concatenate([scores, np.full((1, *scores.shape[1:]), outlier)])
+    scores -= scores.max(axis=0)
+    probability = np.exp(scores[0]) / np.exp(scores).sum(axis=0)
+    probability *= _head_prior(region.shape[:2], work_box, reach) * (inside > 0)
+    probability = cv2.GaussianBlur(probability.astype(np.float32), (0, 0), 1.0)
+    probability = np.clip((probability - 0.3) / 0.4, 0.0, 1.0) * _connected_to_seeds(probability, work_box)
+    core = probability * _head_prior(region.shape[:2], work_box, 1.02)
+    probability = np.ascontiguousarray(np.stack([probability, core], axis=2).astype(np.float32))
+    own_grey = _greyness(hair.mean)
+    return probability, own_grey
+
+
+def _connected_to_seeds(probability: np.ndarray, work_box) -> np.ndarray:
+    """1 over the parts of the likely-hair area that touch the hair seeds, feathered; 0 over islands (a dark
+    jacket, a shadow in the background) that merely share the hair's colour."""
+    likely = (probability > 0.5).astype(np.uint8)
+    _, labels = cv2.connectedComponents(likely, connectivity=8)
+    seeds = np.zeros_like(likely)
+    for left, top, right, bottom in _HAIR_SEEDS:
+        x0, x1 = (max(round(v * _WORK_SIDE - work_box[0]), 0) for v in (left, right))
+        y0, y1 = (max(round(v * _WORK_SIDE - work_box[1]), 0) for v in (top, bottom))
+        seeds[y0:y1, x0:x1] = 1
+    kept = np.isin(labels, np.unique(labels[(seeds > 0) & (likely > 0)])) & (likely > 0)
+    grown = cv2.dilate(kept.astype(np.uint8), np.ones((5, 5), np.uint8))
+    return cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 1.5)
+
+
+def _head_prior(shape, work_box, reach: float) -> np.ndarray:
+    """How likely hair can be at each pixel, from where it lies: 1 in a band hugging the top and sides of the
+    head, fading out further away (hair the colour of the background beyond it is left alone); 0 over the inner
+    face and under the chin (collars, jackets). `reach` is how far out, in head outlines, hair is looked for."""
+    height, width = shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    x = (xs + work_box[0]) / _WORK_SIDE - 0.5
+    y = (ys + work_box[1]) / _WORK_SIDE
+    head = np.sqrt((x / 0.72) ** 2 + ((y - 0.4) / 0.92) ** 2)  # 1 on the outline of a full head of short hair
+    near_head = np.clip((reach - head) / (reach - 0.95), 0.0, 1.0)
+    # Long hair falls beside the face and jaw, not under the chin; looked for only where the background differs.
+    beside_face = (np.abs(x) > 0.4) & (np.abs(x) < 0.8) & (y > 0.3) & (y < 1.1) & (reach > 1.1)
+    inner_face = (x / 0.43) ** 2 + ((y - 0.52) / 0.56) ** 2 < 1.0
+    below_chin = (np.abs(x) < 0.4) & (y > 0.75)
+    prior = np.maximum(near_head, beside_face) * ~(inner_face | below_chin)
+    return cv2.GaussianBlur(prior.astype(np.float32), (0, 0), 0.03 * _WORK_SIDE)
+
+
+def _greyness(lab_mean: np.ndarray) -> float:
+    """How grey hair of this mean Lab colour is: light and colourless is grey or white; dark or coloured is not."""
+    lightness, chroma = float(lab_mean[0]), float(np.hypot(lab_mean[1], lab_mean[2]))
+    return float(np.clip((lightness - 45.0) / 25.0, 0.0, 1.0) * np.clip((14.0 - chroma) / 8.0, 0.0, 1.0))
+
+
+def _to_photo(mask: np.ndarray, to_region: np.ndarray, photo_shape, own_grey: float) -> HairRecolour | None:
+    """The work-size mask carried back onto the photo's pixels, over its bounding box only."""
+    height, width = photo_shape[:2]
+    from_region = cv2.invertAffineTransform(to_region)
+    rows, columns = np.nonzero(mask[..., 0] > 0.02)
+    if len(rows) == 0:
+        return None
+    corners = np.array(
+        [
+            [columns.min(), rows.min()],
+            [columns.max() + 1, rows.min()],
+            [columns.min(), rows.max() + 1],
+            [columns.max() + 1, rows.max() + 1],
+        ],
+        np.float64,
+    )
+    mapped = corners @ from_region[:, :2].T + from_region[:, 2]
+    x0, y0 = np.maximum(np.floor(mapped.min(axis=0)).astype(int), 0)
+    x1, y1 = np.ceil(mapped.max(axis=0)).astype(int)
+    x1, y1 = min(x1, width), min(y1, height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    shifted = to_region.copy()
+    shifted[:, 2] += to_region[:, :2] @ np.array([x0, y0], np.float64)
+    photo_mask = cv2.warpAffine(
+        mask, shifted, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0.0
+    )
+    return HairRecolour((int(x0), int(y0), int(x1), int(y1)), photo_mask, own_grey)

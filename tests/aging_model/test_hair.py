@@ -1,0 +1,84 @@
+import cv2
+import numpy as np
+import pytest
+
+from aging_model.hair import HairRecolour, grey_share
+from preprocessing.alignment import align_face
+
+CROP = 256
+
+
+@pytest.fixture(scope="module")
+def matrix(astronaut, detector) -> np.ndarray:
+    """The astronaut's photo -> chip-framed crop alignment."""
+    return align_face(astronaut, detector.detect(astronaut)[0].landmarks, CROP).matrix
+
+
+def _photo_box(matrix: np.ndarray, left: float, top: float, right: float, bottom: float) -> tuple[slice, slice]:
+    """The photo pixels of a box given in crop units (0..1 = the chip framing)."""
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[left, top], [right, bottom]]) * CROP
+    (x0, y0), (x1, y1) = (corners @ inverse[:, :2].T + inverse[:, 2]).round().astype(int)
+    return slice(min(y0, y1), max(y0, y1)), slice(min(x0, x1), max(x0, x1))
+
+
+def _lab(pixels: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(pixels.astype(np.float32) / 255, cv2.COLOR_RGB2LAB).reshape(-1, 3)
+
+
+def test_the_share_of_grey_hair_grows_with_age():
+    shares = [grey_share(age) for age in (5, 25, 40, 50, 60, 70, 80, 95)]
+    assert shares[:2] == [0.0, 0.0]
+    assert all(np.diff(shares) >= 0)
+    assert shares[-2] >= 0.85  # by 80 most hair is grey or white
+
+
+def test_at_80_her_brown_hair_turns_grey_and_keeps_its_texture(astronaut, matrix):
+    hair = HairRecolour.find(astronaut, matrix, CROP)
+    assert hair is not None and hair.own_grey < 0.2  # brown hair, not grey
+    aged = astronaut.copy()
+    hair.apply(aged, own_age=34.0, target_age=80.0)
+    crown = _photo_box(matrix, 0.3, -0.3, 0.7, -0.08)  # the hair above her forehead
+    before, after = _lab(astronaut[crown]), _lab(aged[crown])
+    chroma = lambda lab: np.hypot(lab[:, 1], lab[:, 2]).mean()  # noqa: E731
+    assert chroma(after) < 0.7 * chroma(before)
+    assert after[:, 0].mean() > before[:, 0].mean() + 10  # lighter: grey and white
+    assert after[:, 0].std() > 0.5 * before[:, 0].std()  # the strands still show
+
+
+def test_the_hair_pass_leaves_her_face_and_the_far_background_alone(astronaut, matrix):
+    hair = HairRecolour.find(astronaut, matrix, CROP)
+    aged = astronaut.copy()
+    hair.apply(aged, own_age=34.0, target_age=80.0)
+    changed = np.abs(aged.astype(int) - astronaut.astype(int)).max(axis=2) > 3
+    cheeks = _photo_box(matrix, 0.2, 0.35, 0.8, 0.75)
+    assert changed[cheeks].mean() < 0.01
+    far_left = (slice(0, astronaut.shape[0]), slice(0, 40))  # the flag at the photo's left edge
+    assert changed[far_left].mean() < 0.01
+
+
+def test_young_targets_leave_dark_hair_as_it_is(astronaut, matrix):
+    hair = HairRecolour.find(astronaut, matrix, CROP)
+    young = astronaut.copy()
+    hair.apply(young, own_age=34.0, target_age=5.0)
+    assert np.array_equal(young, astronaut)
+
+
+def test_grey_hair_made_young_takes_a_darker_colour(astronaut, matrix):
+    """Her hair turned grey first (as at 80), then that photo aged back to 20: the hair darkens again."""
+    grey = astronaut.copy()
+    HairRecolour.find(astronaut, matrix, CROP).apply(grey, own_age=20.0, target_age=90.0)
+    hair = HairRecolour.find(grey, matrix, CROP)
+    assert hair is not None and hair.own_grey > 0.25
+    young = grey.copy()
+    hair.apply(young, own_age=80.0, target_age=20.0)
+    crown = _photo_box(matrix, 0.35, -0.2, 0.65, -0.08)
+    assert _lab(young[crown])[:, 0].mean() < _lab(grey[crown])[:, 0].mean() - 10
+
+
+def test_a_head_without_hair_coloured_seeds_has_nothing_to_recolour(astronaut, matrix):
+    """Paint everything above her brows and at her temples with her own skin colour (a bald head): no hair."""
+    bald = astronaut.copy()
+    skin = astronaut[_photo_box(matrix, 0.3, 0.4, 0.4, 0.5)].reshape(-1, 3).mean(axis=0)
+    bald[_photo_box(matrix, -0.6, -0.8, 1.6, 0.1)] = skin.astype(np.uint8)
+    assert HairRecolour.find(bald, matrix, CROP) is None
