@@ -13,10 +13,11 @@ import logging
 import zipfile
 from datetime import UTC
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from service import batches, jobs
 from service.auth import api_key_id
+from service.byte_ranges import ranged_response
 from service.jobs import RequestError
 from service.models import Job, JobStatus
 
@@ -134,8 +135,8 @@ def job_file(job_id: str, name: str):
     image = jobs.result_image(_ctx()["db"], job.id, name)
     if image is None:
         raise RequestError("not_found", f"job {job.id} has no file {name}", 404)
-    # conditional: answers Range requests, so a player can seek in a lifespan video before it has all of it
-    response = send_file(io.BytesIO(image.content), mimetype=image.content_type, conditional=True, etag=False)
+    # Range requests answered, so a player can seek in a lifespan video before it has all of it
+    response = ranged_response(image.content, image.content_type, request)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     app.register_blueprint(review, url_prefix="/review")
     _throttle_sign_ins(app, limiter)
     _register_errors(app)
+    app.after_request(_leave_the_date_to_the_server)
 
     @app.get("/healthz")
     def health():
@@ -187,6 +188,13 @@ def _write_new_secret(path: Path) -> None:
         draft.unlink()
 
 
+def _leave_the_date_to_the_server(response):
+    """Werkzeug's conditional responses set a Date header, and the HTTP server (Werkzeug's, gunicorn) writes
+    its own besides: a response must carry one (RFC 9110, 6.6.1), so the server's is the one kept."""
+    response.headers.pop("Date", None)
+    return response
+
+
 def _wants_json() -> bool:
     return request.path.startswith(("/api/", "/review/api/"))
 
@@ -209,7 +217,9 @@ def _register_errors(app: Flask) -> None:
             413: "the upload is too large; send photos under the size limit one request at a time",
             429: f"too many requests ({error.description}); wait a little and send again",
         }.get(error.code, error.description)
-        return jsonify(error={"code": code, "message": message}), error.code
+        # The exception's own headers stay: 405's Allow, 416's Content-Range.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return jsonify(error={"code": code, "message": message}), error.code, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
