@@ -20,6 +20,7 @@ from service.auth import api_key_id
 from service.byte_ranges import ranged_response
 from service.jobs import RequestError
 from service.models import Job, JobStatus
+from service.uploads import uploaded_photo
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
@@ -58,15 +59,12 @@ def create_job():
     ctx = _ctx()
     settings = ctx["settings"]
     key = _caller_key()
-    upload = request.files.get("photo")
-    if upload is None or (not upload.filename and not upload.content_length):
-        raise RequestError("missing_photo", "send the photo as the multipart field 'photo'")
+    name, content = uploaded_photo("photo", settings.max_upload_bytes, "send the photo as the multipart field 'photo'")
     ages = jobs.parse_ages(request.form.get("ages"), settings)
     gender = jobs.parse_gender(request.form.get("gender"))
     animate = jobs.parse_flag(request.form.get("animate"), "animate")
-    content = upload.read(settings.max_upload_bytes + 1)
     accepted = jobs.accept_photo(
-        ctx["db"], settings, content, ages, gender, api_key_id=key, item_name=upload.filename, animate=animate
+        ctx["db"], settings, content, ages, gender, api_key_id=key, item_name=name, animate=animate
     )
     if not accepted.duplicate:
         _enqueue_or_fail(accepted.job_id)
@@ -89,13 +87,8 @@ def create_morph():
     key = _caller_key()
     photos = []
     for field in ("photo_a", "photo_b"):
-        upload = request.files.get(field)
-        if upload is None or (not upload.filename and not upload.content_length):
-            raise RequestError(
-                "missing_photo",
-                f"send both photos, as the multipart fields 'photo_a' and 'photo_b' ({field} is missing)",
-            )
-        photos.append(upload.read(settings.max_upload_bytes + 1))
+        missing = f"send both photos, as the multipart fields 'photo_a' and 'photo_b' ({field} is missing)"
+        photos.append(uploaded_photo(field, settings.max_upload_bytes, missing)[1])
     age = jobs.parse_age(request.form.get("age"))
     gender = jobs.parse_gender(request.form.get("gender"))
     accepted = jobs.accept_morph(ctx["db"], settings, photos[0], photos[1], age, gender, api_key_id=key)

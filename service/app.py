@@ -17,6 +17,7 @@ from service.auth import api_key_id
 from service.config import Settings
 from service.database import Database
 from service.jobs import RequestError
+from service.uploads import TooManyFormParts, UploadRequest
 
 log = logging.getLogger(__name__)
 FAILED_SIGN_INS = "10 per 15 minutes"  # per address, on the review page
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     """`enqueue(job_id)` sends a job to the workers; by default through Celery with the same settings."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.request_class = UploadRequest
     # Werkzeug refuses larger bodies before reading them (a batch is the largest request); each file is
     # checked against the per-file limit as it is read.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_bytes + 1024 * 1024
@@ -217,6 +219,8 @@ def _register_errors(app: Flask) -> None:
             413: "the upload is too large; send photos under the size limit one request at a time",
             429: f"too many requests ({error.description}); wait a little and send again",
         }.get(error.code, error.description)
+        if isinstance(error, TooManyFormParts):
+            code, message = error.code_name, error.description
         # The exception's own headers stay: 405's Allow, 416's Content-Range.
         headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
         return jsonify(error={"code": code, "message": message}), error.code, headers

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from service import jobs
 from service.jobs import RequestError
+from service.uploads import uploaded_photo
 
 log = logging.getLogger(__name__)
 explore_pages = Blueprint("explore_pages", __name__, template_folder="templates")
@@ -101,11 +102,9 @@ def code_of_photo():
     from preprocessing.errors import PhotoError
 
     settings = current_app.extensions["faceage"]["settings"]
-    upload = request.files.get("photo")
-    if upload is None or (not upload.filename and not upload.content_length):
-        raise RequestError("missing_photo", "send the photo as the multipart field 'photo'")
+    _name, content = uploaded_photo("photo", settings.max_upload_bytes, "send the photo as the multipart field 'photo'")
     # Decoded within the same limits as a job's photo; nothing of it is stored.
-    photo = jobs.normalise_photo(upload.read(settings.max_upload_bytes + 1), settings)
+    photo = jobs.normalise_photo(content, settings)
     try:
         found = _explorer().code_of_photo(photo.content)
     except PhotoError as error:
