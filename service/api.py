@@ -198,6 +198,14 @@ def read_batch(batch_id: str):
     return jsonify(batch_view(batch_id))
 
 
+@api.delete("/batches/<batch_id>")
+def remove_batch(batch_id: str):
+    """The batch, its jobs and every upload and result of them, now."""
+    _readable_batch(batch_id)
+    batches.delete_batch(_ctx()["db"], batch_id)
+    return "", 204
+
+
 @api.get("/batches/<batch_id>/results.zip")
 def batch_zip(batch_id: str):
     """Every finished item's files under its own name (the input tree), and summary.json with every item."""
@@ -246,7 +254,8 @@ def batch_view(batch_id: str) -> dict:
     finished = counts["done"] + counts["failed"]
     return {
         "id": batch_id,
-        "status": "done" if items and finished == len(items) else "running",
+        # Done once every item left is finished: a batch whose items were all deleted is done, not running.
+        "status": "done" if finished == len(items) else "running",
         "counts": counts,
         "progress": round(
             sum(i["progress"] if i["status"] != "failed" else 1.0 for i in items) / max(len(items), 1), 3

@@ -157,6 +157,27 @@ def test_a_batch_opens_to_the_key_that_created_it_only(isolated, callers, batch,
         assert reply.get_json()["error"]["code"] == ERROR_CODES[status]
 
 
+@pytest.mark.parametrize(
+    "caller, status",
+    [
+        ("nobody", 401),
+        ("a key that never existed", 401),
+        ("a revoked key", 401),
+        ("the job's token", 401),
+        ("another API key", 404),
+        ("the key that created it", 204),
+    ],
+)
+def test_a_batch_is_deleted_by_the_key_that_created_it_only(isolated, callers, batch, caller, status):
+    headers, query = CALLERS[caller](callers)
+    reply = isolated.client.delete(batch, headers=headers, query_string=query)
+    assert reply.status_code == status
+    if status != 204:
+        assert reply.get_json()["error"]["code"] == ERROR_CODES[status]
+    still_there = isolated.client.get(batch, headers=_bearer(callers.owner_key)).status_code
+    assert still_there == (404 if status == 204 else 200)
+
+
 @pytest.mark.parametrize("endpoint", BATCH_ENDPOINTS)
 def test_a_batch_id_that_does_not_exist_is_a_404_to_a_valid_key(isolated, callers, endpoint):
     reply = isolated.client.get(f"/api/v1/batches/0123456789abcdef{endpoint}", headers=_bearer(callers.owner_key))
