@@ -46,15 +46,15 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
         "enqueue": enqueue or _celery_enqueue(settings),
     }
     from service.api import api
-    from service.explore import explore_api, explore_pages
+    from service.explore import explore_api, explore_pages, faces_rendered
     from service.pages import pages
     from service.review import review
 
     _redact_tokens_in_request_logs()
     limiter = _limit_new_work(app, api, settings)
-    # The explorer renders on every request (GETs included), so all of it is limited like new work, with its
-    # own budget: one face costs about 10 ms, and a slider being dragged asks for several a second.
-    limiter.limit(settings.explore_rate_limit)(explore_api)
+    # The explorer renders on every request (GETs included), so all of it is limited like new work, with one
+    # budget of its own for all its routes, counted in faces rendered (a sample of 32 costs 32 faces' work).
+    limiter.shared_limit(settings.explore_rate_limit, scope="explore", cost=faces_rendered)(explore_api)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(explore_api, url_prefix="/api/v1/explore")
     app.register_blueprint(pages)
