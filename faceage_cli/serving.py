@@ -151,6 +151,18 @@ def apikey_create(name: str) -> None:
     click.echo(key)
 
 
+@apikey.command("revoke")
+@click.argument("name")
+def apikey_revoke(name: str) -> None:
+    """Revoke every key called NAME: from the next request on it opens nothing (its jobs stay until they expire)."""
+    from service.auth import revoke_api_keys
+
+    count = revoke_api_keys(service_database(), name)
+    if count == 0:
+        fail(f"no API key called {name!r} is in use (none was ever created, or it is revoked already)")
+    click.echo(f"revoked {count} API key(s) called {name!r}")
+
+
 @click.group()
 def reviewer() -> None:
     """Accounts for the dataset review page (/review)."""

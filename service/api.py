@@ -13,12 +13,14 @@ import logging
 import zipfile
 from datetime import UTC
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from service import batches, jobs
 from service.auth import api_key_id
+from service.byte_ranges import ranged_response
 from service.jobs import RequestError
 from service.models import Job, JobStatus
+from service.uploads import uploaded_photo
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
@@ -57,15 +59,12 @@ def create_job():
     ctx = _ctx()
     settings = ctx["settings"]
     key = _caller_key()
-    upload = request.files.get("photo")
-    if upload is None or (not upload.filename and not upload.content_length):
-        raise RequestError("missing_photo", "send the photo as the multipart field 'photo'")
+    name, content = uploaded_photo("photo", settings.max_upload_bytes, "send the photo as the multipart field 'photo'")
     ages = jobs.parse_ages(request.form.get("ages"), settings)
     gender = jobs.parse_gender(request.form.get("gender"))
     animate = jobs.parse_flag(request.form.get("animate"), "animate")
-    content = upload.read(settings.max_upload_bytes + 1)
     accepted = jobs.accept_photo(
-        ctx["db"], settings, content, ages, gender, api_key_id=key, item_name=upload.filename, animate=animate
+        ctx["db"], settings, content, ages, gender, api_key_id=key, item_name=name, animate=animate
     )
     if not accepted.duplicate:
         _enqueue_or_fail(accepted.job_id)
@@ -88,13 +87,8 @@ def create_morph():
     key = _caller_key()
     photos = []
     for field in ("photo_a", "photo_b"):
-        upload = request.files.get(field)
-        if upload is None or (not upload.filename and not upload.content_length):
-            raise RequestError(
-                "missing_photo",
-                f"send both photos, as the multipart fields 'photo_a' and 'photo_b' ({field} is missing)",
-            )
-        photos.append(upload.read(settings.max_upload_bytes + 1))
+        missing = f"send both photos, as the multipart fields 'photo_a' and 'photo_b' ({field} is missing)"
+        photos.append(uploaded_photo(field, settings.max_upload_bytes, missing)[1])
     age = jobs.parse_age(request.form.get("age"))
     gender = jobs.parse_gender(request.form.get("gender"))
     accepted = jobs.accept_morph(ctx["db"], settings, photos[0], photos[1], age, gender, api_key_id=key)
@@ -134,8 +128,8 @@ def job_file(job_id: str, name: str):
     image = jobs.result_image(_ctx()["db"], job.id, name)
     if image is None:
         raise RequestError("not_found", f"job {job.id} has no file {name}", 404)
-    # conditional: answers Range requests, so a player can seek in a lifespan video before it has all of it
-    response = send_file(io.BytesIO(image.content), mimetype=image.content_type, conditional=True, etag=False)
+    # Range requests answered, so a player can seek in a lifespan video before it has all of it
+    response = ranged_response(image.content, image.content_type, request)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -204,6 +198,14 @@ def read_batch(batch_id: str):
     return jsonify(batch_view(batch_id))
 
 
+@api.delete("/batches/<batch_id>")
+def remove_batch(batch_id: str):
+    """The batch, its jobs and every upload and result of them, now."""
+    _readable_batch(batch_id)
+    batches.delete_batch(_ctx()["db"], batch_id)
+    return "", 204
+
+
 @api.get("/batches/<batch_id>/results.zip")
 def batch_zip(batch_id: str):
     """Every finished item's files under its own name (the input tree), and summary.json with every item."""
@@ -252,7 +254,8 @@ def batch_view(batch_id: str) -> dict:
     finished = counts["done"] + counts["failed"]
     return {
         "id": batch_id,
-        "status": "done" if items and finished == len(items) else "running",
+        # Done once every item left is finished: a batch whose items were all deleted is done, not running.
+        "status": "done" if finished == len(items) else "running",
         "counts": counts,
         "progress": round(
             sum(i["progress"] if i["status"] != "failed" else 1.0 for i in items) / max(len(items), 1), 3

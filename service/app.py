@@ -17,6 +17,7 @@ from service.auth import api_key_id
 from service.config import Settings
 from service.database import Database
 from service.jobs import RequestError
+from service.uploads import TooManyFormParts, UploadRequest
 
 log = logging.getLogger(__name__)
 FAILED_SIGN_INS = "10 per 15 minutes"  # per address, on the review page
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     """`enqueue(job_id)` sends a job to the workers; by default through Celery with the same settings."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.request_class = UploadRequest
     # Werkzeug refuses larger bodies before reading them (a batch is the largest request); each file is
     # checked against the per-file limit as it is read.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_bytes + 1024 * 1024
@@ -44,15 +46,15 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
         "enqueue": enqueue or _celery_enqueue(settings),
     }
     from service.api import api
-    from service.explore import explore_api, explore_pages
+    from service.explore import explore_api, explore_pages, faces_rendered
     from service.pages import pages
     from service.review import review
 
     _redact_tokens_in_request_logs()
     limiter = _limit_new_work(app, api, settings)
-    # The explorer renders on every request (GETs included), so all of it is limited like new work, with its
-    # own budget: one face costs about 10 ms, and a slider being dragged asks for several a second.
-    limiter.limit(settings.explore_rate_limit)(explore_api)
+    # The explorer renders on every request (GETs included), so all of it is limited like new work, with one
+    # budget of its own for all its routes, counted in faces rendered (a sample of 32 costs 32 faces' work).
+    limiter.shared_limit(settings.explore_rate_limit, scope="explore", cost=faces_rendered)(explore_api)
     app.register_blueprint(api, url_prefix="/api/v1")
     app.register_blueprint(explore_api, url_prefix="/api/v1/explore")
     app.register_blueprint(pages)
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None, enqueue=None) -> Flask:
     app.register_blueprint(review, url_prefix="/review")
     _throttle_sign_ins(app, limiter)
     _register_errors(app)
+    app.after_request(_leave_the_date_to_the_server)
 
     @app.get("/healthz")
     def health():
@@ -187,6 +190,13 @@ def _write_new_secret(path: Path) -> None:
         draft.unlink()
 
 
+def _leave_the_date_to_the_server(response):
+    """Werkzeug's conditional responses set a Date header, and the HTTP server (Werkzeug's, gunicorn) writes
+    its own besides: a response must carry one (RFC 9110, 6.6.1), so the server's is the one kept."""
+    response.headers.pop("Date", None)
+    return response
+
+
 def _wants_json() -> bool:
     return request.path.startswith(("/api/", "/review/api/"))
 
@@ -209,7 +219,11 @@ def _register_errors(app: Flask) -> None:
             413: "the upload is too large; send photos under the size limit one request at a time",
             429: f"too many requests ({error.description}); wait a little and send again",
         }.get(error.code, error.description)
-        return jsonify(error={"code": code, "message": message}), error.code
+        if isinstance(error, TooManyFormParts):
+            code, message = error.code_name, error.description
+        # The exception's own headers stay: 405's Allow, 416's Content-Range.
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+        return jsonify(error={"code": code, "message": message}), error.code, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -7,12 +7,12 @@ from __future__ import annotations
 import secrets
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from service.database import Database
 from service.jobs import hash_secret
-from service.models import ApiKey, Reviewer
+from service.models import ApiKey, Reviewer, utcnow
 
 KEY_PREFIX = "fa_"
 
@@ -23,6 +23,16 @@ def create_api_key(db: Database, name: str) -> str:
     with db.session() as session:
         session.add(ApiKey(name=name, key_hash=hash_secret(key)))
     return key
+
+
+def revoke_api_keys(db: Database, name: str) -> int:
+    """Revoke every key called `name` that is not revoked yet (names need not be unique); returns how many.
+    A revoked key opens nothing from the next request on; its jobs and batches stay until they expire."""
+    with db.session() as session:
+        revoked = session.execute(
+            update(ApiKey).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow())
+        )
+        return revoked.rowcount
 
 
 def api_key_id(db: Database, authorization: str | None) -> int | None:

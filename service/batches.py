@@ -14,7 +14,7 @@ import secrets
 import zipfile
 import zlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -160,6 +160,29 @@ def _rejected_item(db, settings, batch_id, api_key_id, name, content, ages, gend
 def get_batch(db: Database, batch_id: str) -> Batch | None:
     with db.session() as session:
         return session.get(Batch, batch_id)
+
+
+def delete_batch(db: Database, batch_id: str) -> bool:
+    """Delete a batch with its jobs, their uploads and their results; False when there is no such batch."""
+    with db.session() as session:
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            return False
+        session.delete(batch)  # the jobs, and what they own, go with it (ON DELETE CASCADE)
+    db.reclaim()
+    return True
+
+
+def delete_expired(db: Database, now: datetime | None = None) -> int:
+    """Delete every batch past its retention, with its jobs (as `delete_batch`); returns how many batches."""
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        expired = list(session.scalars(select(Batch).where(Batch.expires_at <= now)))
+        for batch in expired:
+            session.delete(batch)
+    if expired:
+        db.reclaim()
+    return len(expired)
 
 
 def batch_jobs(db: Database, batch_id: str) -> list[Job]:

@@ -35,7 +35,8 @@ class Settings:
     max_faces: int = 10
     jobs_per_model_call: int = 0  # queued jobs a worker ages together; 0: 8 on a GPU, 1 on a CPU
     rate_limit: str = "60/minute"  # new jobs and batches per API key (per address without a key)
-    explore_rate_limit: str = "600/minute"  # explorer requests (each renders a face) per key or address
+    # Faces the explorer renders per key or address, all its routes together (sample?n=32 counts 32): at least 32
+    explore_rate_limit: str = "600/minute"
     rate_limit_storage: str = ""  # default: the broker's Redis when it is Redis, else this process's memory
     retention_hours: float = 24.0  # uploads and results are deleted this long after the job was created
     task_time_limit_s: int = 600

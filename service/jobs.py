@@ -23,6 +23,9 @@ from service.database import Database
 from service.models import Job, JobStatus, ResultImage, SecondUpload, Upload, utcnow
 
 GENDERS = ("auto", "male", "female")
+# The face detector (MTCNN) cannot run on a photo under 32 px on a side, and the smallest face it keeps is 40 px:
+# a photo that small, or so thin that it is that small at the working size, is refused when it is sent.
+MIN_PHOTO_SIDE = 32
 
 
 class RequestError(ValueError):
@@ -95,6 +98,7 @@ def normalise_photo(content: bytes, settings: Settings) -> Upload:
             )
     except PhotoError as error:
         raise RequestError(error.code, error.message, 413 if error.code == "image_too_large" else 400) from None
+    _check_large_enough(photo)
     buffer = io.BytesIO()
     Image.fromarray(photo.pixels).save(buffer, "JPEG", quality=95)
     height, width = photo.pixels.shape[:2]
@@ -106,6 +110,23 @@ def normalise_photo(content: bytes, settings: Settings) -> Upload:
         original_width=photo.original_size[0],
         original_height=photo.original_size[1],
     )
+
+
+def _check_large_enough(photo) -> None:
+    width, height = photo.original_size
+    working_height, working_width = photo.pixels.shape[:2]
+    if min(width, height) < MIN_PHOTO_SIDE:
+        raise RequestError(
+            "image_too_small",
+            f"the image is {width}x{height} px, too small to hold a face; send a photo of at least "
+            f"{MIN_PHOTO_SIDE} px on each side (a face itself needs 48 px or more)",
+        )
+    if min(working_width, working_height) < MIN_PHOTO_SIDE:
+        raise RequestError(
+            "image_too_small",
+            f"the image is {width}x{height} px: so long and thin that at the working size ({working_width}x"
+            f"{working_height} px) it is under {MIN_PHOTO_SIDE} px across; crop it around the face and send it again",
+        )
 
 
 _DECODE_SLOTS: dict[int, threading.BoundedSemaphore] = {}

@@ -188,6 +188,12 @@ def openapi_document() -> dict:
                     "security": [{"apiKey": []}],
                     "responses": {"200": _json(_BATCH, "the batch"), **_errors(401, 404)},
                 },
+                "delete": {
+                    "summary": "Delete the batch, its jobs and every upload and result of them now",
+                    "operationId": "deleteBatch",
+                    "security": [{"apiKey": []}],
+                    "responses": {"204": {"description": "deleted"}, **_errors(401, 404)},
+                },
             },
             "/api/v1/batches/{batch_id}/results.zip": {
                 "parameters": [_BATCH_ID],
@@ -268,7 +274,11 @@ def _schemas() -> dict:
             "required": ["id", "status", "items"],
             "properties": {
                 "id": {"type": "string"},
-                "status": {"type": "string", "enum": ["running", "done"]},
+                "status": {
+                    "type": "string",
+                    "enum": ["running", "done"],
+                    "description": "done once every item left is done or failed (also when all were deleted)",
+                },
                 "counts": {"type": "object"},
                 "progress": {"type": "number"},
                 "items": {

@@ -35,6 +35,9 @@ review = Blueprint("review", __name__)
 API_PREFIX = "/review/api/"
 REQUIRED_HEADER = "X-Requested-With"
 PAGE_SIZE, MAX_PAGE_SIZE = 120, 500
+# Every integer a client sends is checked against this before it reaches a query: the largest INTEGER that
+# PostgreSQL stores (SQLite's is larger, and a bigger Python int makes either driver fail with a 500).
+MAX_DATABASE_INT = 2**31 - 1
 OPEN_ENDPOINTS = {"review.login_page", "review.login"}
 ERROR_STATUS = {  # the review errors a reviewer can cause, as HTTP: the one place they are mapped
     dataset.InvalidReview: (400, "invalid"),
@@ -64,6 +67,14 @@ def require_reviewer():
         return _error(403, "missing_header", f"send the {REQUIRED_HEADER} header with every change")
     g.reviewer = name
     return None
+
+
+@review.before_request
+def check_image_id_in_path():
+    """An image id in the URL is range-checked like every other integer (after the sign-in check)."""
+    image_id = (request.view_args or {}).get("image_id")
+    if image_id is not None:
+        _within("image id", image_id, 1, MAX_DATABASE_INT)
 
 
 @review.errorhandler(dataset.ReviewError)
@@ -132,8 +143,8 @@ def facets():
 @review.get("/api/images")
 def images():
     """The queue: `flag`, `min_age`, `max_age`, `race`, `status`, `reviewer`, `offset`, `limit` (all optional)."""
-    limit = min(_int_arg("limit", PAGE_SIZE, minimum=0), MAX_PAGE_SIZE)
-    return jsonify(dataset.review_queue(_db(), _filters(), _int_arg("offset", 0, minimum=0), limit))
+    limit = min(_int_arg("limit", PAGE_SIZE), MAX_PAGE_SIZE)
+    return jsonify(dataset.review_queue(_db(), _filters(), _int_arg("offset", 0), limit))
 
 
 @review.get("/api/images/<int:image_id>")
@@ -187,14 +198,14 @@ def _version(body: dict) -> int:
     version = body.get("version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise dataset.InvalidReview('send the version of the image you saw (its "version")')
-    return version
+    return _within("version", version, 0, MAX_DATABASE_INT)
 
 
 def _image_id(item: dict) -> int:
     image_id = item.get("id")
     if isinstance(image_id, bool) or not isinstance(image_id, int):
         raise dataset.InvalidReview("every image needs its id")
-    return image_id
+    return _within("image id", image_id, 1, MAX_DATABASE_INT)
 
 
 def _filters() -> ReviewFilters:
@@ -203,22 +214,27 @@ def _filters() -> ReviewFilters:
         raise dataset.InvalidReview(f"status is one of {', '.join(DatasetImageStatus.__members__)}")
     return ReviewFilters(
         flag=request.args.get("flag") or None,
-        min_age=_int_arg("min_age"),
-        max_age=_int_arg("max_age"),
+        min_age=_int_arg("min_age", maximum=dataset.MAX_AGE),
+        max_age=_int_arg("max_age", maximum=dataset.MAX_AGE),
         race=_int_arg("race"),
         status=status,
         reviewer=request.args.get("reviewer") or None,
     )
 
 
-def _int_arg(name: str, default: int | None = None, minimum: int | None = None) -> int | None:
+def _int_arg(name: str, default: int | None = None, maximum: int = MAX_DATABASE_INT) -> int | None:
+    """A whole-number query argument from 0 to `maximum`; `default` when absent."""
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
-    except ValueError:
-        raise dataset.InvalidReview(f"{name} must be a whole number, not {raw!r}") from None
-    if minimum is not None and value < minimum:
-        raise dataset.InvalidReview(f"{name} must be at least {minimum}")
+    except ValueError:  # digits past Python's 4,300 too
+        raise dataset.InvalidReview(f"{name} must be a whole number from 0 to {maximum}, not {raw[:40]!r}") from None
+    return _within(name, value, 0, maximum)
+
+
+def _within(name: str, value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise dataset.InvalidReview(f"{name} must be a whole number from {low} to {high}")
     return value

@@ -10,7 +10,7 @@ from functools import lru_cache
 from celery.exceptions import SoftTimeLimitExceeded
 
 from preprocessing.errors import PhotoError
-from service import jobs
+from service import batches, jobs
 from service.config import Settings
 from service.database import Database
 from worker.celery_app import celery_app
@@ -211,11 +211,14 @@ def requeue_stalled() -> int:
 
 @celery_app.task(name="worker.tasks.delete_expired")
 def delete_expired() -> int:
-    """Delete uploads and results past their retention (scheduled every 10 minutes by beat)."""
-    count = jobs.delete_expired(_database())
-    if count:
-        log.info("deleted %d expired job(s)", count)
-    return count
+    """Delete batches, jobs, uploads and results past their retention (scheduled every 10 minutes by beat);
+    returns how many batches and jobs."""
+    database = _database()
+    expired_batches = batches.delete_expired(database)  # with their jobs
+    expired_jobs = jobs.delete_expired(database)
+    if expired_batches or expired_jobs:
+        log.info("deleted %d expired batch(es) and %d other expired job(s)", expired_batches, expired_jobs)
+    return expired_batches + expired_jobs
 
 
 # Dataset curation: the per-image pass runs here in chunks (each image's flags and features are stored as

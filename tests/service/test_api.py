@@ -232,6 +232,43 @@ def test_bad_files_are_refused_at_once_with_a_reason(isolated, content, status, 
     assert isolated.enqueued == [] and _stored_jobs(isolated.database) == 0
 
 
+def _png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 150, 120)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+TOO_SMALL = [(1, 1), (31, 31), (2000, 20), (20, 2000), (31, 500), (20_000, 40)]  # the last: 2048 x 4 once reduced
+
+
+@pytest.mark.parametrize("url, field", [("/api/v1/jobs", "photo"), ("/api/v1/explore/codes", "photo")])
+@pytest.mark.parametrize("width, height", TOO_SMALL)
+def test_an_image_too_small_to_hold_a_face_is_refused_with_its_size(isolated, url, field, width, height):
+    data = {field: (io.BytesIO(_png(width, height)), "tiny.png")}
+    refused = isolated.client.post(url, data=data, content_type="multipart/form-data")
+    assert refused.status_code == 400, refused.get_data(as_text=True)
+    error = refused.get_json()["error"]
+    assert error["code"] == "image_too_small" and f"{width}x{height}" in error["message"] and "32" in error["message"]
+    assert isolated.enqueued == [] and _stored_jobs(isolated.database) == 0
+
+
+def test_a_morph_or_batch_of_an_image_too_small_names_it(isolated, astronaut_jpeg):
+    data = {"photo_a": (io.BytesIO(astronaut_jpeg), "a.jpg"), "photo_b": (io.BytesIO(_png(31, 31)), "b.png")}
+    morph = isolated.client.post("/api/v1/morphs", data=data, content_type="multipart/form-data")
+    assert morph.status_code == 400 and morph.get_json()["error"]["code"] == "image_too_small"
+    key = {"Authorization": f"Bearer {create_api_key(isolated.database, 'tiny')}"}
+    photos = [(io.BytesIO(astronaut_jpeg), "big.jpg"), (io.BytesIO(_png(1, 1)), "dot.png")]
+    batch = isolated.client.post("/api/v1/batches", data={"photos": photos}, headers=key)
+    items = {item["name"]: item for item in batch.get_json()["items"]}
+    assert items["dot.png"]["status"] == "failed" and items["dot.png"]["error"]["code"] == "image_too_small"
+    assert items["big.jpg"]["status"] == "queued"
+
+
+def test_an_image_of_32_pixels_a_side_is_accepted(isolated):
+    reply = _post(isolated.client, _png(32, 32), name="small.png")
+    assert reply.status_code == 202, reply.get_json()
+
+
 def test_a_truncated_photo_is_named(isolated, astronaut_jpeg):
     reply = _post(isolated.client, astronaut_jpeg[: len(astronaut_jpeg) // 2])
     assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "truncated_image"

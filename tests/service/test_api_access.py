@@ -157,6 +157,27 @@ def test_a_batch_opens_to_the_key_that_created_it_only(isolated, callers, batch,
         assert reply.get_json()["error"]["code"] == ERROR_CODES[status]
 
 
+@pytest.mark.parametrize(
+    "caller, status",
+    [
+        ("nobody", 401),
+        ("a key that never existed", 401),
+        ("a revoked key", 401),
+        ("the job's token", 401),
+        ("another API key", 404),
+        ("the key that created it", 204),
+    ],
+)
+def test_a_batch_is_deleted_by_the_key_that_created_it_only(isolated, callers, batch, caller, status):
+    headers, query = CALLERS[caller](callers)
+    reply = isolated.client.delete(batch, headers=headers, query_string=query)
+    assert reply.status_code == status
+    if status != 204:
+        assert reply.get_json()["error"]["code"] == ERROR_CODES[status]
+    still_there = isolated.client.get(batch, headers=_bearer(callers.owner_key)).status_code
+    assert still_there == (404 if status == 204 else 200)
+
+
 @pytest.mark.parametrize("endpoint", BATCH_ENDPOINTS)
 def test_a_batch_id_that_does_not_exist_is_a_404_to_a_valid_key(isolated, callers, endpoint):
     reply = isolated.client.get(f"/api/v1/batches/0123456789abcdef{endpoint}", headers=_bearer(callers.owner_key))
@@ -175,3 +196,25 @@ def test_a_batch_without_a_valid_key_is_refused_before_anything_is_queued(isolat
     )
     assert reply.status_code == 401 and reply.get_json()["error"]["code"] == "unauthorized"
     assert isolated.enqueued == queued_before
+
+
+def test_the_cli_revokes_every_key_of_a_name_and_they_open_nothing_after(isolated, callers):
+    from click.testing import CliRunner
+
+    from faceage_cli import main
+
+    cli = CliRunner(
+        env={"FACEAGE_DATA_DIR": isolated.settings.data_dir, "FACEAGE_DATABASE_URL": isolated.settings.database_url}
+    )
+    second_owner_key = create_api_key(isolated.database, "owner")  # names need not be unique
+    for key in (callers.owner_key, second_owner_key):
+        assert isolated.client.get(callers.job_url, headers=_bearer(key)).status_code in (200, 404)
+    revoked = cli.invoke(main, ["apikey", "revoke", "owner"])
+    assert revoked.exit_code == 0, revoked.output
+    assert "2" in revoked.output and "owner" in revoked.output
+    for key in (callers.owner_key, second_owner_key):
+        refused = isolated.client.get(callers.job_url, headers=_bearer(key))
+        assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "unauthorized"
+    assert isolated.client.get(callers.job_url, headers=_bearer(callers.other_key)).status_code == 404  # untouched
+    again = cli.invoke(main, ["apikey", "revoke", "owner"])
+    assert again.exit_code != 0 and "no API key" in again.output

@@ -5,13 +5,18 @@ batch: test_api_access.py."""
 import io
 import json
 import zipfile
+from datetime import timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import func, select, update
 
+from service import jobs
 from service.auth import create_api_key
 from service.batches import clean_name
+from service.models import Batch, Job, ResultImage, Upload, utcnow
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +176,57 @@ def test_a_batch_without_files_says_what_to_send(isolated, isolated_key):
     )
     assert reply.status_code == 400 and reply.get_json()["error"]["code"] == "no_files"
     assert "photos" in reply.get_json()["error"]["message"]
+
+
+# --- A batch's lifecycle: deleted on request, expired, emptied ------------------------------------------------
+
+
+def _stored_batch(isolated, isolated_key, astronaut_jpeg) -> dict:
+    """A batch of two photos, one of them with results stored as a worker would have."""
+    photos = [(io.BytesIO(astronaut_jpeg), "a.jpg"), (io.BytesIO(astronaut_jpeg), "b.jpg")]
+    reply = isolated.client.post("/api/v1/batches", data={"photos": photos}, headers=isolated_key)
+    assert reply.status_code == 202, reply.get_json()
+    body = reply.get_json()
+    aged = SimpleNamespace(name="photo-age-040.jpg", kind="composite", face=None, age=40.0, content_type="image/jpeg")
+    done = {"faces": [], "composites": [{"age": 40.0, "file": aged.name}]}
+    jobs.store_results(isolated.database, body["items"][0]["job"], done, [SimpleNamespace(**vars(aged), content=b"x")])
+    return body
+
+
+def _rows(database) -> dict[str, int]:
+    with database.session() as session:
+        return {
+            model.__name__: session.scalar(select(func.count()).select_from(model))
+            for model in (Batch, Job, Upload, ResultImage)
+        }
+
+
+def test_deleting_a_batch_removes_it_its_jobs_and_their_files(isolated, isolated_key, astronaut_jpeg):
+    batch = _stored_batch(isolated, isolated_key, astronaut_jpeg)
+    assert _rows(isolated.database) == {"Batch": 1, "Job": 2, "Upload": 2, "ResultImage": 1}
+    assert isolated.client.delete(batch["urls"]["self"], headers=isolated_key).status_code == 204
+    assert _rows(isolated.database) == {"Batch": 0, "Job": 0, "Upload": 0, "ResultImage": 0}
+    assert isolated.client.get(batch["urls"]["self"], headers=isolated_key).status_code == 404
+    for item in batch["items"]:
+        assert isolated.client.get(item["url"], headers=isolated_key).status_code == 404
+    assert isolated.client.delete(batch["urls"]["self"], headers=isolated_key).status_code == 404
+
+
+def test_expired_batches_are_deleted_with_their_jobs_by_the_sweep(isolated, isolated_key, astronaut_jpeg, monkeypatch):
+    from worker import tasks
+
+    _stored_batch(isolated, isolated_key, astronaut_jpeg)
+    monkeypatch.setattr(tasks, "_database", lambda: isolated.database)
+    assert tasks.delete_expired() == 0  # nothing is past its retention yet
+    with isolated.database.session() as session:
+        session.execute(update(Batch).values(expires_at=utcnow() - timedelta(minutes=1)))
+    tasks.delete_expired()
+    assert _rows(isolated.database) == {"Batch": 0, "Job": 0, "Upload": 0, "ResultImage": 0}
+
+
+def test_a_batch_whose_items_were_all_deleted_is_done_not_running(isolated, isolated_key, astronaut_jpeg):
+    batch = _stored_batch(isolated, isolated_key, astronaut_jpeg)
+    for item in batch["items"]:
+        assert isolated.client.delete(item["url"], headers=isolated_key).status_code == 204
+    emptied = isolated.client.get(batch["urls"]["self"], headers=isolated_key).get_json()
+    assert (emptied["status"], emptied["items"], emptied["progress"]) == ("done", [], 0.0)

@@ -165,14 +165,28 @@ def test_uploads_without_a_usable_face_are_refused_in_json(client):
         assert reply.status_code == 400 and reply.get_json()["error"]["code"] == error
 
 
-def test_the_explorer_needs_no_api_key_and_is_rate_limited_like_uploads(tmp_path):
-    limited = _client(tmp_path, rate_limit="2/minute")
-    url = f"/api/v1/explore/face.png?code={CODE}&age=30&gender=male"
-    assert [limited.get(url).status_code for _ in range(3)] == [200, 200, 429]
-    assert limited.get(url).get_json()["error"]["code"] == "too_many_requests"
-    sample = "/api/v1/explore/sample?n=1&seed=0"
-    assert [limited.get(sample).status_code for _ in range(3)] == [200, 200, 429]
+def test_the_explorer_needs_no_api_key_and_its_limit_counts_faces_across_its_routes(tmp_path):
+    limited = _client(tmp_path, rate_limit="10/minute")
+    assert limited.get("/api/v1/explore/sample?n=6&seed=0").status_code == 200  # 6 faces of 10
+    face = f"/api/v1/explore/face.png?code={CODE}&age=30&gender=male"
+    assert [limited.get(face).status_code for _ in range(5)] == [200, 200, 200, 200, 429]
+    refused = limited.get("/api/v1/explore/sample?n=1&seed=0")  # one budget for every route
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "too_many_requests"
     assert limited.get("/explore").status_code == 200  # the page itself is not limited
+
+
+def test_a_sample_of_n_faces_counts_n_against_the_limit(tmp_path):
+    limited = _client(tmp_path, rate_limit="10/minute")
+    assert limited.get("/api/v1/explore/sample?n=8&seed=0").status_code == 200
+    assert limited.get("/api/v1/explore/sample?n=8&seed=1").status_code == 429  # 16 faces are more than 10
+
+
+def test_a_photo_read_as_a_code_counts_as_eight_faces(tmp_path, astronaut_jpeg):
+    limited = _client(tmp_path, rate_limit="10/minute")
+    photo = {"photo": (io.BytesIO(astronaut_jpeg), "me.jpg")}
+    assert limited.post("/api/v1/explore/codes", data=photo).status_code == 200
+    face = f"/api/v1/explore/face.png?code={CODE}&age=30&gender=male"
+    assert [limited.get(face).status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_the_page_and_refusing_a_bad_code_need_no_pytorch(tmp_path):

@@ -336,6 +336,34 @@ def test_an_impossible_decision_is_refused_and_changes_nothing(reviewer, databas
     assert _decisions(database, ids[DARK]) == [] and _stored(database, ids[DARK]).review_version == 0
 
 
+HUGE = 2**70
+
+
+@pytest.mark.parametrize(
+    "method, url, body, named",
+    [
+        ("get", "/review/api/images?offset=99999999999999999999999", None, "offset"),
+        ("get", "/review/api/images?limit=99999999999999999999999", None, "limit"),
+        ("get", f"/review/api/images?race={HUGE}", None, "race"),
+        ("get", f"/review/api/images?min_age={HUGE}", None, "min_age"),
+        ("get", f"/review/api/images?max_age=-{HUGE}", None, "max_age"),
+        ("get", f"/review/api/images/{HUGE}", None, "image id"),
+        ("get", f"/review/api/images/{HUGE}/thumbnail.jpg", None, "image id"),
+        ("post", f"/review/api/images/{HUGE}/decision", {"action": "accept", "version": 0}, "image id"),
+        ("post", "/review/api/images/1/decision", {"action": "accept", "version": HUGE}, "version"),
+        ("post", "/review/api/images/1/decision", {"action": "accept", "version": -HUGE}, "version"),
+        ("post", "/review/api/decisions", {"action": "accept", "images": [{"id": HUGE, "version": 0}]}, "image id"),
+        ("post", "/review/api/decisions", {"action": "accept", "images": [{"id": 1, "version": HUGE}]}, "version"),
+    ],
+)
+def test_an_integer_out_of_range_is_refused_with_400_naming_it(reviewer, method, url, body, named):
+    _name, client = reviewer
+    refused = getattr(client, method)(url, json=body, headers=HEADERS)
+    assert refused.status_code == 400, refused.get_data(as_text=True)
+    error = refused.get_json()["error"]
+    assert error["code"] == "invalid" and named in error["message"] and "from" in error["message"]
+
+
 def test_undo_takes_back_the_last_decision_then_the_one_before(reviewer, database, ids):
     _name, client = reviewer
     _decide(client, ids[BLURRED], 0, "reject")
