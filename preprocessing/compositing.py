@@ -42,7 +42,11 @@ def face_mask(size: int, feather: float = 0.08) -> np.ndarray:
     cv2.ellipse(mask, centre, axes, 0, 0, 360, 1.0, thickness=-1)
     sigma = max(0.5, feather * size)
     mask = cv2.GaussianBlur(mask, (0, 0), sigma)
-    return np.clip(mask * 1.3, 0, 1)  # keep the centre fully opaque after the blur
+    mask = np.clip(mask * 1.3, 0, 1)  # keep the centre fully opaque after the blur
+    # The blur spills up to the crop's own edge (the top of the forehead): fade it to 0 there, or a strong change
+    # (a child's lighter forehead) would end in a straight seam along the crop's border.
+    ramp = np.clip(np.minimum(np.arange(size), np.arange(size)[::-1]) / max(1.0, 0.5 * sigma), 0, 1).astype(np.float32)
+    return mask * np.minimum(ramp[:, None], ramp[None, :])
 
 
 def paste_faces(photo: np.ndarray, patches: list[FacePatch], blend: str = "feather") -> np.ndarray:

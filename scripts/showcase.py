@@ -44,6 +44,45 @@ def renderer_rows(photo: Path, pipelines: dict[str, AgingPipeline]) -> list[tupl
     return rows
 
 
+def head_and_shoulders(composite: np.ndarray, box: np.ndarray, height: int) -> Image.Image:
+    """The part of a whole photo around one face's box with room for the hair and the neck, `height` px tall:
+    what the head looks like, not only the face crop."""
+    x0, y0, x1, y1 = box
+    width, tall = x1 - x0, y1 - y0
+    region = (
+        int(max(0, x0 - 0.75 * width)),
+        int(max(0, y0 - 0.8 * tall)),
+        int(min(composite.shape[1], x1 + 0.75 * width)),
+        int(min(composite.shape[0], y1 + 0.6 * tall)),
+    )
+    part = Image.fromarray(composite).crop(region)
+    return part.resize((round(part.width * height / part.height), height), Image.LANCZOS)
+
+
+def whole_photo_sheet(pipeline: AgingPipeline, out: Path, height: int = 260) -> None:
+    """Each portrait's head and shoulders in the whole aged photo (hair, ears, neck), input then every age."""
+    rows = []
+    for photo in portraits().values():
+        result = pipeline.run(photo, ages=AGES)
+        box = result.aged_faces[0].box * result.photo.scale
+        rows.append([head_and_shoulders(image, box, height) for image in [result.photo.pixels, *result.composites]])
+    width = max(sum(cell.width for cell in row) for row in rows)
+    sheet = Image.new("RGB", (width, 24 + height * len(rows)), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=15)
+    x = 0
+    for label, cell in zip(["input", *(str(a) for a in AGES)], rows[0]):
+        draw.text((x + 6, 4), label, fill="black", font=font)
+        x += cell.width
+    for r, row in enumerate(rows):
+        x = 0
+        for cell in row:
+            sheet.paste(cell, (x, 24 + r * height))
+            x += cell.width
+    sheet.save(out, quality=90)
+    print(f"wrote {out}")
+
+
 def labelled(grid: Image.Image, labels: list[str], cell: int, gap: int = 2, top: int = 20) -> Image.Image:
     sheet = Image.new("RGB", (grid.width + ROW_LABEL_WIDTH, grid.height), "white")
     sheet.paste(grid, (ROW_LABEL_WIDTH, 0))
@@ -72,6 +111,7 @@ def main() -> None:
     grid = face_grid(rows, ["input", *(str(a) for a in AGES)], cell=args.cell)
     labelled(grid, labels, args.cell).save(args.out, quality=90)
     print(f"wrote {args.out}")
+    whole_photo_sheet(pipelines["prototypes"], args.out.with_name(args.out.stem + "-photos.jpg"))
 
 
 if __name__ == "__main__":
