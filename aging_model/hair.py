@@ -56,6 +56,7 @@ class HairRecolour:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the photo
     mask: np.ndarray  # (y1 - y0, x1 - x0, 2) float32 in [0, 1]: all the hair found; its core, close to the head
     own_grey: float  # how grey the hair is now, 0..1, as measured
+    texture: np.ndarray | None = None  # (h, w, 1) the hair's brightness against its local mean, set by `find`
 
     @classmethod
     def find(cls, photo: np.ndarray, matrix: np.ndarray, crop_size: int) -> HairRecolour | None:
@@ -73,7 +74,14 @@ class HairRecolour:
         if probability is None:
             return None
         hair, own_grey = probability
-        return _to_photo(hair, to_region, photo.shape, own_grey)
+        found = _to_photo(hair, to_region, photo.shape, own_grey)
+        if found is not None:
+            # The strands' texture is the photo's own; measured once, it serves every age.
+            x0, y0, x1, y1 = found.box
+            brightness = photo[y0:y1, x0:x1].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+            local = cv2.GaussianBlur(brightness, (0, 0), max(1.0, 0.004 * max(photo.shape[:2])))
+            found.texture = (brightness - local)[..., None] * _TEXTURE_CONTRAST
+        return found
 
     def apply(self, image: np.ndarray, own_age: float, target_age: float) -> None:
         """Recolour the hair in `image` (the photo, or a composite of it) in place, for a face of `own_age`
@@ -83,11 +91,8 @@ class HairRecolour:
             return
         x0, y0, x1, y1 = self.box
         pixels = image[y0:y1, x0:x1].astype(np.float32)
-        brightness = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-        local = cv2.GaussianBlur(brightness, (0, 0), max(1.0, 0.004 * max(image.shape[:2])))
-        texture = (brightness - local)[..., None] * _TEXTURE_CONTRAST
         scale = colour / max(float(colour.mean()), 1.0)
-        goal = colour + texture * scale
+        goal = colour + self.texture * scale
         # Darkening grey hair is the riskier change (a light wall next to grey hair would darken into a halo): it
         # is made only over the core of the hair, hugging the head.
         weight = self.mask[..., 0:1] if colour is _WHITE else self.mask[..., 1:2] * _greyish(pixels)
