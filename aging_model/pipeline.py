@@ -200,7 +200,7 @@ class AgingPipeline:
             kept = [(face, found) for face, found in zip(faces, detected) if not face.left_out]
             limit = self.settings.max_faces
             for face, _ in kept[limit:]:  # faces come largest first
-                face.left_out = {"too_many_faces": f"Only the {limit} largest faces of a photo are aged."}
+                face.left_out = {"too_many_faces": f"Only {limit} faces of a photo are aged, the largest first."}
             for face, found in kept[:limit]:
                 self._align(photo, found, face)
         if not kept:
