@@ -94,7 +94,10 @@ def render_photo_result(
             "box": [round(float(v), 1) for v in face.box],
             "quality": face.quality.to_dict(),
             "usable": face.quality.usable,
+            "aged": face.aged is not None,
         }
+        if face.left_out:  # why the face was not aged: a code for programs, a sentence for people
+            entry["left_out"] = [{"code": code, "message": message} for code, message in face.left_out.items()]
         if face.aged is not None:
             entry["own_age_group"] = GROUP_LABELS[face.own_age_group]
             entry["gender_condition_female"] = round(face.gender_condition, 3)

@@ -21,11 +21,11 @@ from aging_model.inference import AgingModel
 from aging_model.prototype_aging import AGING_PADDING, PrototypeAger
 from preprocessing.alignment import align_face, padding_pixels
 from preprocessing.compositing import RENDERING_WEIGHT, FacePatch, paste_faces, transfer_aging
-from preprocessing.detection import FaceDetector
+from preprocessing.detection import DetectedFace, FaceDetector
 from preprocessing.errors import NoUsableFace, PhotoError
 from preprocessing.landmarks import DenseLandmarker
 from preprocessing.loading import DEFAULT_MAX_SIDE, Photo, load_photo
-from preprocessing.quality import ANALYSIS_SIZE, QualityReport, QualityThresholds, assess_face
+from preprocessing.quality import ANALYSIS_SIZE, QualityReport, QualityThresholds, assess_face, refusal_messages
 
 DEFAULT_AGES = (5, 20, 40, 60, 80)
 DETAIL_MAX_SIZE = 512
@@ -35,6 +35,12 @@ GENDER_CHOICES = ("auto", "male", "female")
 # "prototypes": the change between age prototypes applied to the photo's pixels (shape, skin, colour);
 # "caae": the generator's change at 64 px, blended with its own rendering (the renderer before prototypes).
 RENDERERS = ("prototypes", "caae")
+# What to try instead, per reason a face is refused, for the message of a photo where none can be aged.
+_ADVICE = {
+    "face_too_small": "a larger photo or one taken closer",
+    "extreme_pose": "a photo where the faces look at the camera",
+    "low_detection_probability": "a photo where the faces are clearly visible",
+}
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,12 @@ class PipelineSettings:
 
 @dataclass
 class FaceResult:
-    """One face: where it is, how good it is, and (when usable) its aligned crop and one image per age."""
+    """One face: where it is, how good it is, and either why it is left out or its aligned crop and one image
+    per age."""
 
     box: np.ndarray  # in the original photo's pixels
     quality: QualityReport
+    left_out: dict[str, str] = field(default_factory=dict)  # reason code -> a sentence for the user; {} if aged
     aligned: np.ndarray | None = None  # the model's input, (R, R, 3)
     detail: np.ndarray | None = None  # the same alignment at up to DETAIL_MAX_SIZE, for output
     padded_detail: np.ndarray | None = None  # `detail` with AGING_PADDING of the photo around it (prototypes)
@@ -104,8 +112,8 @@ class _PreparedPhoto:
     timings: dict[str, float]
 
     @property
-    def usable(self) -> list[FaceResult]:
-        return [f for f in self.faces if f.quality.usable]
+    def to_age(self) -> list[FaceResult]:
+        return [f for f in self.faces if not f.left_out]
 
 
 class AgingPipeline:
@@ -192,29 +200,34 @@ class AgingPipeline:
             photo = load_photo(request.source, max_side=self.settings.max_side)
         report("detecting", 0.1)
         with _timed(timings, "detect"):
-            detected = self.detector.detect(photo.pixels, max_faces=self.settings.max_faces)
+            detected = self.detector.detect(photo.pixels, max_faces=None)
         if not detected:
             raise NoUsableFace("no face found in the photo; use a photo where the face is clearly visible")
         with _timed(timings, "align"):
-            faces = [self._prepare(photo, face) for face in detected]
-        if not any(f.quality.usable for f in faces):
-            reasons = ", ".join(sorted({r for f in faces for r in f.quality.reasons}))
-            raise NoUsableFace(
-                f"found {len(faces)} face(s) but none is usable ({reasons}); try a sharper, frontal, well-lit photo"
-            )
+            faces = [self._assess(photo, face) for face in detected]
+            kept = [(face, found) for face, found in zip(faces, detected) if not face.left_out]
+            limit = self.settings.max_faces
+            for face, _ in kept[limit:]:  # faces come largest first
+                face.left_out = {"too_many_faces": f"Only {limit} faces of a photo are aged, the largest first."}
+            for face, found in kept[:limit]:
+                self._align(photo, found, face)
+        if not kept:
+            reasons = sorted({r for f in faces for r in f.left_out})
+            advice = " or ".join(_ADVICE[r] for r in reasons)
+            raise NoUsableFace(f"found {len(faces)} face(s) but none is usable ({', '.join(reasons)}); try {advice}")
         ages = [float(a) for a in request.ages]
         return _PreparedPhoto(photo, ages, request.gender, faces, timings)
 
     def _composite(self, prepared: _PreparedPhoto, photos_aged_together: int) -> PhotoResult:
-        usable = prepared.usable
+        aged = prepared.to_age
         with _timed(prepared.timings, "paste"):
-            hair = [HairRecolour.find(prepared.photo.pixels, f.matrix, f.detail.shape[0]) for f in usable]
+            hair = [HairRecolour.find(prepared.photo.pixels, f.matrix, f.detail.shape[0]) for f in aged]
             composites = []
             for i, age in enumerate(prepared.ages):
                 composite = paste_faces(
-                    prepared.photo.pixels, [FacePatch(f.aged[i], f.matrix) for f in usable], self.settings.blend
+                    prepared.photo.pixels, [FacePatch(f.aged[i], f.matrix) for f in aged], self.settings.blend
                 )
-                for face, face_hair in zip(usable, hair):
+                for face, face_hair in zip(aged, hair):
                     if face_hair is not None:
                         face_hair.apply(composite, face.own_age, age)
                 composites.append(composite)
@@ -227,29 +240,33 @@ class AgingPipeline:
             photos_aged_together=photos_aged_together,
         )
 
-    def _prepare(self, photo: Photo, face) -> FaceResult:
+    def _assess(self, photo: Photo, face: DetectedFace) -> FaceResult:
         analysis = align_face(photo.pixels, face.landmarks, ANALYSIS_SIZE)
         quality = assess_face(face, analysis.pixels, photo.scale, self.settings.thresholds)
-        result = FaceResult(box=face.box / photo.scale, quality=quality)
-        if quality.usable:
-            result.aligned = align_face(photo.pixels, face.landmarks, self.model.resolution).pixels
-            detail_size = int(np.clip(face.size * 1.2, self.model.resolution, DETAIL_MAX_SIZE))
-            if self.settings.renderer == "prototypes":
-                # One warp gives both: the chip framing is the middle of the padded crop.
-                padded = align_face(photo.pixels, face.landmarks, detail_size, AGING_PADDING)
-                pad = padding_pixels(detail_size, AGING_PADDING)
-                result.padded_detail = padded.pixels
-                result.detail = padded.pixels[pad : pad + detail_size, pad : pad + detail_size].copy()
-                result.matrix = padded.matrix - np.array([[0, 0, pad], [0, 0, pad]], np.float64)
-            else:
-                detail = align_face(photo.pixels, face.landmarks, detail_size)
-                result.detail, result.matrix = detail.pixels, detail.matrix
-        return result
+        left_out = refusal_messages(quality, self.settings.thresholds)
+        return FaceResult(box=face.box / photo.scale, quality=quality, left_out=left_out)
+
+    def _align(self, photo: Photo, face: DetectedFace, result: FaceResult) -> None:
+        """The model's input and the larger crop the renderer ages; a small face is enlarged to the model's
+        resolution (dlib's 68 landmarks measured on such a crop of a 32 px face sit about 1 px of the photo
+        from those of the same face 88 px tall)."""
+        result.aligned = align_face(photo.pixels, face.landmarks, self.model.resolution).pixels
+        detail_size = int(np.clip(face.size * 1.2, self.model.resolution, DETAIL_MAX_SIZE))
+        if self.settings.renderer == "prototypes":
+            # One warp gives both: the chip framing is the middle of the padded crop.
+            padded = align_face(photo.pixels, face.landmarks, detail_size, AGING_PADDING)
+            pad = padding_pixels(detail_size, AGING_PADDING)
+            result.padded_detail = padded.pixels
+            result.detail = padded.pixels[pad : pad + detail_size, pad : pad + detail_size].copy()
+            result.matrix = padded.matrix - np.array([[0, 0, pad], [0, 0, pad]], np.float64)
+        else:
+            detail = align_face(photo.pixels, face.landmarks, detail_size)
+            result.detail, result.matrix = detail.pixels, detail.matrix
 
     def _age(self, photos: list[_PreparedPhoto]) -> None:
         """Render every usable face of every photo at its photo's ages and at the face's current age (the
         baseline of the change transferred onto the sharper crop): one model call per count of ages."""
-        faces = [(photo, face) for photo in photos for face in photo.usable]
+        faces = [(photo, face) for photo in photos for face in photo.to_age]
         self._read_age_and_gender([face for _, face in faces])
         for photo, face in faces:
             if photo.gender in GENDER_WEIGHTS:

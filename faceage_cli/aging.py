@@ -113,8 +113,11 @@ def age(
         lifespan = pipeline.run(photo, ages=lifespan_ages(), gender=gender) if animate else None
         folder = out_dir / _unique_name(photo.stem, used_names)
         write_photo_result(result, folder, source_name=photo.name, model_card=pipeline.model.card, lifespan=lifespan)
-        n_aged = len(result.aged_faces)
-        tqdm.write(f"{photo}: {n_aged} face(s) aged -> {folder}", file=sys.stderr if len(photos) > 1 else sys.stdout)
+        left_out = [code for face in result.faces for code in face.left_out]
+        said = f"{len(result.aged_faces)} face(s) aged"
+        if left_out:  # result.json has each one's reason in a sentence
+            said += f", {len(result.faces) - len(result.aged_faces)} left out ({', '.join(sorted(set(left_out)))})"
+        tqdm.write(f"{photo}: {said} -> {folder}", file=sys.stderr if len(photos) > 1 else sys.stdout)
     if failures:
         click.echo(f"{failures} of {len(photos)} photo(s) failed", err=True)
         sys.exit(EXIT_PHOTO_FAILED)

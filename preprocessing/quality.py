@@ -7,9 +7,14 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
+from preprocessing.alignment import similarity_transform, template_for
 from preprocessing.detection import DetectedFace
 
 ANALYSIS_SIZE = 128  # quality is measured on an aligned crop of fixed size so numbers compare across photos
+# Sharpness is measured at the face's own resolution when that is below ANALYSIS_SIZE: an enlarged small face
+# is soft however sharp the photo, and would always be called blurred. Below this the inner face has too few
+# pixels to measure (such faces are too small to age anyway).
+MIN_SHARPNESS_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -17,8 +22,8 @@ class QualityThresholds:
     """Limits that decide `usable`; each failed one adds its reason."""
 
     min_probability: float = 0.90
-    min_face_px: float = 48.0  # shorter side of the face box in the original photo
-    min_sharpness: float = 40.0  # variance of the Laplacian on the 128 px aligned crop
+    min_face_px: float = 28.0  # shorter side of the face box in the original photo
+    min_sharpness: float = 40.0  # variance of the Laplacian on the aligned crop, at most 128 px (sharpness_crop)
     min_brightness: float = 40.0
     max_brightness: float = 215.0
     max_clipped_share: float = 0.35  # pixels at pure black or white
@@ -46,6 +51,19 @@ class QualityReport:
 
     def to_dict(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def refusal_messages(report: QualityReport, thresholds: QualityThresholds = QualityThresholds()) -> dict[str, str]:
+    """Per reason of `report` (in its order), one sentence for the person who sent the photo."""
+    t = thresholds
+    messages = {
+        "low_detection_probability": f"The detector is not sure this is a face (probability "
+        f"{report.detection_probability:.2f}; {t.min_probability:.2f} is needed).",
+        "face_too_small": f"The face is {report.face_size_px:.0f} px across in the photo; faces of at least "
+        f"{t.min_face_px:.0f} px are aged.",
+        "extreme_pose": "The face is turned too far from the camera to be aligned and aged.",
+    }
+    return {reason: messages[reason] for reason in report.reasons}
 
 
 def pose_from_landmarks(landmarks: np.ndarray) -> tuple[float, float, float]:
@@ -76,7 +94,7 @@ def assess_face(
     working pixels per original pixel, so the reported size is in the user's own photo's pixels."""
     gray = cv2.cvtColor(analysis_crop, cv2.COLOR_RGB2GRAY)
     centre = central_region(gray)
-    sharpness = float(cv2.Laplacian(centre, cv2.CV_64F).var())
+    sharpness = float(cv2.Laplacian(central_region(sharpness_crop(gray, face)), cv2.CV_64F).var())
     brightness = float(centre.mean())
     clipped = float(((centre <= 5) | (centre >= 250)).mean())
     rgb = analysis_crop.astype(np.int16)
@@ -115,6 +133,17 @@ def assess_face(
         reasons=reasons,
         warnings=warnings,
     )
+
+
+def sharpness_crop(gray: np.ndarray, face: DetectedFace) -> np.ndarray:
+    """The analysis crop at the face's own resolution when the alignment enlarged it (and at least
+    MIN_SHARPNESS_SIZE), so a small face in focus is as sharp as a large one."""
+    matrix = similarity_transform(face.landmarks, template_for(gray.shape[0]))
+    enlargement = float(np.hypot(matrix[0, 0], matrix[1, 0]))  # crop pixels per photo pixel
+    own_size = max(MIN_SHARPNESS_SIZE, round(gray.shape[0] / enlargement))
+    if own_size >= gray.shape[0]:
+        return gray
+    return cv2.resize(gray, (own_size, own_size), interpolation=cv2.INTER_AREA)
 
 
 def central_region(gray: np.ndarray) -> np.ndarray:

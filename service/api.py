@@ -304,6 +304,8 @@ def job_view(job: Job) -> dict:
                     "box",
                     "quality",
                     "usable",
+                    "aged",
+                    "left_out",
                     "estimated_age",
                     "estimated_female_probability",
                     "own_age_group",

@@ -83,9 +83,51 @@ def test_a_blurred_face_is_aged_with_a_warning(pipeline, astronaut):
 def test_a_face_too_small_to_age_is_refused_with_its_reason(pipeline, astronaut):
     import cv2
 
-    tiny = cv2.resize(astronaut, (90, 90), interpolation=cv2.INTER_AREA)
-    with pytest.raises(NoUsableFace, match=r"face_too_small|no face found"):
+    tiny = cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)  # her face is about 22 px
+    with pytest.raises(NoUsableFace, match=r"face_too_small\); try a larger photo or one taken closer"):
         pipeline.run(_jpeg(tiny))
+
+
+def test_every_small_face_of_a_group_photo_is_aged(pipeline, group_photo):
+    pixels, centres = group_photo([34, 36, 32, 35, 34, 33])
+    result = pipeline.run(_jpeg(pixels), ages=[70])
+    assert len(result.aged_faces) == 6
+    for x, y in centres:  # each face changed in the composite
+        x, y = round(x), round(y)
+        patch = (slice(y - 10, y + 10), slice(x - 10, x + 10))
+        assert np.abs(result.composites[0][patch].astype(int) - result.photo.pixels[patch].astype(int)).mean() > 1
+    assert not any("blurred" in face.quality.warnings for face in result.aged_faces)
+
+
+def test_a_face_too_small_to_age_is_left_out_with_its_reason_in_the_result(pipeline, group_photo):
+    from aging_model.outputs import render_photo_result
+
+    pixels, _ = group_photo([34, 20, 36])
+    result = pipeline.run(_jpeg(pixels), ages=[70])
+    document, _ = render_photo_result(result, "group.jpg", model_card={})
+    aged, aged_too, small = document["faces"]  # largest first
+    assert aged["aged"] and aged_too["aged"] and "left_out" not in aged
+    assert not small["aged"] and small["quality"]["reasons"] == ["face_too_small"]
+    [reason] = small["left_out"]
+    assert reason["code"] == "face_too_small" and "faces of at least 28 px are aged" in reason["message"]
+
+
+def test_faces_beyond_the_limit_are_left_out_with_their_reason(detector, group_photo):
+    from aging_model.pipeline import PipelineSettings
+
+    pipeline = AgingPipeline(AgingModel.load(device="cpu"), detector=detector, settings=PipelineSettings(max_faces=2))
+    result = pipeline.run(_jpeg(group_photo([34, 45, 36])[0]), ages=[70])
+    assert [face.quality.usable for face in result.faces] == [True, True, True]
+    assert [face.aged is not None for face in result.faces] == [True, True, False]
+    assert list(result.faces[2].left_out) == ["too_many_faces"]
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (31, 31), (20, 2000)])
+def test_an_image_too_small_for_a_face_has_no_usable_face(pipeline, height, width):
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((height, width, 3), 128, np.uint8)).save(buffer, "PNG")
+    with pytest.raises(NoUsableFace, match="no face found"):
+        pipeline.run(buffer.getvalue())
 
 
 def test_the_caae_renderer_is_still_available(detector, astronaut_jpeg):

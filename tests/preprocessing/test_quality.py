@@ -6,7 +6,13 @@ import pytest
 
 from preprocessing.alignment import align_face
 from preprocessing.detection import DetectedFace
-from preprocessing.quality import ANALYSIS_SIZE, QualityThresholds, assess_face, pose_from_landmarks
+from preprocessing.quality import (
+    ANALYSIS_SIZE,
+    QualityThresholds,
+    assess_face,
+    pose_from_landmarks,
+    refusal_messages,
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +56,24 @@ def test_a_small_face_in_the_original_photo_is_named(face, astronaut):
     assert not _assess(face, astronaut, photo_scale=1.0).reasons
     tiny = DetectedFace(box=face.box, probability=face.probability, landmarks=face.landmarks)
     assert "face_too_small" in _assess(tiny, astronaut, photo_scale=4.0).reasons
+
+
+@pytest.mark.parametrize("face_px", [32, 45])
+def test_a_small_face_in_focus_is_sharp_and_a_blurred_one_is_not(detector, astronaut, face_px):
+    # Enlarged to the 128 px analysis crop every small face is soft; measured at its own size it is not.
+    small = cv2.resize(astronaut, None, fx=face_px / 88, fy=face_px / 88, interpolation=cv2.INTER_AREA)
+    [face] = detector.detect(small)
+    assert _assess(face, small).warnings == []
+    assert "blurred" in _assess(face, cv2.GaussianBlur(small, (0, 0), 2)).warnings
+
+
+def test_each_refusal_comes_with_a_sentence_for_the_user(face, astronaut):
+    doubtful_and_small = DetectedFace(box=face.box, probability=0.6, landmarks=face.landmarks)
+    report = _assess(doubtful_and_small, astronaut, photo_scale=4.0)
+    messages = refusal_messages(report)
+    assert list(messages) == report.reasons == ["low_detection_probability", "face_too_small"]
+    assert "22 px" in messages["face_too_small"] and "28 px" in messages["face_too_small"]
+    assert refusal_messages(_assess(face, astronaut)) == {}
 
 
 def test_a_doubtful_detection_is_named(face, astronaut):

@@ -56,7 +56,8 @@ def test_a_photo_is_accepted_with_its_urls_and_aged_by_a_worker(finished):
     assert accepted["status"] == "queued" and accepted["urls"]["page"].endswith("#" + accepted["token"])
     assert job["status"] == "done" and job["progress"] == 1.0 and job["error"] is None
     [face] = job["faces"]
-    assert face["usable"] and face["quality"]["detection_probability"] > 0.9 and 20 < face["estimated_age"] < 55
+    assert face["usable"] and face["aged"] and "left_out" not in face
+    assert face["quality"]["detection_probability"] > 0.9 and 20 < face["estimated_age"] < 55
     assert [c["age"] for c in job["results"]["composites"]] == [20, 70]
     assert [a["age"] for a in job["results"]["faces"][0]["ages"]] == [20, 70]
 
