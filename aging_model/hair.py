@@ -165,8 +165,9 @@ def _hair_probability(region: np.ndarray, inside: np.ndarray, work_box) -> tuple
         return None
     hair = _ColourModel(hair_samples)
     scores = [hair.log_likelihood(lab), skin.log_likelihood(lab)]
-    reach = 1.25
+    reach = 1.05  # no background seen (the face fills the photo): only a tight band around the head
     if len(background_samples) >= 20:
+        reach = 1.25
         # A background the colour of the hair (grey hair against a grey window) cannot be told apart: both then
         # share the probability, and only a tight band around the head is recoloured.
         background = _ColourModel(background_samples)

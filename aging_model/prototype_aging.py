@@ -63,6 +63,10 @@ _CHILD_AGE = 13.0  # below it a face is a child's: it loses adult cues, or gains
 _LOWER_FACE_PULL = 0.9
 _LOWER_FACE_FINE_GAIN = 0.2
 _BEARD_REACH = 0.05  # of the side, below the jaw line
+# A child's face against its skull (see _head_growth): aged to an adult it grows by this share away from the
+# crown, which lies _CROWN_ABOVE of the chip's side above its top.
+_FACE_GROWTH_ADULT = 0.08
+_CROWN_ABOVE = 0.3
 _GREY_COLOURFULNESS = 3.0  # QualityThresholds.grayscale_colourfulness
 
 
@@ -155,11 +159,12 @@ class PrototypeAger:
         to_smooth = _rescaled_map(to_reference, ENERGY_SIZE / TEXTURE_SIZE)
         skin_region = _remap(self._skin[..., None], to_reference, outside=0.0)
         skin = skin_region * skin_likelihood(small, landmarks * (work / size))
-        lower_face = _remap(self._lower_face[..., None], to_reference, outside=0.0)
+        lower_face = _remap(self._lower_face, to_reference, outside=0.0)
+        shaving_zone, under_jaw = lower_face[..., 0:1], lower_face[..., 1:2]
         own_tone = _mean_colour(coarse, skin).astype(np.float32)
         # Only the skin (and, going young, the shaving zone) changes colour and detail: the arithmetic at full
         # resolution stays inside its box (a change weighted under 2 % is invisible).
-        top, bottom, left, right = _box(np.maximum(skin, lower_face)[..., 0] > 0.02, size / work, size)
+        top, bottom, left, right = _box(np.maximum(skin, under_jaw)[..., 0] > 0.02, size / work, size)
         face_box = np.ascontiguousarray(face[top:bottom, left:right])
         fine_box = np.ascontiguousarray(fine_luminance[top:bottom, left:right])
         box_size = (right - left, bottom - top)
@@ -179,20 +184,26 @@ class PrototypeAger:
             aged_coarse = coarse * ratio
             aged_medium = medium_luminance * (gain_medium - 1) + folds
             pull, lower_pull = (strength.pull * p for p in _pull(own_age, float(target)))
-            weight = skin
+            colour_weight = detail_weight = skin
             if pull > 0:
                 prototype_skin = _remap(goal[0], to_smooth) * (own_tone / _mean_colour(goal[0], self._skin_weights))
                 prototype_medium = _remap(goal[1] @ _LUMINANCE[:, None], to_reference)
-                # Going young, the shaving zone is all skin, whatever it holds now.
-                pull_map = pull + (lower_pull - pull) * lower_face if lower_pull > 0 else pull
-                weight = np.maximum(skin, lower_face) if lower_pull > 0 else skin
-                aged_coarse = aged_coarse + pull_map * (prototype_skin - aged_coarse)
-                aged_medium = aged_medium + pull_map * (prototype_medium - medium_luminance - aged_medium)
-                gain_fine = gain_fine + (_LOWER_FACE_FINE_GAIN - gain_fine) * lower_face * (lower_pull > 0)
-            change = aged_coarse - coarse + aged_medium
+                colour_pull = detail_pull = pull
+                if lower_pull > 0:
+                    # Going young, the shaving zone is all skin, whatever it holds now; under the jaw line only its
+                    # detail (stubble) goes: the prototypes' colour there is neck and studio backdrop, not skin.
+                    colour_pull = pull + (lower_pull - pull) * shaving_zone
+                    detail_pull = pull + (lower_pull - pull) * under_jaw
+                    colour_weight = np.maximum(skin, shaving_zone)
+                    detail_weight = np.maximum(skin, under_jaw)
+                    gain_fine = gain_fine + (_LOWER_FACE_FINE_GAIN - gain_fine) * under_jaw
+                aged_coarse = aged_coarse + colour_pull * (prototype_skin - aged_coarse)
+                aged_medium = aged_medium + detail_pull * (prototype_medium - medium_luminance - aged_medium)
+            change = colour_weight * (aged_coarse - coarse) + detail_weight * aged_medium
             if keeps_grey:
                 change = np.repeat(change @ _LUMINANCE[:, None], 3, axis=2)
-            smooth_change = (weight * change).astype(np.float32)
+            weight = detail_weight
+            smooth_change = change.astype(np.float32)
             fine_gain = (weight * (gain_fine - 1)).astype(np.float32)
             # Both are smooth: enlarged from the work size to the crop's own, only over the skin's box.
             smooth_change = _enlarged_box(smooth_change, size / work, (top, bottom, left, right), box_size)
@@ -202,6 +213,7 @@ class PrototypeAger:
             result = crop.copy()
             result[top:bottom, left:right] = np.clip(changed, 0, 255, out=changed).astype(np.uint8)
             shift = strength.shape * _feature_shift(landmarks, own_shape, self._shape(float(target), female), inner)
+            shift += _head_growth(landmarks, own_age, float(target), pad, inner)
             return warp_points(result, landmarks, landmarks + shift, border_margin=0.0, region=(pad, pad, inner, inner))
 
         # Threads over the ages measured no faster: OpenCV already spreads each warp over the cores.
@@ -269,6 +281,19 @@ def _feature_shift(landmarks: np.ndarray, own_shape: np.ndarray, target_shape: n
         moved_centre = centre + (target_part.mean(axis=0) - own_part.mean(axis=0)) * size
         shift[part] = moved_centre + scale * (landmarks[part] - centre) - landmarks[part]
     return shift
+
+
+def _head_growth(landmarks: np.ndarray, own_age: float, target: float, pad: int, inner: int) -> np.ndarray:
+    """(68, 2) landmark shifts for a child's face growing against its skull (the cardioidal strain of Pittenger
+    & Shaw; Ramanathan & Chellappa 2006): the face grows down and out from a point above the forehead while the
+    cranium grows little, so a child's face made adult lengthens below the eyes. The prototypes' shapes cannot
+    carry this: aligned by the eyes, every chip has the same face size. (The reverse, an adult's face shrunk
+    for a child's, was tried: it dragged collars and the old jaw's stubble up into the neck, so it is not done.)"""
+    maturity = float(np.clip((target - own_age) / 20.0, 0.0, 1.0)) if own_age < _CHILD_AGE else 0.0
+    if maturity == 0.0:
+        return np.zeros_like(landmarks)
+    crown = np.array([pad + 0.5 * inner, pad - _CROWN_ABOVE * inner])
+    return _FACE_GROWTH_ADULT * maturity * (landmarks - crown)
 
 
 def _pull(own_age: float, target: float) -> tuple[float, float]:
@@ -381,8 +406,8 @@ def _skin_mask(shape: np.ndarray, size: int) -> np.ndarray:
 
 
 def _lower_face_mask(shape: np.ndarray, size: int) -> np.ndarray:
-    """1 from just under the nose to the chin and along the jaw (where beards, moustaches and stubble grow),
-    feathered; 0 over the lips."""
+    """(size, size, 2): 1 from just under the nose to the chin and along the jaw (where beards, moustaches and
+    stubble grow), feathered, 0 over the lips; and the same reaching on under the jaw line."""
     jaw = shape[JAW]
     nose_bottom = shape[31:36]
     nose_bottom = nose_bottom[::-1] - np.array([0.0, 0.01 * size])
@@ -391,11 +416,15 @@ def _lower_face_mask(shape: np.ndarray, size: int) -> np.ndarray:
     cv2.fillPoly(mask, [cv2.convexHull(outline)], 1.0)
     # Beards and stubble go on under the jaw line: a young chin rises, and what was below it must not show.
     reach = max(1, round(_BEARD_REACH * size))
-    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
+    reaching = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
     lips = shape[MOUTH]
     centre = lips.mean(axis=0)
-    cv2.fillPoly(mask, [cv2.convexHull((centre + 1.05 * (lips - centre)).astype(np.int32))], 0.0)
-    return cv2.GaussianBlur(mask, (0, 0), _SKIN_FEATHER * size)
+    lips = cv2.convexHull((centre + 1.05 * (lips - centre)).astype(np.int32))
+    masks = []
+    for zone in (mask, reaching):
+        cv2.fillPoly(zone, [lips], 0.0)
+        masks.append(cv2.GaussianBlur(zone, (0, 0), _SKIN_FEATHER * size))
+    return np.ascontiguousarray(np.stack(masks, axis=2))
 
 
 def skin_likelihood(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

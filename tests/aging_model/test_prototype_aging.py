@@ -226,3 +226,16 @@ def test_a_black_and_white_face_stays_black_and_white(face, ager):
             np.abs(channels[..., 0] - channels[..., 1]).max() <= 2
             and np.abs(channels[..., 1] - channels[..., 2]).max() <= 2
         )
+
+
+def test_a_child_aged_to_an_adult_grows_its_lower_face_against_its_skull(face):
+    """The cardioidal strain: from a point above the forehead the chin moves down much more than the eyes, and
+    an adult's face aimed at any age does not grow."""
+    from aging_model.prototype_aging import _head_growth
+
+    _, marks = face
+    grown = _head_growth(marks, own_age=5.0, target=45.0, pad=0, inner=SIZE)
+    assert grown[8, 1] > 2 * grown[36:48, 1].mean() > 0
+    assert grown[8, 1] > 0.05 * SIZE
+    assert not _head_growth(marks, own_age=34.0, target=80.0, pad=0, inner=SIZE).any()
+    assert not _head_growth(marks, own_age=34.0, target=3.0, pad=0, inner=SIZE).any()
