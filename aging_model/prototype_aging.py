@@ -62,6 +62,8 @@ _CHILD_AGE = 13.0  # below it a face is a child's: it loses adult cues, or gains
 # face's own tone (stubble, moustache and beard are not skin and are left out of the skin mask otherwise).
 _LOWER_FACE_PULL = 0.9
 _LOWER_FACE_FINE_GAIN = 0.2
+_NATURAL_LIPS = np.array([1.02, 0.82, 0.84], np.float32)  # of the skin's own colour (UTKFace children's lips)
+_LIPS_PULL = 0.6  # of the shaving zone's pull
 _BEARD_REACH = 0.05  # of the side, below the jaw line
 # A child's face against its skull (see _head_growth): aged to an adult it grows by this share away from the
 # crown, which lies _CROWN_ABOVE of the chip's side above its top.
@@ -116,6 +118,7 @@ class PrototypeAger:
         self.younger = younger
         self._skin = _skin_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._lower_face = _lower_face_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._lips = _lips_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._bands = _decompose(prototypes, self._skin)
         small_skin = cv2.resize(self._skin, (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
         self._skin_weights = (small_skin / small_skin.sum())[..., None].astype(np.float32)
@@ -161,10 +164,11 @@ class PrototypeAger:
         skin = skin_region * skin_likelihood(small, landmarks * (work / size))
         lower_face = _remap(self._lower_face, to_reference, outside=0.0)
         shaving_zone, under_jaw = lower_face[..., 0:1], lower_face[..., 1:2]
+        lips = _remap(self._lips[..., None], to_reference, outside=0.0)
         own_tone = _mean_colour(coarse, skin).astype(np.float32)
         # Only the skin (and, going young, the shaving zone) changes colour and detail: the arithmetic at full
         # resolution stays inside its box (a change weighted under 2 % is invisible).
-        top, bottom, left, right = _box(np.maximum(skin, under_jaw)[..., 0] > 0.02, size / work, size)
+        top, bottom, left, right = _box(np.maximum(np.maximum(skin, under_jaw), lips)[..., 0] > 0.02, size / work, size)
         face_box = np.ascontiguousarray(face[top:bottom, left:right])
         fine_box = np.ascontiguousarray(fine_luminance[top:bottom, left:right])
         box_size = (right - left, bottom - top)
@@ -184,6 +188,10 @@ class PrototypeAger:
             aged_coarse = coarse * ratio
             aged_medium = medium_luminance * (gain_medium - 1) + folds
             pull, lower_pull = (strength.pull * p for p in _pull(own_age, float(target)))
+            lips_pull = lower_pull * _LIPS_PULL
+            # Beards are men's: on a woman's face the zone keeps the skin's pull (a hand or a glass held at the
+            # mouth is not smeared into skin).
+            lower_pull = max(pull, lower_pull * (1.0 - female)) if lower_pull > 0 else 0.0
             colour_weight = detail_weight = skin
             if pull > 0:
                 prototype_skin = _remap(goal[0], to_smooth) * (own_tone / _mean_colour(goal[0], self._skin_weights))
@@ -200,6 +208,10 @@ class PrototypeAger:
                 aged_coarse = aged_coarse + colour_pull * (prototype_skin - aged_coarse)
                 aged_medium = aged_medium + detail_pull * (prototype_medium - medium_luminance - aged_medium)
             change = colour_weight * (aged_coarse - coarse) + detail_weight * aged_medium
+            if lips_pull > 0:
+                # A child wears no lipstick: the lips take a natural colour, the face's own skin a little redder.
+                natural_lips = own_tone * _NATURAL_LIPS
+                change = change + lips * lips_pull * (natural_lips - coarse)
             if keeps_grey:
                 change = np.repeat(change @ _LUMINANCE[:, None], 3, axis=2)
             weight = detail_weight
@@ -425,6 +437,14 @@ def _lower_face_mask(shape: np.ndarray, size: int) -> np.ndarray:
         cv2.fillPoly(zone, [lips], 0.0)
         masks.append(cv2.GaussianBlur(zone, (0, 0), _SKIN_FEATHER * size))
     return np.ascontiguousarray(np.stack(masks, axis=2))
+
+
+def _lips_mask(shape: np.ndarray, size: int) -> np.ndarray:
+    """1 over the lips (the outer outline less the mouth's opening, where teeth show), feathered a little."""
+    mask = np.zeros((size, size), np.float32)
+    cv2.fillPoly(mask, [cv2.convexHull(shape[MOUTH].astype(np.int32))], 1.0)
+    cv2.fillPoly(mask, [shape[60:68].astype(np.int32)], 0.0)
+    return cv2.GaussianBlur(mask, (0, 0), 0.006 * size)
 
 
 def skin_likelihood(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

@@ -131,9 +131,10 @@ def test_with_the_shape_held_hair_and_background_keep_their_pixels(ager, face):
 
 def test_going_young_the_shaving_zone_loses_its_fine_detail_and_the_face_keeps_its_tone(ager, face):
     """A child has no stubble: below the nose the fine detail of an adult made 3 drops to a fraction; the
-    face's mean colour stays its own (the change is in shading and detail, not a paler or darker patch)."""
+    face's mean colour stays its own (the change is in shading and detail, not a paler or darker patch). Aged as
+    a man: on a woman's face the zone is not cleared beyond the rest of the skin."""
     crop, marks = face
-    [young] = _shape_held(ager).age(crop, marks, OWN_AGE, FEMALE, [3.0])
+    [young] = _shape_held(ager).age(crop, marks, OWN_AGE, 0.0, [3.0])
     top, bottom = int(marks[57, 1]) + 6, int(marks[8, 1]) - 6  # the chin, below the lower lip
     left, right = int(marks[5, 0]), int(marks[11, 0])
 
