@@ -1,0 +1,62 @@
+"""The pages as a person meets them, in a real browser at desktop and phone size: nothing to scroll sideways, a
+photo chosen from the gallery by default, names for every control, and no dead ends. The app runs without a
+worker: these pages answer by themselves (jobs that need a state are put in the database directly)."""
+
+import threading
+
+import pytest
+
+from service.app import create_app
+from service.config import Settings
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, fresh_database):
+    """The web app on a real port, with its settings and database; jobs are queued to nowhere."""
+    from werkzeug.serving import make_server
+
+    settings = Settings(data_dir=str(tmp_path_factory.mktemp("pages")), rate_limit="1000/minute")
+    database = fresh_database(settings.database_url)
+    server = make_server("127.0.0.1", 0, create_app(settings, enqueue=lambda job_id: None), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", settings, database
+    server.shutdown()
+    database.dispose()
+
+
+@pytest.fixture
+def url(site) -> str:
+    return site[0]
+
+
+@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
+def sized_page(request, browser):
+    context = browser.new_context(viewport=request.param)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/morph", "/explore", "/jobs/0123456789abcdef0123456789abcdef"])
+def test_no_page_scrolls_sideways_on_a_phone(browser, url, path):
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(url + path)
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    context.close()
+
+
+def test_choosing_a_photo_is_the_default_and_taking_one_is_offered_apart(sized_page, url, astronaut_jpeg, tmp_path):
+    sized_page.goto(url + "/")
+    assert sized_page.get_attribute("#photo", "capture") is None  # a phone opens its gallery, not the camera
+    assert sized_page.get_attribute("#camera", "capture") == "user"
+    assert sized_page.is_visible("text=Take a photo")
+    photo = tmp_path / "me.jpg"
+    photo.write_bytes(astronaut_jpeg)
+    sized_page.set_input_files("#camera", str(photo))  # what the camera hands back
+    assert sized_page.is_enabled("#submit")
+    assert sized_page.text_content("#chosen").startswith("me.jpg")
