@@ -60,3 +60,15 @@ def test_choosing_a_photo_is_the_default_and_taking_one_is_offered_apart(sized_p
     sized_page.set_input_files("#camera", str(photo))  # what the camera hands back
     assert sized_page.is_enabled("#submit")
     assert sized_page.text_content("#chosen").startswith("me.jpg")
+
+
+def test_every_page_has_an_icon_and_favicon_ico_is_served(page, url):
+    failed = []
+    page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
+    page.goto(url + "/")
+    page.wait_for_load_state("networkidle")
+    icon = page.request.get(url + "/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"] == "image/vnd.microsoft.icon"
+    assert icon.body()[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert page.request.get(url + page.get_attribute("link[type='image/svg+xml']", "href")).ok
+    assert failed == []
