@@ -72,3 +72,32 @@ def test_every_page_has_an_icon_and_favicon_ico_is_served(page, url):
     assert icon.body()[:4] == b"\x00\x00\x01\x00"  # an ICO file
     assert page.request.get(url + page.get_attribute("link[type='image/svg+xml']", "href")).ok
     assert failed == []
+
+
+def test_every_control_has_a_name_and_the_job_page_announces_its_status(page, url):
+    page.goto(url + "/")
+    assert page.text_content("h1")
+    assert page.locator("header nav a", has_text="Explore").get_attribute("href") == "/explore"
+    page.goto(url + "/jobs/0123456789abcdef0123456789abcdef")
+    assert page.get_attribute("#status", "aria-live") == "polite"
+    assert page.get_by_role("progressbar", name="Progress").count() == 1
+    assert page.get_by_role("slider", name="age", include_hidden=True).count() == 1  # shown with the result
+    page.goto(url + "/explore")
+    assert page.get_by_role("slider", name="Age", exact=True).count() == 1
+    assert page.get_by_label("Your photo").get_attribute("type") == "file"
+
+
+def _serious_violations(page) -> list[str]:
+    """What axe-core (bundled by axe-playwright-python, so it runs offline) finds serious or critical here."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    return [f"{v['id']}: {[node['target'] for node in v['nodes']]}" for v in serious]
+
+
+@pytest.mark.parametrize("path", ["/", "/morph", "/explore", "/jobs/0123456789abcdef0123456789abcdef", "/review/login"])
+def test_no_page_has_a_serious_accessibility_violation(sized_page, url, path):
+    sized_page.goto(url + path)
+    sized_page.wait_for_load_state("networkidle")
+    assert _serious_violations(sized_page) == []
