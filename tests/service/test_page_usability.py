@@ -80,7 +80,7 @@ def test_every_control_has_a_name_and_the_job_page_announces_its_status(page, ur
     assert page.locator("header nav a", has_text="Explore").get_attribute("href") == "/explore"
     page.goto(url + "/jobs/0123456789abcdef0123456789abcdef")
     assert page.get_attribute("#status", "aria-live") == "polite"
-    assert page.get_by_role("progressbar", name="Progress").count() == 1
+    assert page.get_by_role("progressbar", name="Progress", include_hidden=True).count() == 1
     assert page.get_by_role("slider", name="age", include_hidden=True).count() == 1  # shown with the result
     page.goto(url + "/explore")
     assert page.get_by_role("slider", name="Age", exact=True).count() == 1
@@ -101,3 +101,57 @@ def test_no_page_has_a_serious_accessibility_violation(sized_page, url, path):
     sized_page.goto(url + path)
     sized_page.wait_for_load_state("networkidle")
     assert _serious_violations(sized_page) == []
+
+
+def _new_job(page, url, astronaut_jpeg) -> tuple[str, str]:
+    """A job of the astronaut, left in the queue (no worker here): its id and its page's address, token included."""
+    reply = page.request.post(
+        url + "/api/v1/jobs",
+        multipart={"photo": {"name": "me.jpg", "mimeType": "image/jpeg", "buffer": astronaut_jpeg}},
+    ).json()
+    return reply["id"], url + reply["urls"]["page"]
+
+
+def test_a_job_link_without_its_token_says_so_plainly_and_to_keep_the_link(sized_page, url):
+    sized_page.goto(url + "/jobs/0123456789abcdef0123456789abcdef")
+    assert "missing its end" in sized_page.text_content("#status")
+    assert "Keep that link" in sized_page.text_content("#reason")
+    assert "X-Job-Token" not in sized_page.text_content("main")
+    assert sized_page.is_visible("#again a[href='/']") and sized_page.is_hidden("#result")
+
+
+def test_a_waiting_job_says_so_in_plain_words_and_asks_to_keep_its_link(page, url, astronaut_jpeg):
+    _job_id, address = _new_job(page, url, astronaut_jpeg)
+    page.goto(address)
+    page.wait_for_selector("#status:has-text('In the queue')")
+    assert "worker" not in page.text_content("#status")
+    assert page.is_visible("#keep-link")
+
+
+def test_a_failed_job_says_sorry_and_offers_another_photo(sized_page, site, astronaut_jpeg):
+    from service import jobs
+
+    url, _settings, database = site
+    job_id, address = _new_job(sized_page, url, astronaut_jpeg)
+    jobs.mark_failed(database, job_id, "no_face", "no face was found in this photo")
+    sized_page.goto(address)
+    sized_page.wait_for_selector("#status:has-text('Sorry, this photo could not be aged.')")
+    assert sized_page.text_content("#reason") == "no face was found in this photo"
+    sized_page.click("#again a")
+    sized_page.wait_for_url(url + "/")
+
+
+def test_delete_now_asks_first(page, url, astronaut_jpeg):
+    job_id, address = _new_job(page, url, astronaut_jpeg)
+    page.goto(address)
+    page.evaluate("document.getElementById('result').hidden = false")  # the button shows with a result
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("#delete")
+    assert "cannot be undone" in asked[0]
+    token = address.split("#", 1)[1]
+    assert page.request.get(f"{url}/api/v1/jobs/{job_id}", headers={"X-Job-Token": token}).status == 200
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete")
+    page.wait_for_selector("text=Deleted")
+    assert page.request.get(f"{url}/api/v1/jobs/{job_id}", headers={"X-Job-Token": token}).status == 404
