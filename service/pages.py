@@ -6,7 +6,7 @@ fragment (#...), so it never reaches the server's logs.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, send_from_directory
 
 pages = Blueprint("pages", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
@@ -31,3 +31,9 @@ def morph_page():
 @pages.get("/jobs/<job_id>")
 def job_page(job_id: str):
     return render_template("job.html", job_id=job_id)
+
+
+@pages.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on every site whatever the page links, so it is answered, not a 404."""
+    return send_from_directory(pages.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400)

@@ -43,8 +43,10 @@
     return data;
   }
 
-  function say(text) {
+  // `done`: a success, shown apart from the errors' red.
+  function say(text, done = false) {
     $("message").textContent = text;
+    $("message").classList.toggle("done", done);
   }
 
   async function showError(error) {
@@ -107,6 +109,7 @@
     const item = document.createElement("li");
     item.className = "tile";
     item.dataset.id = image.id;
+    item.tabIndex = -1; // one tile at a time is in the Tab order: the current one (see moveTo)
     item.addEventListener("click", () => later(() => moveTo(state.images.findIndex((i) => i.id === image.id))));
     drawTile(item, image);
     return item;
@@ -152,11 +155,17 @@
       return;
     }
     const before = tileOf(currentImage() && currentImage().id);
-    if (before) before.removeAttribute("aria-current");
+    const hadFocus = before !== null && document.activeElement === before;
+    if (before) {
+      before.removeAttribute("aria-current");
+      before.tabIndex = -1;
+    }
     state.current = index;
     const now = tileOf(currentImage().id);
     now.setAttribute("aria-current", "true");
+    now.tabIndex = 0;
     now.scrollIntoView({ block: "nearest" });
+    if (hadFocus) now.focus({ preventScroll: true });
     closeAgeField();
     await showDetail();
   }
@@ -257,7 +266,7 @@
     const data = await call("POST", "decisions", { action, images: chosen.map((i) => ({ id: i.id, version: i.version })) });
     data.images.forEach(replaceImage);
     clearSelection();
-    say(`${action === "accept" ? "Accepted" : "Rejected"} ${data.images.length} image(s).`);
+    say(`${action === "accept" ? "Accepted" : "Rejected"} ${data.images.length} image(s).`, true);
     await refreshProgress();
     await showDetail();
   }
@@ -265,7 +274,7 @@
   async function undo() {
     const data = await call("POST", "undo");
     data.images.forEach(replaceImage);
-    say(`Undone: your last decision on ${data.images.length} image(s).`);
+    say(`Undone: your last decision on ${data.images.length} image(s).`, true);
     await refreshProgress();
     const index = state.images.findIndex((i) => i.id === data.images[0].id);
     await moveTo(index >= 0 ? index : state.current);
@@ -351,14 +360,47 @@
       if (event.key === "Escape") closeAgeField();
       return; // Enter submits the age form
     }
-    if (event.target.closest("input, select, textarea, button") || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("#filters")) {
+      keyInFilter(event);
+      return;
+    }
+    if (event.target.closest("input, select, textarea, button")) return;
     const action = /^[0-9]$/.test(event.key) ? () => openAgeField(event.key) : KEYS[event.key];
     if (!action) return;
     event.preventDefault();
     action();
   });
 
-  $("filters").addEventListener("change", () => later(() => loadQueue(false)));
+  // In a filter, the shortcut letters would pick an option by its first letter ("a": accepted): they do nothing
+  // there, and Esc goes back to the images, where they work again.
+  function keyInFilter(event) {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      backToImages();
+    } else if (event.target.tagName === "SELECT" && event.key.length === 1 && (event.key in KEYS || /^[0-9]$/.test(event.key))) {
+      event.preventDefault();
+      say("Shortcuts work on the images: press Esc to leave the filter first.");
+    }
+  }
+
+  function backToImages() {
+    const current = currentImage() && tileOf(currentImage().id);
+    if (current) current.focus();
+    else document.activeElement.blur();
+  }
+
+  // A filter picked with the pointer, the images it picks are where the reviewer goes next; one picked with the
+  // arrow keys keeps the focus, so the next arrow goes on through the options.
+  let pickedByKeyboard = false;
+  $("filters").addEventListener("keydown", () => (pickedByKeyboard = true));
+  $("filters").addEventListener("pointerdown", () => (pickedByKeyboard = false));
+  $("filters").addEventListener("change", (event) =>
+    later(async () => {
+      await loadQueue(false);
+      if (event.target.tagName === "SELECT" && !pickedByKeyboard) backToImages();
+    }),
+  );
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
     later(() => loadQueue(false));

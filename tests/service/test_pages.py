@@ -69,12 +69,6 @@ def test_a_file_that_is_not_an_image_is_refused_on_the_upload_page(page, live_se
     assert "/jobs/" not in page.url
 
 
-def test_the_job_page_without_its_token_shows_nothing_of_the_job(page, live_server):
-    page.goto(live_server + "/jobs/0123456789abcdef0123456789abcdef")
-    page.wait_for_selector("#status:has-text('token')")
-    assert page.locator("#result").is_hidden()
-
-
 def test_two_people_are_morphed_on_the_morph_page(page, live_server, astronaut, tmp_path):
     from pathlib import Path
 

@@ -569,3 +569,68 @@ def test_the_page_shows_a_stale_write_reloads_the_image_and_decides_on_a_selecti
     assert {_stored(database, ids[name]).status.value for name in (BLURRED, DARK)} == {"accepted"}
     assert _stored(database, ids[BLURRED]).corrected_gender == 0
     assert page.locator(".tile.selected").count() == 0
+
+
+def _open_review(page, live_review, database) -> None:
+    password = create_reviewer(database, "ada")
+    page.goto(live_review + "/review/login")
+    page.fill("#name", "ada")
+    page.fill("#password", password)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#detail:not([hidden])")
+
+
+def test_in_a_filter_the_shortcut_keys_neither_decide_nor_change_it(page, live_review, database, ids):
+    _open_review(page, live_review, database)
+    page.focus("#filter-status")
+    page.keyboard.press("a")  # a select's own type-ahead would pick "accepted"
+    page.keyboard.press("r")
+    assert page.input_value("#filter-status") == ""
+    assert page.locator(".tile[data-status=accepted], .tile[data-status=rejected]").count() == 0
+    assert "Esc" in page.text_content("#message")
+    page.keyboard.press("Escape")  # back to the images, where the keys work
+    page.wait_for_function("document.activeElement.classList.contains('tile')")
+    page.keyboard.press("a")
+    page.wait_for_selector(f'.tile[data-id="{ids[HOSTILE_NAME]}"][data-status=accepted]')
+
+    page.click("#filter-status")  # picked with the pointer: the focus goes back to the images
+    page.select_option("#filter-status", "pending")
+    page.wait_for_function("document.activeElement.classList.contains('tile')")
+    page.keyboard.press("r")
+    page.wait_for_selector(f'.tile[data-id="{ids[BLURRED]}"][data-status=rejected]')
+    assert page.input_value("#filter-status") == "pending"
+
+
+def test_tiles_are_reached_with_tab_and_the_detail_stays_in_view(page, live_review, database, ids):
+    page.set_viewport_size({"width": 1280, "height": 700})
+    _open_review(page, live_review, database)
+    page.focus("#filter-reviewer")
+    page.keyboard.press("Tab")  # the last filter, then the current tile
+    assert page.evaluate("document.activeElement.dataset.id") == str(ids[HOSTILE_NAME])
+    page.keyboard.press("j")
+    page.wait_for_selector(f'#detail[data-id="{ids[BLURRED]}"]')
+    assert page.evaluate("document.activeElement.dataset.id") == str(ids[BLURRED])  # the focus moves along
+
+    page.add_style_tag(content="#grid { min-height: 4000px; }")  # a long queue
+    page.evaluate("window.scrollTo(0, 3000)")
+    top, bottom = page.eval_on_selector(
+        "#detail-image", "e => [e.getBoundingClientRect().top, e.getBoundingClientRect().bottom]"
+    )
+    assert top >= 0 and bottom <= 700
+
+
+def test_success_is_not_shown_in_red_and_the_page_passes_axe(page, live_review, database, ids):
+    from axe_playwright_python.sync_playwright import Axe
+
+    _open_review(page, live_review, database)
+    page.keyboard.press("a")
+    page.wait_for_selector(f'#detail[data-id="{ids[BLURRED]}"]')
+    page.keyboard.press("r")
+    page.wait_for_selector(f'#detail[data-id="{ids[DARK]}"]')
+    page.keyboard.press("u")
+    page.wait_for_selector("#message:has-text('Undone')")
+    assert page.eval_on_selector("#message", "e => getComputedStyle(e).color") == "rgb(27, 110, 46)"
+    page.keyboard.press("r")  # the undone image rejected again: tiles on green and on red, for the contrast check
+    page.wait_for_selector(".tile[data-status=rejected]")
+    violations = Axe().run(page).response["violations"]
+    assert [(v["id"], v["nodes"][0]["target"]) for v in violations if v["impact"] in ("serious", "critical")] == []
