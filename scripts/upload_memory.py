@@ -1,7 +1,9 @@
 """Peak memory of a fresh web process while it takes uploads at once: the 120 MP bomb PNG an attacker sends,
-and a real 48 MP phone-sized JPEG. Each case runs in its own process (VmHWM is a process's high-water mark).
+a real 48 MP phone-sized JPEG, and 49 MP PNGs of every awkward mode (16-bit grey, RGBA, palette with
+transparency, 8-bit RGB) that are small files but decode whole. Each case runs in its own process (VmHWM is a
+process's high-water mark).
 
-    uv run python scripts/upload_memory.py [--at-once 4]
+    uv run python scripts/upload_memory.py [--at-once 4] [--only 16-bit]
 """
 
 from __future__ import annotations
@@ -60,17 +62,38 @@ def _phone_photo(path: Path) -> Path:
     return path
 
 
+def _big_png(path: Path, mode: str) -> Path:
+    """A 7000 x 7000 PNG (49 MP, under the 50 MP decoding limit) of one colour in `mode`: a file of 100-200 KB."""
+    from PIL import Image
+
+    colours = {"I;16": 40_000, "RGBA": (200, 120, 80, 128), "RGB": (200, 120, 80), "P": 3}
+    image = Image.new(mode, (7000, 7000), colours[mode])
+    if mode == "P":
+        image.putpalette([v for i in range(256) for v in (i, 255 - i, 128)])
+        image.info["transparency"] = 3
+    image.save(path, compress_level=9)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--at-once", type=int, default=4)
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        cases = {
-            "120 MP PNG bomb (15 KB)": _bomb(folder / "bomb.png"),
-            "48 MP JPEG": _phone_photo(folder / "phone.jpg"),
+        makers = {
+            "120 MP PNG bomb": lambda: _bomb(folder / "bomb.png"),
+            "48 MP JPEG": lambda: _phone_photo(folder / "phone.jpg"),
+            "49 MP 16-bit grey PNG": lambda: _big_png(folder / "grey16.png", "I;16"),
+            "49 MP RGBA PNG": lambda: _big_png(folder / "rgba.png", "RGBA"),
+            "49 MP palette PNG with transparency": lambda: _big_png(folder / "palette.png", "P"),
+            "49 MP 8-bit RGB PNG": lambda: _big_png(folder / "rgb.png", "RGB"),
         }
-        for name, photo in cases.items():
+        for name, make in makers.items():
+            if args.only not in name:
+                continue
+            photo = make()
             data_dir = folder / f"data-{photo.stem}"
             done = subprocess.run(
                 [sys.executable, "-c", _UPLOADS_AT_ONCE, str(data_dir), str(photo), str(args.at_once)],
