@@ -35,6 +35,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
         beat_schedule={
             "delete-expired": {"task": "worker.tasks.delete_expired", "schedule": 600.0},
             "requeue-stalled": {"task": "worker.tasks.requeue_stalled", "schedule": 60.0},
+            "delete-consumed-messages": {"task": "worker.tasks.delete_consumed_messages", "schedule": 300.0},
         },
         worker_hijack_root_logger=False,
         # Pool processes load the models before they report ready (see below); Celery's default 4 s wait
