@@ -16,7 +16,7 @@ from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
 from service.config import Settings
-from worker import heartbeat
+from worker import heartbeat, supervisor
 from worker.broker import prompt_broker_url
 
 
@@ -64,6 +64,12 @@ def _share_the_cores(sender=None, **_kwargs) -> None:
     global _threads_per_process
     processes = getattr(sender, "concurrency", None) or 1
     _threads_per_process = max(1, (os.cpu_count() or 1) // processes)
+
+
+@worker_init.connect
+def _end_with_faceage_serve(**_kwargs) -> None:
+    """A worker started by `faceage serve` ends, with its pool and beat, when `serve` is killed outright."""
+    supervisor.end_with_supervisor()
 
 
 @worker_process_init.connect
