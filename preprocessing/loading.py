@@ -133,8 +133,8 @@ def _decode(image: Image.Image, max_side: int | None, max_pixels: int, max_decod
         raise NotAnImage(f"the image could not be decoded ({error}); send a JPEG or PNG") from None
     original_size = (height, width) if orientation in _ROTATED_ORIENTATIONS else (width, height)
     pixels = _reduced_rgb(image, max_side)
-    if max_side and max(pixels.shape[:2]) > max_side:
-        pixels = _reduce(pixels, max_side)
+    if max_side and max(image.size) > max_side:  # the working size follows from the decoded size, not the strips'
+        pixels = _resize(pixels, _working_size(image.size, max_side))
     if orientation in _UPRIGHT:  # turned once small: turning the decoded image would copy it whole
         pixels = np.asarray(Image.fromarray(pixels).transpose(_UPRIGHT[orientation]))
     return Photo(pixels=pixels, original_size=original_size, format=image_format)
@@ -185,10 +185,15 @@ def to_rgb_array(image: Image.Image, grey_top: int | None = None) -> np.ndarray:
     return np.asarray(image)
 
 
-def _reduce(pixels: np.ndarray, max_side: int) -> np.ndarray:
+def _working_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    width, height = size
+    factor = max_side / max(width, height)
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def _resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import cv2
 
-    height, width = pixels.shape[:2]
-    factor = max_side / max(height, width)
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    if (pixels.shape[1], pixels.shape[0]) == size:
+        return pixels
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)

@@ -190,3 +190,12 @@ def test_a_missing_file_and_a_folder_are_named(tmp_path):
         load_photo(tmp_path / "nowhere.jpg")
     with pytest.raises(PhotoError, match="folder"):
         load_photo(tmp_path)
+
+
+@pytest.mark.parametrize("size", [(7000, 5000), (5000, 7000), (4999, 3001), (20_000, 40)])
+def test_the_working_size_follows_from_the_photos_own_size(size):
+    # Reduced first by a whole factor, then to the working size: the result is as large as reducing at once.
+    width, height = size
+    photo = load_photo(_encode(Image.new("L", size, 128), "PNG"))
+    factor = 2048 / max(width, height)
+    assert photo.pixels.shape[:2] == (max(1, round(height * factor)), max(1, round(width * factor)))
