@@ -25,6 +25,7 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     from service.database import Database
 
     settings = load_settings()
+    lock = None if no_worker else _hold_serve_lock(Path(settings.data_dir))
     database = Database(settings.database_url)
     database.upgrade()
     # A service manager stops us with SIGTERM: end exactly as Ctrl+C does, taking the worker along.
@@ -32,7 +33,7 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     supervisor = None
     try:
         if not no_worker:
-            supervisor = _supervised_worker(settings)
+            supervisor = _supervised_worker(settings, lock)
             _wait_until_ready(database, since=supervisor.started_at)
         server = make_server(host, port, create_app(settings), threaded=True)
         click.echo(f"Faceage is running: open http://{host}:{server.server_port}/ in your browser (Ctrl+C stops it)")
@@ -51,14 +52,38 @@ def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
-def _supervised_worker(settings):
-    """The worker, started again (after 1 s, then 2, 4 ... up to a minute) whenever it dies."""
+def _hold_serve_lock(data_dir: Path) -> int:
+    """An exclusive lock on `{data_dir}/serve.lock`, or exit with a message when another `serve`, or a worker it
+    left behind, holds it. The worker inherits the lock's file descriptor (and its pool and beat from it), so the
+    lock is free only once every process of the old `serve` is gone: two workers and two beats never share one
+    data folder and schedule file."""
+    import fcntl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        fail(
+            f"another faceage serve (pid {holder}), or a worker it left behind, is still running on {data_dir}; "
+            "stop it first (its worker ends by itself within seconds of its serve being killed)"
+        )
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _supervised_worker(settings, lock: int):
+    """The worker, started again (after 1 s, then 2, 4 ... up to a minute) whenever it dies; it holds `lock` too."""
     from worker.supervisor import Supervisor
 
     def say(code, pause):
         click.echo(f"The worker stopped (exit status {code}); starting it again in {pause:.0f} s.", err=True)
 
-    return Supervisor([sys.executable, *worker_argv(settings, concurrency=_one_per_core())], on_restart=say).start()
+    argv = [sys.executable, *worker_argv(settings, concurrency=_one_per_core())]
+    return Supervisor(argv, on_restart=say, pass_fds=[lock]).start()
 
 
 def _one_per_core(most: int = 4) -> int:

@@ -5,6 +5,9 @@
   50-megapixel phone photo never exists at full size in memory; other formats are reduced after decoding.
 - EXIF orientation is applied; transparency is flattened on white; CMYK, 16-bit, palette and grayscale
   images become 8-bit RGB. HEIC/HEIF from phones is read through pillow-heif.
+- Beyond the decoded image itself, memory stays small whatever the mode: the image is converted to 8-bit RGB
+  and reduced towards the working size a strip of rows at a time (a 49 MP 16-bit PNG would otherwise pass
+  through several full-size float64 copies, over a gigabyte), and turned upright once it is small.
 - Nothing else of the file is kept: metadata (EXIF, GPS) does not survive into the returned pixels.
 """
 
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from preprocessing.errors import ImageTooLarge, NotAnImage, PhotoError, TruncatedImage
 
@@ -39,6 +42,17 @@ DEFAULT_MAX_SIDE = 2048  # long side of the working copy; composites are written
 _DRAFT_COVERAGE = 0.9  # a JPEG may be decoded down to 90 % of max_side when that saves decoding work
 _EXIF_ORIENTATION = 0x0112
 _ROTATED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+_UPRIGHT = {  # how each EXIF orientation is undone (as ImageOps.exif_transpose does)
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_STRIP_PIXELS = 1_000_000  # pixels converted at once: a strip's temporary copies stay a few MB
+_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
 @dataclass(frozen=True)
@@ -113,26 +127,55 @@ def _decode(image: Image.Image, max_side: int | None, max_pixels: int, max_decod
     try:
         image.load()
         orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-        image = ImageOps.exif_transpose(image) or image
     except (OSError, SyntaxError, ValueError) as error:
         if "truncated" in str(error).lower() or "broken" in str(error).lower():
             raise TruncatedImage("the image file is truncated (incomplete upload or copy); send it again") from None
         raise NotAnImage(f"the image could not be decoded ({error}); send a JPEG or PNG") from None
     original_size = (height, width) if orientation in _ROTATED_ORIENTATIONS else (width, height)
-    pixels = to_rgb_array(image)
-    if max_side and max(pixels.shape[:2]) > max_side:
-        pixels = _reduce(pixels, max_side)
+    pixels = _reduced_rgb(image, max_side)
+    if max_side and max(image.size) > max_side:  # the working size follows from the decoded size, not the strips'
+        pixels = _resize(pixels, _working_size(image.size, max_side))
+    if orientation in _UPRIGHT:  # turned once small: turning the decoded image would copy it whole
+        pixels = np.asarray(Image.fromarray(pixels).transpose(_UPRIGHT[orientation]))
     return Photo(pixels=pixels, original_size=original_size, format=image_format)
 
 
-def to_rgb_array(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode as (H, W, 3) uint8 RGB."""
+def _reduced_rgb(image: Image.Image, max_side: int | None) -> np.ndarray:
+    """The image as 8-bit RGB, box-averaged by the largest whole factor that keeps it at least `max_side` long,
+    converted a strip of rows at a time so that no full-size copy is made in any mode."""
+    width, height = image.size
+    factor = max(1, max(width, height) // max_side) if max_side else 1
+    rows = max(1, _STRIP_PIXELS // (width * factor)) * factor  # a whole number of boxes per strip
+    top = _grey_top(image)
+    reduced = np.empty((-(-height // factor), -(-width // factor), 3), np.uint8)
+    for y in range(0, height, rows):
+        strip = to_rgb_array(image.crop((0, y, width, min(height, y + rows))), top)
+        if factor > 1:
+            strip = np.asarray(Image.fromarray(strip).reduce(factor))
+        reduced[y // factor : y // factor + strip.shape[0]] = strip
+    return reduced
+
+
+def _grey_top(image: Image.Image) -> int:
+    """The white of a 16-bit or 32-bit grey image: 65535 when any value is above 255 (read without a copy)."""
+    if image.mode not in _GREY_MODES:
+        return 255
+    _low, high = image.getextrema()
+    return 65535 if high > 255 else 255
+
+
+def to_rgb_array(image: Image.Image, grey_top: int | None = None) -> np.ndarray:
+    """Any Pillow mode as (H, W, 3) uint8 RGB; 16-bit and 32-bit grey are scaled so that `grey_top` (by default
+    65535 when a value is above 255, else 255) is white."""
     mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
-        gray = np.clip(values / top * 255.0, 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in _GREY_MODES:
+        top = grey_top or _grey_top(image)
+        values = np.asarray(image)
+        if values.dtype.kind == "f":
+            grey = np.clip(values.astype(np.float32) / top * 255.0, 0, 255).astype(np.uint8)
+        else:  # integer arithmetic: floor(v * 255 / top), as the float division would give
+            grey = (np.clip(values, 0, top).astype(np.uint32) * 255 // top).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -142,10 +185,15 @@ def to_rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
-def _reduce(pixels: np.ndarray, max_side: int) -> np.ndarray:
+def _working_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    width, height = size
+    factor = max_side / max(width, height)
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def _resize(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import cv2
 
-    height, width = pixels.shape[:2]
-    factor = max_side / max(height, width)
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    if (pixels.shape[1], pixels.shape[0]) == size:
+        return pixels
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)

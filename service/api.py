@@ -7,6 +7,7 @@ ids reveal nothing.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -20,7 +21,7 @@ from service.auth import api_key_id
 from service.byte_ranges import ranged_response
 from service.jobs import RequestError
 from service.models import Job, JobStatus
-from service.uploads import uploaded_photo
+from service.uploads import read_at_most, uploaded_photo
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
@@ -178,12 +179,15 @@ def create_batch():
     ages = jobs.parse_ages(request.form.get("ages"), settings)
     gender = jobs.parse_gender(request.form.get("gender"))
     archive = request.files.get("archive")
-    if archive is not None:
-        files = batches.read_zip(archive.read(settings.max_batch_bytes + 1), settings)
+    if archive is not None:  # read from Werkzeug's spooled file: a batch never sits whole in memory
+        files = batches.read_zip(archive.stream, settings)
     else:
-        files = [
-            (f.filename or "photo", f.read(settings.max_upload_bytes + 1)) for f in request.files.getlist("photos")
-        ]
+        files = batches.BatchFiles(
+            [
+                (f.filename or "photo", functools.partial(read_at_most, f.stream, settings.max_upload_bytes + 1))
+                for f in request.files.getlist("photos")
+            ]
+        )
     batch_id, items = batches.create_batch(ctx["db"], settings, files, ages, gender, key)
     for item in items:
         if item.status == "queued":

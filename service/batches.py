@@ -3,18 +3,22 @@
 Zips are read defensively: member names are cleaned (no absolute paths, no `..`: zip-slip), and sizes are
 bounded before and while reading (count, each member, the total, the compression ratio: zip bombs). A file
 that cannot be used becomes a failed item with its reason; it does not sink the rest of the batch.
+
+A batch is never held whole in memory: Werkzeug spools each uploaded file over 500 KB to a temporary file, the
+zip is read from that file, and `BatchFiles` reads one photo (or zip member) at a time, as its job is made.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import posixpath
 import secrets
 import zipfile
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
 
 from sqlalchemy import select
 
@@ -49,10 +53,27 @@ def clean_name(raw: str) -> str | None:
 _ENCRYPTED = 0x1  # general-purpose flag bit 0 of a zip member
 
 
-def read_zip(content: bytes, settings: Settings) -> list[tuple[str, bytes]]:
-    """The files of a zip as (clean name, bytes); RequestError when the archive itself is unusable."""
+class BatchFiles(Sequence[tuple[str, bytes]]):
+    """The files of a batch as (name, bytes), each read only when it is taken, so that one is in memory at a time."""
+
+    def __init__(self, files: list[tuple[str, Callable[[], bytes]]]):
+        self._files = files
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return BatchFiles(self._files[index])
+        name, read = self._files[index]
+        return name, read()
+
+
+def read_zip(source: BinaryIO, settings: Settings) -> BatchFiles:
+    """The files of a zip (read from `source`, a seekable file) as (clean name, bytes), each read when it is taken;
+    RequestError when the archive itself is unusable: its headers, and every member's checksum, are checked first."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
+        archive = zipfile.ZipFile(source)
     except zipfile.BadZipFile:
         raise RequestError("bad_archive", "the archive is not a readable zip file") from None
     members = [m for m in archive.infolist() if not m.is_dir() and clean_name(m.filename)]
@@ -67,22 +88,33 @@ def read_zip(content: bytes, settings: Settings) -> list[tuple[str, bytes]]:
             f"the zip unpacks to {declared / 2**20:.0f} MB; the limit is {settings.max_batch_bytes / 2**20:.0f} MB",
             413,
         )
-    files = []
     for member in members:
         ratio = member.file_size / max(member.compress_size, 1)
         if ratio > MAX_COMPRESSION_RATIO:
             raise RequestError("zip_bomb", f"{member.filename} expands {ratio:.0f} times; this archive is refused", 413)
         if member.flag_bits & _ENCRYPTED:
             raise RequestError("encrypted_archive", f"{member.filename} is encrypted; send a zip without a password")
-        files.append((clean_name(member.filename), _read_member(archive, member, settings)))
-    return files
+    for member in members:  # a damaged member refuses the whole archive before any job is made
+        _read_member(archive, member, settings, keep=False)
+    return BatchFiles(
+        [(clean_name(m.filename), lambda m=m: _read_member(archive, m, settings, keep=True)) for m in members]
+    )
 
 
-def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, settings: Settings) -> bytes:
+_CHUNK_BYTES = 1 << 20
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, settings: Settings, keep: bool) -> bytes:
+    """A member's bytes, at most one past the per-file limit (the header may lie); with `keep` False, read through
+    in chunks only to check it (zipfile checks the CRC at its end) and return nothing."""
     try:
         with archive.open(member) as handle:
-            # The header may lie: read at most one byte past the per-file limit.
-            return handle.read(settings.max_upload_bytes + 1)
+            if keep:
+                return handle.read(settings.max_upload_bytes + 1)
+            left = settings.max_upload_bytes + 1
+            while left > 0 and (chunk := handle.read(min(_CHUNK_BYTES, left))):
+                left -= len(chunk)
+            return b""
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
         # A bad CRC, a truncated or corrupt stream, an unsupported compression method.
         raise RequestError(
@@ -94,7 +126,7 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, settings: Se
 def create_batch(
     db: Database,
     settings: Settings,
-    files: list[tuple[str, bytes]],
+    files: Sequence[tuple[str, bytes]],
     ages: list[float],
     gender: str,
     api_key_id: int,

@@ -69,7 +69,7 @@ def uploaded_photo(field: str, max_bytes: int, missing: str) -> tuple[str, bytes
     upload = request.files.get(field)
     if upload is None:
         raise RequestError("missing_photo", missing)
-    content = upload.read(max_bytes + 1)
+    content = read_at_most(upload.stream, max_bytes + 1)
     if upload.filename:
         return upload.filename, content
     if not content:
@@ -79,3 +79,16 @@ def uploaded_photo(field: str, max_bytes: int, missing: str) -> tuple[str, bytes
         f"the file in '{field}' was sent with an empty file name (filename=\"\"); send it with its name, "
         f"e.g. curl -F '{field}=@face.jpg'",
     )
+
+
+_CHUNK_BYTES = 1 << 20
+
+
+def read_at_most(stream, limit: int) -> bytes:
+    """At most `limit` bytes of a file, read a chunk at a time: `read(limit)` would allocate the whole limit (30 MB)
+    up front for every file, however small."""
+    chunks = []
+    while limit > 0 and (chunk := stream.read(min(_CHUNK_BYTES, limit))):
+        chunks.append(chunk)
+        limit -= len(chunk)
+    return b"".join(chunks)

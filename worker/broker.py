@@ -6,10 +6,17 @@ option, cannot be used with this transport: its channel hands every transport op
 `sqlalchemy.create_engine`, which refuses the unknown argument ("Invalid argument(s) 'polling_interval'
 sent to create_engine()", kombu 5.x; see tests/worker/test_broker.py). So the interval is set on a subclass
 of the transport instead, and `faceage+` URLs select it.
+
+The transport never deletes a message: one handed to a worker is only marked `visible = False` (its `timestamp`
+set to that moment, local time), so the file would grow by every job ever sent. `delete_consumed_messages`,
+run by beat, removes those rows once they are older than any job may run.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
 
@@ -31,3 +38,35 @@ def prompt_broker_url(url: str) -> str:
         if url.startswith(prefix):
             return f"{ALIAS}+{url[len(prefix) :]}"
     return url
+
+
+_MESSAGES = sa.table("kombu_message", sa.column("visible", sa.Boolean), sa.column("timestamp", sa.DateTime))
+
+
+def embedded_database_url(broker_url: str) -> str | None:
+    """The SQLAlchemy URL of an embedded broker's database; None for another broker (Redis...)."""
+    for prefix in (*EMBEDDED_PREFIXES, f"{ALIAS}+"):
+        if broker_url.startswith(prefix):
+            return broker_url[len(prefix) :]
+    return None
+
+
+def delete_consumed_messages(broker_url: str, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete the embedded broker's messages handed out more than `older_than` ago; returns how many.
+
+    A message handed out is never handed out again by this transport (lost work is found by the stalled-job
+    sweep instead), so its row only takes space. Other brokers delete what is acknowledged themselves: 0.
+    """
+    url = embedded_database_url(broker_url)
+    if url is None:
+        return 0
+    engine = sa.create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+    try:
+        if not sa.inspect(engine).has_table("kombu_message"):
+            return 0  # no message sent yet: kombu makes its tables on first use
+        cutoff = (now or datetime.now()) - older_than  # naive local time, as kombu writes it
+        with engine.begin() as connection:
+            consumed = _MESSAGES.c.visible.is_(False) & (_MESSAGES.c.timestamp < cutoff)
+            return connection.execute(sa.delete(_MESSAGES).where(consumed)).rowcount
+    finally:
+        engine.dispose()

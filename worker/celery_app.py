@@ -16,7 +16,7 @@ from celery import Celery
 from celery.signals import worker_init, worker_process_init
 
 from service.config import Settings
-from worker import heartbeat
+from worker import heartbeat, supervisor
 from worker.broker import prompt_broker_url
 
 
@@ -35,6 +35,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
         beat_schedule={
             "delete-expired": {"task": "worker.tasks.delete_expired", "schedule": 600.0},
             "requeue-stalled": {"task": "worker.tasks.requeue_stalled", "schedule": 60.0},
+            "delete-consumed-messages": {"task": "worker.tasks.delete_consumed_messages", "schedule": 300.0},
         },
         worker_hijack_root_logger=False,
         # Pool processes load the models before they report ready (see below); Celery's default 4 s wait
@@ -63,6 +64,12 @@ def _share_the_cores(sender=None, **_kwargs) -> None:
     global _threads_per_process
     processes = getattr(sender, "concurrency", None) or 1
     _threads_per_process = max(1, (os.cpu_count() or 1) // processes)
+
+
+@worker_init.connect
+def _end_with_faceage_serve(**_kwargs) -> None:
+    """A worker started by `faceage serve` ends, with its pool and beat, when `serve` is killed outright."""
+    supervisor.end_with_supervisor()
 
 
 @worker_process_init.connect

@@ -3,6 +3,10 @@ with growing pauses when it dies, and stop it and everything it started when ask
 
 A Celery worker with embedded beat is a family (the worker, its pool processes, beat); when the worker is
 killed outright its children are orphaned, so both the restart and the stop end the whole group.
+
+When the supervisor itself is killed outright (`kill -9` of `faceage serve`), nobody is left to stop the worker:
+the worker is told its supervisor's pid (FACEAGE_SUPERVISOR_PID), and `end_with_supervisor` in the worker ends
+its whole group within a second of being orphaned.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
+SUPERVISOR_PID = "FACEAGE_SUPERVISOR_PID"
 
 
 class Backoff:
@@ -43,8 +48,11 @@ class Supervisor:
         env: dict | None = None,
         backoff: Backoff | None = None,
         on_restart: Callable[[int, float], None] | None = None,
+        pass_fds: Sequence[int] = (),
     ):
-        self.argv, self.env = list(argv), env
+        """`pass_fds` stay open in the worker (a lock that must be held as long as any process of it lives)."""
+        self.argv, self.pass_fds = list(argv), tuple(pass_fds)
+        self.env = {**(os.environ if env is None else env), SUPERVISOR_PID: str(os.getpid())}
         self.backoff = backoff or Backoff()
         self.on_restart = on_restart or (lambda code, pause: None)
         self.restarts = 0
@@ -65,7 +73,7 @@ class Supervisor:
                 return
             # Its own session: our Ctrl+C reaches only us (we then stop it gracefully), and killpg reaches
             # every process it started, orphans included.
-            self.process = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+            self.process = subprocess.Popen(self.argv, env=self.env, start_new_session=True, pass_fds=self.pass_fds)
             self._started = time.monotonic()
 
     def _watch(self) -> None:
@@ -104,3 +112,23 @@ class Supervisor:
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def end_with_supervisor(poll_s: float = 1.0) -> threading.Thread | None:
+    """In a supervised worker: a thread that ends the worker's whole group (pool, beat) once the supervisor named
+    in FACEAGE_SUPERVISOR_PID is no longer its parent, i.e. was killed outright. A job it was running is then
+    lost as with `kill -9` of the worker, and handed out again by the stalled-job sweep. Does nothing (None)
+    when not supervised, or when not leading its own process group (it would end processes not its own)."""
+    supervisor = int(os.environ.get(SUPERVISOR_PID) or 0)
+    if not supervisor or os.getpgrp() != os.getpid():
+        return None
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(poll_s)
+        log.error("faceage serve (pid %d) is gone; this worker and its processes stop with it", supervisor)
+        _kill_group(os.getpgrp())
+
+    thread = threading.Thread(target=watch, name="end-with-supervisor", daemon=True)
+    thread.start()
+    return thread

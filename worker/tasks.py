@@ -13,6 +13,7 @@ from preprocessing.errors import PhotoError
 from service import batches, jobs
 from service.config import Settings
 from service.database import Database
+from worker import broker
 from worker.celery_app import celery_app
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,19 @@ def delete_expired() -> int:
     if expired_batches or expired_jobs:
         log.info("deleted %d expired batch(es) and %d other expired job(s)", expired_batches, expired_jobs)
     return expired_batches + expired_jobs
+
+
+@celery_app.task(name="worker.tasks.delete_consumed_messages")
+def delete_consumed_messages() -> int:
+    """Delete the embedded broker's messages handed out longer ago than a job may run (scheduled every 5 minutes
+    by beat), so that its file stays small; returns how many."""
+    settings = _settings()
+    deleted = broker.delete_consumed_messages(
+        settings.broker_url, older_than=timedelta(seconds=settings.task_time_limit_s + 60)
+    )
+    if deleted:
+        log.info("deleted %d consumed message(s) from the embedded broker", deleted)
+    return deleted
 
 
 # Dataset curation: the per-image pass runs here in chunks (each image's flags and features are stored as

@@ -63,6 +63,43 @@ def test_sixteen_bit_values_are_scaled_not_clipped():
     assert photo.pixels[0, 0, 0] == 0 and photo.pixels[0, -1, 0] == 255 and 120 < photo.pixels[0, 128, 0] < 135
 
 
+def _big_png(mode: str, side: int) -> bytes:
+    colours = {"I;16": 40_000, "RGBA": (200, 120, 80, 128), "RGB": (200, 120, 80), "P": 3}
+    image = Image.new(mode, (side, side), colours[mode])
+    if mode == "P":
+        image.putpalette([v for i in range(256) for v in (i, 255 - i, 128)])
+        return _encode(image, "PNG", transparency=3)
+    return _encode(image, "PNG")
+
+
+@pytest.mark.parametrize("mode", ["I;16", "RGBA", "P", "RGB"])
+def test_converting_a_large_image_of_any_mode_makes_no_full_size_copy(mode):
+    # A 25 MP PNG of one colour is a file of tens of KB. Pillow's own decoded pixels are outside Python's
+    # allocator; what tracemalloc sees is what the conversion to 8-bit RGB adds, and that must stay well
+    # under one full-size 8-bit RGB copy (75 MB), let alone a float64 one (200 MB each).
+    import tracemalloc
+
+    content = _big_png(mode, 5000)
+    tracemalloc.start()
+    try:
+        photo = load_photo(content)
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert photo.pixels.shape == (2048, 2048, 3) and photo.original_size == (5000, 5000)
+    assert peak < 40e6, f"converting took {peak / 1e6:.0f} MB"
+
+
+def test_a_large_image_is_turned_upright_after_it_is_reduced():
+    wide = np.zeros((2500, 5000), np.uint16)
+    wide[:, :100] = 65535  # a white band on the stored left edge: upright (orientation 6), it is at the top
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = load_photo(_encode(Image.fromarray(wide), "PNG", exif=exif.tobytes()))
+    assert photo.pixels.shape == (2048, 1024, 3) and photo.original_size == (2500, 5000)
+    assert photo.pixels[:30].min() > 200 and photo.pixels[60:].max() < 10
+
+
 def test_heic_from_phones_is_read(astronaut):
     photo = load_photo(_encode(Image.fromarray(astronaut), "HEIF", quality=90))
     assert photo.pixels.shape == (512, 512, 3)
@@ -153,3 +190,12 @@ def test_a_missing_file_and_a_folder_are_named(tmp_path):
         load_photo(tmp_path / "nowhere.jpg")
     with pytest.raises(PhotoError, match="folder"):
         load_photo(tmp_path)
+
+
+@pytest.mark.parametrize("size", [(7000, 5000), (5000, 7000), (4999, 3001), (20_000, 40)])
+def test_the_working_size_follows_from_the_photos_own_size(size):
+    # Reduced first by a whole factor, then to the working size: the result is as large as reducing at once.
+    width, height = size
+    photo = load_photo(_encode(Image.new("L", size, 128), "PNG"))
+    factor = 2048 / max(width, height)
+    assert photo.pixels.shape[:2] == (max(1, round(height * factor)), max(1, round(width * factor)))

@@ -230,3 +230,50 @@ def test_a_batch_whose_items_were_all_deleted_is_done_not_running(isolated, isol
         assert isolated.client.delete(item["url"], headers=isolated_key).status_code == 204
     emptied = isolated.client.get(batch["urls"]["self"], headers=isolated_key).get_json()
     assert (emptied["status"], emptied["items"], emptied["progress"]) == ("done", [], 0.0)
+
+
+# --- Memory: a batch streams through a spooled file, one photo in memory at a time ---------------------------
+
+
+def _batch_memory_peak(isolated, headers: dict, data: dict) -> tuple[int, dict]:
+    """Python's peak allocation while the app takes this batch; the request body is built before counting, and
+    what a first request imports (Pillow's plugins among them) is imported before it too."""
+    import tracemalloc
+
+    from werkzeug.test import EnvironBuilder
+
+    _post_archive(isolated.client, _zip({"warm-up.jpg": b"not a photo"}), headers)
+
+    environ = EnvironBuilder(
+        path="/api/v1/batches", method="POST", data=data, headers=headers, content_type="multipart/form-data"
+    ).get_environ()
+    tracemalloc.start()
+    try:
+        reply = isolated.client.open(environ)
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, reply
+
+
+_MEMBERS = 16
+_MEMBER_BYTES = 2_000_000  # 32 MB in all; not photos, so each is a quick failed item
+
+
+def _unreadable_members() -> dict[str, bytes]:
+    rng = np.random.default_rng(0)
+    return {f"{i}.jpg": rng.integers(0, 256, _MEMBER_BYTES, dtype=np.uint8).tobytes() for i in range(_MEMBERS)}
+
+
+def test_a_zip_batch_is_read_from_its_spooled_file_one_member_at_a_time(isolated, isolated_key):
+    archive = _zip(_unreadable_members(), zipfile.ZIP_STORED)
+    peak, reply = _batch_memory_peak(isolated, isolated_key, {"archive": (io.BytesIO(archive), "photos.zip")})
+    assert reply.status_code == 202 and len(reply.get_json()["items"]) == _MEMBERS
+    assert peak < 4 * _MEMBER_BYTES, f"the batch took {peak / 1e6:.0f} MB; the zip has {len(archive) / 1e6:.0f} MB"
+
+
+def test_a_batch_of_many_photos_holds_one_photo_in_memory_at_a_time(isolated, isolated_key):
+    photos = [(io.BytesIO(content), name) for name, content in _unreadable_members().items()]
+    peak, reply = _batch_memory_peak(isolated, isolated_key, {"photos": photos})
+    assert reply.status_code == 202 and len(reply.get_json()["items"]) == _MEMBERS
+    assert peak < 4 * _MEMBER_BYTES, f"the batch took {peak / 1e6:.0f} MB for {_MEMBERS * _MEMBER_BYTES / 1e6:.0f} MB"

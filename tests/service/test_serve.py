@@ -1,6 +1,8 @@
 """`faceage serve` as a service manager runs it: started, its worker killed and brought back, then stopped with
-SIGTERM (one test, since each start loads the models)."""
+SIGTERM (one test, since each start loads the models); and `serve` itself killed outright, with a second `serve`
+started beside it."""
 
+import contextlib
 import io
 import json
 import os
@@ -152,3 +154,62 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
         if serve.poll() is None:
             serve.kill()
             serve.wait()
+
+
+def _process_group(pgid: int) -> set[int]:
+    """Every living process of this process group, from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split() if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if fields and int(fields[2]) == pgid and fields[0] != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def _holds(pid: int, path: Path) -> bool:
+    folder = Path(f"/proc/{pid}/fd")
+    try:
+        return any(os.readlink(fd) == str(path) for fd in folder.iterdir())
+    except OSError:
+        return False
+
+
+def test_a_killed_serve_takes_its_worker_along_and_no_second_serve_runs_beside_it(tmp_path):
+    import fcntl
+
+    data = tmp_path / "data"
+    env = {**os.environ, "FACEAGE_DATA_DIR": str(data), "FACEAGE_DEVICE": "cpu"}
+    serve = subprocess.Popen([FACEAGE, "serve", "--port", "0"], env=env, stdout=subprocess.DEVNULL)
+    worker = None
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (worker and len(_process_group(worker)) >= 2):
+            worker = next(iter(_children(serve.pid)), None)  # the worker, then its pool and beat
+            time.sleep(0.2)
+        assert worker and len(_process_group(worker)) >= 2, "the worker did not start its pool"
+        assert _holds(worker, (data / "serve.lock").resolve())  # the lock lives as long as the worker does
+
+        second = subprocess.run([FACEAGE, "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode != 0 and "still running" in second.stderr, second.stderr
+
+        family = _process_group(worker)
+        os.kill(serve.pid, signal.SIGKILL)
+        serve.wait()
+        killed_at = time.monotonic()
+        while _process_group(worker) and time.monotonic() - killed_at < 20:
+            time.sleep(0.1)
+        ended_s = time.monotonic() - killed_at
+        assert not _process_group(worker), f"still running 20 s after serve was killed: {_process_group(worker)}"
+        with open(data / "serve.lock") as lock:  # free again: the next serve may start
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        print(f"serve killed: its worker and {len(family) - 1} other process(es) ended {ended_s:.1f} s after")
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+        if worker:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker, signal.SIGKILL)

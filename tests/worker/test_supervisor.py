@@ -1,6 +1,7 @@
 """The supervisor that keeps `faceage serve`'s worker running, on a stand-in process family (a shell that
 starts a child of its own), so that restarts and stops are quick to see."""
 
+import contextlib
 import os
 import signal
 import sys
@@ -71,3 +72,49 @@ def test_stop_ends_the_whole_family_and_starts_nothing_again(tmp_path):
     _wait_for(lambda: not _alive(child), timeout=5)  # SIGKILL is delivered, not awaited
     time.sleep(0.5)
     assert supervisor.restarts == 0 and len(children.read_text().split()) == 1
+
+
+# A stand-in for `faceage serve`: supervises a family whose parent watches for its supervisor, as the Celery
+# worker does from worker_init, and reports the family's pids.
+SERVE = (
+    "import sys, time\n"
+    "from worker.supervisor import Backoff, Supervisor\n"
+    "family = [sys.executable, '-c', (\n"
+    "    'import subprocess, sys, time\\n'\n"
+    "    'from worker.supervisor import end_with_supervisor\\n'\n"
+    '    \'child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])\\n\'\n'
+    "    'watching = end_with_supervisor(poll_s=0.1) is not None\\n'\n"
+    '    \'open(sys.argv[1], "a").write(f"{child.pid} {watching}\\\\n")\\n\'\n'
+    "    'time.sleep(600)\\n'\n"
+    "), sys.argv[1]]\n"
+    "supervisor = Supervisor(family, backoff=Backoff(first=0.1)).start()\n"
+    "open(sys.argv[2], 'w').write(str(supervisor.process.pid))\n"
+    "time.sleep(600)\n"
+)
+
+
+def test_a_supervised_family_ends_itself_when_its_supervisor_is_killed_outright(tmp_path):
+    import subprocess
+
+    children, parent_file = tmp_path / "children", tmp_path / "parent"
+    serve = subprocess.Popen([sys.executable, "-c", SERVE, str(children), str(parent_file)])
+    try:
+        _wait_for(lambda: children.exists() and children.read_text().strip())
+        child, watching = children.read_text().split()
+        parent = int(parent_file.read_text())
+        assert watching == "True"
+        os.kill(serve.pid, signal.SIGKILL)
+        serve.wait()
+        _wait_for(lambda: not _alive(parent) and not _alive(int(child)), timeout=5)
+    finally:
+        serve.kill()
+        if parent_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(int(parent_file.read_text()), signal.SIGKILL)
+
+
+def test_an_unsupervised_process_does_not_watch(monkeypatch):
+    from worker.supervisor import SUPERVISOR_PID, end_with_supervisor
+
+    monkeypatch.delenv(SUPERVISOR_PID, raising=False)
+    assert end_with_supervisor() is None
