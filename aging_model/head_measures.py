@@ -8,8 +8,8 @@
 - Skin: the cheeks' chroma and lightness; old skin may get paler, but it must not turn grey.
 
 All regions come from the input's landmarks, so the same pixels are compared before and after; they are
-measured on the padded crop (the face with a margin of the photo around it), into which the aged face is put
-back as the pipeline pastes it into the photo.
+measured in the frame of the padded crop (the face with a margin of the photo around it), on the photo as the
+pipeline serves it (the aged face pasted back, and whatever else the pipeline changes around it).
 """
 
 from __future__ import annotations
@@ -97,14 +97,14 @@ def _box_mask(shape: tuple[int, int], left: float, right: float, top: float, bot
     return mask
 
 
-def _share_beyond(box: tuple[float, float, float, float], served: tuple[float, float, float, float]) -> float:
-    """The share of the area of `box` that lies outside `served` (both (left, right, top, bottom))."""
+def _share_beyond(box: tuple[float, float, float, float], inside: tuple[float, float, float, float]) -> float:
+    """The share of the area of `box` that lies outside `inside` (both (left, right, top, bottom))."""
     left, right, top, bottom = box
     area = max(right - left, 0.0) * max(bottom - top, 0.0)
     if area == 0:
         return float("nan")
-    overlap_x = max(0.0, min(right, served[1]) - max(left, served[0]))
-    overlap_y = max(0.0, min(bottom, served[3]) - max(top, served[2]))
+    overlap_x = max(0.0, min(right, inside[1]) - max(left, inside[0]))
+    overlap_y = max(0.0, min(bottom, inside[3]) - max(top, inside[2]))
     return 1.0 - overlap_x * overlap_y / area
 
 
@@ -113,18 +113,19 @@ def _chroma(lab: np.ndarray) -> np.ndarray:
 
 
 def head_measures(
-    before: np.ndarray, after: np.ndarray, landmarks: np.ndarray, served: tuple[int, int, int, int] | None = None
+    before: np.ndarray, after: np.ndarray, landmarks: np.ndarray, photo: tuple[int, int, int, int] | None = None
 ) -> dict:
-    """The measures of one face: `before` and `after` (H, W, 3) uint8, the input and the aged face in the same
-    frame (the padded crop), `landmarks` (68, 2) of the input in that frame. NaN where a region is empty.
+    """The measures of one face: `before` and `after` (H, W, 3) uint8, the input and the aged photo in the
+    same frame (the padded crop), `landmarks` (68, 2) of the input in that frame. NaN where a region is empty.
 
-    `served` (left, right, top, bottom) is the part of the frame the renderer returns; hair is measured only
-    there (outside it the photo is never changed), and the share of the hair patch beyond it is reported."""
+    `photo` (left, right, top, bottom) is the part of the frame that shows the photo itself (a tight dataset
+    chip ends near the hairline; beyond it the frame repeats its border): hair is measured only there, and the
+    share of the hair patch beyond it is reported."""
     lab_before, lab_after = to_lab(before), to_lab(after)
     shape = before.shape[:2]
     cheeks, neck = cheek_mask(landmarks, shape), neck_mask(landmarks, shape)
-    served = served or (0, shape[1], 0, shape[0])
-    hair = hair_mask(landmarks, lab_before, within=_box_mask(shape, *served))
+    photo = photo or (0, shape[1], 0, shape[0])
+    hair = hair_mask(landmarks, lab_before, within=_box_mask(shape, *photo))
     has_hair = int(hair.sum()) >= MIN_HAIR_PIXELS
 
     def mean(values: np.ndarray, mask: np.ndarray) -> float:
@@ -138,7 +139,7 @@ def head_measures(
         "skin_chroma_before": mean(_chroma(lab_before), cheeks),
         "skin_chroma_change": mean(_chroma(lab_after), cheeks) - mean(_chroma(lab_before), cheeks),
         "hair_pixels": int(hair.sum()),
-        "hair_patch_beyond_served_share": _share_beyond(hair_patch(landmarks), served),
+        "hair_patch_beyond_photo_share": _share_beyond(hair_patch(landmarks), photo),
         "hair_lightness_before": mean(lab_before[..., 0], hair) if has_hair else float("nan"),
         "hair_lightness_change": mean(lab_after[..., 0] - lab_before[..., 0], hair) if has_hair else float("nan"),
         "hair_chroma_before": mean(_chroma(lab_before), hair) if has_hair else float("nan"),

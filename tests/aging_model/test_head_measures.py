@@ -18,7 +18,7 @@ from aging_model.prototype_aging import AGING_PADDING
 from preprocessing.alignment import align_face, padding_pixels
 
 PAD = padding_pixels(DETAIL_SIZE, AGING_PADDING)
-SERVED = (PAD, PAD + DETAIL_SIZE, PAD, PAD + DETAIL_SIZE)
+CROP_BOX = (PAD, PAD + DETAIL_SIZE, PAD, PAD + DETAIL_SIZE)  # as if the photo were the crop alone
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_the_regions_lie_where_the_landmarks_say(padded_face):
 
 def test_an_unchanged_face_changes_nothing(padded_face):
     padded, marks = padded_face
-    measures = head_measures(padded, padded, marks, SERVED)
+    measures = head_measures(padded, padded, marks, CROP_BOX)
     for key in ("face_minus_neck_change", "skin_chroma_change", "hair_lightness_change", "hair_chroma_change"):
         assert measures[key] == pytest.approx(0.0, abs=1e-6)
     assert measures["face_minus_neck_before"] > 0  # her face is lighter than her dark collar
@@ -57,7 +57,7 @@ def test_an_unchanged_face_changes_nothing(padded_face):
 def test_a_darkened_face_on_an_unchanged_neck_is_a_face_against_neck_change(padded_face):
     padded, marks = padded_face
     darker = _inside(padded, lambda crop: (crop * 0.8).astype(np.uint8))
-    measures = head_measures(padded, darker, marks, SERVED)
+    measures = head_measures(padded, darker, marks, CROP_BOX)
     assert measures["face_minus_neck_change"] < -6  # the neck below her chin lies in the margin: unchanged
     assert measures["face_minus_neck_change"] == pytest.approx(measures["skin_lightness_change"], abs=1e-4)
 
@@ -65,19 +65,19 @@ def test_a_darkened_face_on_an_unchanged_neck_is_a_face_against_neck_change(padd
 def test_greyed_skin_loses_chroma_and_whitened_hair_gets_lighter_and_greyer(padded_face):
     padded, marks = padded_face
     grey = _inside(padded, lambda crop: cv2.cvtColor(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB))
-    assert head_measures(padded, grey, marks, SERVED)["skin_chroma_change"] < -10
+    assert head_measures(padded, grey, marks, CROP_BOX)["skin_chroma_change"] < -10
     hair = hair_mask(marks, to_lab(padded))
     white = padded.copy()
     white[hair] = (0.3 * white[hair] + 0.7 * 220).astype(np.uint8)
-    measures = head_measures(padded, white, marks, SERVED)
+    measures = head_measures(padded, white, marks, CROP_BOX)
     assert measures["hair_lightness_change"] > 20 and measures["hair_chroma_change"] < -5
     assert measures["skin_chroma_change"] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_hair_beyond_the_served_crop_is_not_measured(padded_face):
+def test_hair_is_measured_only_where_the_frame_shows_the_photo(padded_face):
     padded, marks = padded_face
-    measures = head_measures(padded, padded, marks, SERVED)
-    assert 0 < measures["hair_patch_beyond_served_share"] < 1  # her fringe: the patch reaches above the crop
+    measures = head_measures(padded, padded, marks, CROP_BOX)
+    assert 0 < measures["hair_patch_beyond_photo_share"] < 1  # the patch reaches above the box
     whole = head_measures(padded, padded, marks)
     assert whole["hair_pixels"] > measures["hair_pixels"]
 
