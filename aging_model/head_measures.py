@@ -49,11 +49,13 @@ def cheek_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return mask.astype(bool)
 
 
-def neck_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A box below the chin (point 8), clipped to the image."""
+def neck_mask(landmarks: np.ndarray, shape: tuple[int, int], lowest_chin: float | None = None) -> np.ndarray:
+    """A box below the chin (point 8), clipped to the image; below `lowest_chin` (a y) where that is lower, so
+    that a chin the aging lowers (a child made old) does not cover the patch."""
     d, chin = _eyes_to_chin(landmarks), landmarks[8]
     half = _NECK_WIDTH * float(np.linalg.norm(landmarks[16] - landmarks[0])) / 2
-    top, bottom = (chin[1] + share * d for share in _NECK_BELOW_CHIN)
+    below = max(float(chin[1]), lowest_chin if lowest_chin is not None else -np.inf)
+    top, bottom = (below + share * d for share in _NECK_BELOW_CHIN)
     return _box_mask(shape, chin[0] - half, chin[0] + half, top, bottom)
 
 
@@ -113,17 +115,23 @@ def _chroma(lab: np.ndarray) -> np.ndarray:
 
 
 def head_measures(
-    before: np.ndarray, after: np.ndarray, landmarks: np.ndarray, photo: tuple[int, int, int, int] | None = None
+    before: np.ndarray,
+    after: np.ndarray,
+    landmarks: np.ndarray,
+    photo: tuple[int, int, int, int] | None = None,
+    after_landmarks: np.ndarray | None = None,
 ) -> dict:
     """The measures of one face: `before` and `after` (H, W, 3) uint8, the input and the aged photo in the
     same frame (the padded crop), `landmarks` (68, 2) of the input in that frame. NaN where a region is empty.
+    With the aged face's own `after_landmarks`, the neck is measured below the lower of the two chins.
 
     `photo` (left, right, top, bottom) is the part of the frame that shows the photo itself (a tight dataset
     chip ends near the hairline; beyond it the frame repeats its border): hair is measured only there, and the
     share of the hair patch beyond it is reported."""
     lab_before, lab_after = to_lab(before), to_lab(after)
     shape = before.shape[:2]
-    cheeks, neck = cheek_mask(landmarks, shape), neck_mask(landmarks, shape)
+    lowest_chin = float(after_landmarks[8, 1]) if after_landmarks is not None else None
+    cheeks, neck = cheek_mask(landmarks, shape), neck_mask(landmarks, shape, lowest_chin)
     photo = photo or (0, shape[1], 0, shape[0])
     hair = hair_mask(landmarks, lab_before, within=_box_mask(shape, *photo))
     has_hair = int(hair.sum()) >= MIN_HAIR_PIXELS

@@ -30,15 +30,15 @@ def write_judged_report(metrics: dict, arrays: dict, out: Path, command: str) ->
 
 
 def write_sheets(arrays: dict, out: Path) -> list[Path]:
-    """judged-adults.png and judged-children.png: the first faces of each set (the most varied, see
-    `stratified_choice`) at the targets, each face with its readings (E: estimator, J: judge)."""
+    """judged-adults.png and judged-children.png: faces of each set in their sheet order (see `sheet_order`;
+    the most varied come first) at the targets, each face with its readings (E: estimator, J: judge)."""
     paths = []
     for name, judged in arrays.items():
         columns = [c for c in judged["columns"] if c != OWN_AGE and c in judged["targets"]]
         indices = [judged["columns"].index(c) for c in columns]
         count = min(SHEET_FACES.get(name, 8), len(judged["inputs"]))
         rows, captions = [], []
-        for i in range(count):
+        for i in judged.get("sheet_order", range(count))[:count]:
             rows.append([judged["inputs"][i], *[judged["aged"][i, c] for c in indices]])
             reads, aged = judged["input_readings"], judged["readings"]
             captions.append(
@@ -128,6 +128,16 @@ def head_table(metrics: dict, only_at: int | None = None) -> list[str]:
     return lines
 
 
+def _beyond_share(metrics: dict) -> float | None:
+    shares = [
+        h.get("hair_patch_beyond_photo_share")
+        for judged in metrics["sets"].values()
+        for h in judged["head"].values()
+        if h.get("hair_patch_beyond_photo_share") is not None
+    ]
+    return 100 * float(np.mean(shares)) if shares else None
+
+
 def _sets_line(metrics: dict) -> list[str]:
     lines = []
     for name, judged in metrics["sets"].items():
@@ -146,8 +156,9 @@ def judged_markdown(metrics: dict, heading: str = "##") -> str:
     lines = [
         f"{heading} Honest judges (issue 17): renderer `{metrics['renderer']}`",
         "",
-        "Held-out faces (validation split, drawn by a seeded round robin over gender and race) aged through the",
-        "pipeline's own aging step on 192 px crops with the aging margin, as served. Two readers: the shipped",
+        "Held-out faces (validation split, drawn by a seeded round robin over gender and race), each chip aged as",
+        "a photo by the pipeline's own aging and compositing (192 px crops with the aging margin), as served, and",
+        "seen again through the face's alignment. Two readers: the shipped",
         "estimator (64 px VGG on the product's chip; the renderer was tuned against it) and the **age judge**",
         "(dlib's face-recognition ResNet on dlib's own 150 px chip, with a small head trained on the training",
         f"split; validation MAE {_f(judge.get('validation_mae'))} years; never used to make a face). Real faces:",
@@ -170,9 +181,11 @@ def judged_markdown(metrics: dict, heading: str = "##") -> str:
         "",
         f"{heading}# The head around the face",
         "",
-        "Lab, regions from the input's 68 landmarks, the aged face put back into its margin as the pipeline pastes",
-        f"it. Goal at {HEAD_MEASURE_AGE}: the cheeks' lightness against the neck below the chin changes by at most",
-        f"{FACE_NECK_GOAL:g} L. Hair: the non-skin pixels above the brows that the served crop contains.",
+        "Lab, on the served photo seen through the face's alignment; cheeks, hair patch and neck from the input's",
+        "68 landmarks (the neck below the lower of the input's and the aged face's chins). Goal at",
+        f"{HEAD_MEASURE_AGE}: the cheeks' lightness against the neck changes by at most {FACE_NECK_GOAL:g} L.",
+        "Hair: the non-skin pixels of the patch above the brows that the chip shows "
+        f"({_f(_beyond_share(metrics), 0)} % of the patch lies above UTKFace's tight chips).",
         "",
         *head_table(metrics),
         "",

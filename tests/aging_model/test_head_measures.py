@@ -46,6 +46,14 @@ def test_the_regions_lie_where_the_landmarks_say(padded_face):
     assert hair.sum() >= MIN_HAIR_PIXELS and np.nonzero(hair)[0].max() < marks[17:27, 1].min()  # above the brows
 
 
+def test_the_neck_is_measured_below_a_chin_the_aging_lowers(padded_face):
+    padded, marks = padded_face
+    lowered = marks.copy()
+    lowered[8, 1] += 10
+    assert np.nonzero(neck_mask(marks, padded.shape[:2], lowered[8, 1]))[0].min() > marks[8, 1] + 10
+    assert (neck_mask(marks, padded.shape[:2], marks[8, 1] - 10) == neck_mask(marks, padded.shape[:2])).all()
+
+
 def test_an_unchanged_face_changes_nothing(padded_face):
     padded, marks = padded_face
     measures = head_measures(padded, padded, marks, CROP_BOX)

@@ -19,6 +19,7 @@ from aging_model.judged_evaluation import (
     evaluate_judges,
     matched_real_faces,
     render_as_served,
+    sheet_order,
     stratified_choice,
 )
 from aging_model.prototype_aging import AGING_PADDING
@@ -34,6 +35,10 @@ def test_the_round_robin_covers_every_gender_and_race_first_and_is_seeded():
     chosen = stratified_choice(faces, 10, seed=3)
     assert {(f.gender, f.race) for f in chosen} == {(g, r) for g in (0, 1) for r in range(5)}
     assert stratified_choice(faces, 10, seed=3) == chosen and len(stratified_choice(faces, 100)) == len(faces)
+
+
+def test_the_sheet_shows_the_preferred_faces_first_and_then_the_rest():
+    assert sheet_order(["a", "b", "c", "d"], preferred=("c", "x", "a")) == [2, 0, 1, 3]
 
 
 def test_real_faces_are_matched_by_age_and_gender_without_repeats():
