@@ -26,7 +26,7 @@ _NECK_WIDTH = 0.3  # of the jaw's width
 _HAIR_ABOVE_BROWS = (0.6, 0.05)  # of the eyes-to-chin distance: from this high above the brows down to this
 _HAIR_BROWS = slice(19, 25)  # the brows' middle: the patch spans their width
 _SKIN_DISTANCE = 3.0  # Mahalanobis distance in Lab to the cheeks' colour within which a pixel counts as skin
-MIN_HAIR_PIXELS = 40  # fewer non-skin pixels above the brows: no hair to measure (bald, or cut off)
+MIN_REGION_PIXELS = 40  # fewer pixels of hair (bald, cut off) or of neck (below the chip): none to measure
 
 
 def to_lab(image: np.ndarray) -> np.ndarray:
@@ -126,15 +126,19 @@ def head_measures(
     With the aged face's own `after_landmarks`, the neck is measured below the lower of the two chins.
 
     `photo` (left, right, top, bottom) is the part of the frame that shows the photo itself (a tight dataset
-    chip ends near the hairline; beyond it the frame repeats its border): hair is measured only there, and the
-    share of the hair patch beyond it is reported."""
+    chip ends near the hairline and the chin; beyond it the frame repeats its border): hair and neck are
+    measured only there, and the share of the hair patch beyond it is reported."""
     lab_before, lab_after = to_lab(before), to_lab(after)
     shape = before.shape[:2]
     lowest_chin = float(after_landmarks[8, 1]) if after_landmarks is not None else None
-    cheeks, neck = cheek_mask(landmarks, shape), neck_mask(landmarks, shape, lowest_chin)
     photo = photo or (0, shape[1], 0, shape[0])
-    hair = hair_mask(landmarks, lab_before, within=_box_mask(shape, *photo))
-    has_hair = int(hair.sum()) >= MIN_HAIR_PIXELS
+    in_photo = _box_mask(shape, *photo)
+    cheeks = cheek_mask(landmarks, shape)
+    neck = neck_mask(landmarks, shape, lowest_chin) & in_photo
+    if neck.sum() < MIN_REGION_PIXELS:  # the chip ends at the chin: a repeated border is no neck
+        neck[:] = False
+    hair = hair_mask(landmarks, lab_before, within=in_photo)
+    has_hair = int(hair.sum()) >= MIN_REGION_PIXELS
 
     def mean(values: np.ndarray, mask: np.ndarray) -> float:
         return float(values[mask].mean()) if mask.any() else float("nan")
@@ -146,6 +150,7 @@ def head_measures(
         "skin_lightness_change": mean(lab_after[..., 0], cheeks) - mean(lab_before[..., 0], cheeks),
         "skin_chroma_before": mean(_chroma(lab_before), cheeks),
         "skin_chroma_change": mean(_chroma(lab_after), cheeks) - mean(_chroma(lab_before), cheeks),
+        "neck_pixels": int(neck.sum()),
         "hair_pixels": int(hair.sum()),
         "hair_patch_beyond_photo_share": _share_beyond(hair_patch(landmarks), photo),
         "hair_lightness_before": mean(lab_before[..., 0], hair) if has_hair else float("nan"),
@@ -156,14 +161,16 @@ def head_measures(
 
 
 def summarise_head_measures(per_face: list[dict], face_neck_goal: float) -> dict:
-    """Means over faces (hair over the faces with hair in view) and the face-against-neck goal."""
+    """Means over faces (hair and neck over the faces that show them) and the face-against-neck goal."""
     keys = per_face[0].keys() if per_face else ()
-    summary = {key: _nanmean([m[key] for m in per_face]) for key in keys if key != "hair_pixels"}
+    summary = {key: _nanmean([m[key] for m in per_face]) for key in keys if not key.endswith("_pixels")}
     changes = np.abs([m["face_minus_neck_change"] for m in per_face])
+    changes = changes[~np.isnan(changes)]
     summary["faces"] = len(per_face)
-    summary["faces_with_hair_in_view"] = int(sum(m["hair_pixels"] >= MIN_HAIR_PIXELS for m in per_face))
+    summary["faces_with_neck_in_view"] = int(sum(m["neck_pixels"] >= MIN_REGION_PIXELS for m in per_face))
+    summary["faces_with_hair_in_view"] = int(sum(m["hair_pixels"] >= MIN_REGION_PIXELS for m in per_face))
     summary["face_minus_neck_mean_abs_change"] = _nanmean(changes)
-    summary["face_minus_neck_share_over_goal"] = float(np.nanmean(changes > face_neck_goal)) if len(changes) else None
+    summary["face_minus_neck_share_over_goal"] = float(np.mean(changes > face_neck_goal)) if len(changes) else None
     summary["face_minus_neck_goal"] = face_neck_goal
     return summary
 

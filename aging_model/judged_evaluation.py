@@ -453,7 +453,9 @@ def judged_goals(metrics: dict) -> dict:
             goals[f"{name} ({reader})"] = met
     for name, judged in metrics["sets"].items():
         at = judged["head"].get(str(HEAD_MEASURE_AGE))
-        if at and at["face_minus_neck_mean_abs_change"] is not None:
-            goal = f"{name} at {HEAD_MEASURE_AGE}: face against neck changes by <= {FACE_NECK_GOAL:g} L (mean |change|)"
-            goals[goal] = at["face_minus_neck_mean_abs_change"] <= FACE_NECK_GOAL
+        if at is None:
+            continue
+        change = at["face_minus_neck_mean_abs_change"]  # None where no chip shows a neck
+        goal = f"{name} at {HEAD_MEASURE_AGE}: face against neck changes by <= {FACE_NECK_GOAL:g} L (mean |change|)"
+        goals[goal] = None if change is None else bool(change <= FACE_NECK_GOAL)
     return goals

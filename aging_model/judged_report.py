@@ -110,7 +110,7 @@ def realism_table(metrics: dict) -> list[str]:
 def head_table(metrics: dict, only_at: int | None = None) -> list[str]:
     lines = [
         "| set | aimed at | face − neck L: change (mean, mean abs, share over 6) | skin ΔL | skin Δchroma | "
-        "hair ΔL | hair Δchroma | faces with hair in view |",
+        "hair ΔL | hair Δchroma | faces with neck / hair in view |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, judged in metrics["sets"].items():
@@ -123,7 +123,7 @@ def head_table(metrics: dict, only_at: int | None = None) -> list[str]:
                 f"{_f(h['face_minus_neck_mean_abs_change'])}, {_f(None if share is None else 100 * share, 0)} % | "
                 f"{_f(h['skin_lightness_change'], signed=True)} | {_f(h['skin_chroma_change'], signed=True)} | "
                 f"{_f(h['hair_lightness_change'], signed=True)} | {_f(h['hair_chroma_change'], signed=True)} | "
-                f"{h['faces_with_hair_in_view']} of {h['faces']} |"
+                f"{h['faces_with_neck_in_view']} / {h['faces_with_hair_in_view']} of {h['faces']} |"
             )
     return lines
 
@@ -182,7 +182,8 @@ def judged_markdown(metrics: dict, heading: str = "##") -> str:
         f"{heading}# The head around the face",
         "",
         "Lab, on the served photo seen through the face's alignment; cheeks, hair patch and neck from the input's",
-        "68 landmarks (the neck below the lower of the input's and the aged face's chins). Goal at",
+        "68 landmarks (the neck below the lower of the input's and the aged face's chins, where the chip shows",
+        "one). Goal at",
         f"{HEAD_MEASURE_AGE}: the cheeks' lightness against the neck changes by at most {FACE_NECK_GOAL:g} L.",
         "Hair: the non-skin pixels of the patch above the brows that the chip shows "
         f"({_f(_beyond_share(metrics), 0)} % of the patch lies above UTKFace's tight chips).",

@@ -6,7 +6,7 @@ import pytest
 
 from aging_model.evaluation import DETAIL_SIZE
 from aging_model.head_measures import (
-    MIN_HAIR_PIXELS,
+    MIN_REGION_PIXELS,
     cheek_mask,
     hair_mask,
     head_measures,
@@ -18,7 +18,7 @@ from aging_model.prototype_aging import AGING_PADDING
 from preprocessing.alignment import align_face, padding_pixels
 
 PAD = padding_pixels(DETAIL_SIZE, AGING_PADDING)
-CROP_BOX = (PAD, PAD + DETAIL_SIZE, PAD, PAD + DETAIL_SIZE)  # as if the photo were the crop alone
+CROP_BOX = (PAD, PAD + DETAIL_SIZE, PAD, PAD + DETAIL_SIZE)  # as if the photo ended at the crop (a tight chip)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,14 @@ def test_the_regions_lie_where_the_landmarks_say(padded_face):
     assert cheeks.sum() > 1000 and marks[36:48, 1].mean() < rows.mean() < marks[48:60, 1].mean()
     assert neck.any() and np.nonzero(neck)[0].min() > marks[8, 1]  # below the chin
     hair = hair_mask(marks, to_lab(padded))
-    assert hair.sum() >= MIN_HAIR_PIXELS and np.nonzero(hair)[0].max() < marks[17:27, 1].min()  # above the brows
+    assert hair.sum() >= MIN_REGION_PIXELS and np.nonzero(hair)[0].max() < marks[17:27, 1].min()  # above the brows
+
+
+def test_a_chip_that_ends_at_the_chin_shows_no_neck(padded_face):
+    padded, marks = padded_face
+    chin = int(marks[8, 1])
+    measures = head_measures(padded, padded, marks, photo=(0, padded.shape[1], 0, chin))
+    assert measures["neck_pixels"] == 0 and np.isnan(measures["face_minus_neck_change"])
 
 
 def test_the_neck_is_measured_below_a_chin_the_aging_lowers(padded_face):
@@ -56,7 +63,7 @@ def test_the_neck_is_measured_below_a_chin_the_aging_lowers(padded_face):
 
 def test_an_unchanged_face_changes_nothing(padded_face):
     padded, marks = padded_face
-    measures = head_measures(padded, padded, marks, CROP_BOX)
+    measures = head_measures(padded, padded, marks)  # her photo fills the whole frame
     for key in ("face_minus_neck_change", "skin_chroma_change", "hair_lightness_change", "hair_chroma_change"):
         assert measures[key] == pytest.approx(0.0, abs=1e-6)
     assert measures["face_minus_neck_before"] > 0  # her face is lighter than her dark collar
@@ -65,7 +72,7 @@ def test_an_unchanged_face_changes_nothing(padded_face):
 def test_a_darkened_face_on_an_unchanged_neck_is_a_face_against_neck_change(padded_face):
     padded, marks = padded_face
     darker = _inside(padded, lambda crop: (crop * 0.8).astype(np.uint8))
-    measures = head_measures(padded, darker, marks, CROP_BOX)
+    measures = head_measures(padded, darker, marks)
     assert measures["face_minus_neck_change"] < -6  # the neck below her chin lies in the margin: unchanged
     assert measures["face_minus_neck_change"] == pytest.approx(measures["skin_lightness_change"], abs=1e-4)
 
@@ -91,10 +98,13 @@ def test_hair_is_measured_only_where_the_frame_shows_the_photo(padded_face):
 
 
 def test_the_summary_counts_faces_over_the_face_against_neck_goal():
+    nan = float("nan")
     faces = [
-        {"face_minus_neck_change": -8.0, "hair_pixels": 100, "hair_lightness_change": 5.0},
-        {"face_minus_neck_change": 2.0, "hair_pixels": 0, "hair_lightness_change": float("nan")},
+        {"face_minus_neck_change": -8.0, "neck_pixels": 90, "hair_pixels": 100, "hair_lightness_change": 5.0},
+        {"face_minus_neck_change": 2.0, "neck_pixels": 90, "hair_pixels": 0, "hair_lightness_change": nan},
+        {"face_minus_neck_change": nan, "neck_pixels": 0, "hair_pixels": 0, "hair_lightness_change": nan},
     ]
     summary = summarise_head_measures(faces, face_neck_goal=6.0)
     assert summary["face_minus_neck_mean_abs_change"] == 5.0 and summary["face_minus_neck_share_over_goal"] == 0.5
     assert summary["hair_lightness_change"] == 5.0 and summary["faces_with_hair_in_view"] == 1
+    assert summary["faces_with_neck_in_view"] == 2 and summary["faces"] == 3

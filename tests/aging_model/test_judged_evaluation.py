@@ -120,7 +120,9 @@ def test_a_whole_judged_report_from_real_components(pipeline, judged_utkface, tm
     floors = [r for r in metrics["realism"] if r["target"] == OWN_AGE]
     assert len(floors) == 2 and floors[0]["accuracy"] is None  # three faces are too few for five folds
     head = metrics["sets"]["adults"]["head"]["80"]
-    assert head["faces"] == 3 and head["face_minus_neck_mean_abs_change"] is not None
+    assert head["faces"] == 3 and head["skin_lightness_change"] is not None
+    assert head["faces_with_neck_in_view"] == 0 and head["face_minus_neck_mean_abs_change"] is None  # chin-tight chips
+    assert metrics["goals"]["adults at 80: face against neck changes by <= 6 L (mean |change|)"] is None
     assert arrays["adults"]["aged"].shape == (3, len(ADULTS.render_ages()) + 1, DETAIL_SIZE, DETAIL_SIZE, 3)
     assert (tmp_path / "cache" / f"judge-real-descriptors-{DETAIL_SIZE}.npz").is_file()
 
