@@ -23,8 +23,8 @@ def write_judged_report(metrics: dict, arrays: dict, out: Path, command: str) ->
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps({"command": command, "judges": metrics}, indent=2) + "\n")
     write_sheets(arrays, out)
-    (out / "model-card-section.md").write_text(model_card_section(metrics, command))
     report = out / "report.md"
+    (out / "model-card-section.md").write_text(model_card_section(metrics, command, link_from_docs(report)))
     report.write_text(judged_markdown(metrics, heading="#"))
     return report
 
@@ -206,13 +206,21 @@ def judged_markdown(metrics: dict, heading: str = "##") -> str:
     return "\n".join(lines)
 
 
-def model_card_section(metrics: dict, command: str) -> str:
+def link_from_docs(path: Path) -> str:
+    """`path` as docs/model-card.md links to it, when it lies under a docs/ folder; else as it is."""
+    parts = Path(path).resolve().parts
+    if "docs" not in parts:
+        return str(path)
+    return "/".join(parts[len(parts) - parts[::-1].index("docs") :])
+
+
+def model_card_section(metrics: dict, command: str, report_link: str = "model-card/evaluation/report.md") -> str:
     """A short section for docs/model-card.md: the readings, the realism test and the head at 80."""
     judge = metrics.get("judge", {})
     lines = [
         "### Honest judges (issue 17)",
         "",
-        f"`{command}` ([report](model-card/evaluation/judges/report.md)). Held-out adults (20-60) aimed at 3, 8",
+        f"`{command}` ([report]({report_link})). Held-out adults (20-60) aimed at 3, 8",
         "and 13 and held-out children (1-7) aimed at 25, 45 and 75, as served, read by the shipped estimator and",
         "by an independent **age judge** (dlib's face-recognition descriptor on its own 150 px chip and a small",
         f"head trained on the training split; validation MAE {_f(judge.get('validation_mae'))} years). Each reading",

@@ -264,15 +264,19 @@ def evaluate(
         return
     metrics, arrays = _ten_groups(model, estimator, data, cache_dir, limit)
     if judged is not None:
-        from aging_model.judged_report import model_card_section, write_sheets
+        from aging_model.judged_report import link_from_docs, model_card_section, write_sheets
 
         metrics["judges"] = judged[0]
         out_dir.mkdir(parents=True, exist_ok=True)
         write_sheets(judged[1], out_dir)
-        (out_dir / "model-card-section.md").write_text(model_card_section(judged[0], command))
+        section = model_card_section(judged[0], command, link_from_docs(out_dir / "report.md"))
+        (out_dir / "model-card-section.md").write_text(section)
     report = write_report(metrics, arrays, out_dir, str(model_path or "default model"))
     _echo_ten_groups(metrics)
     if judged is not None:
+        from aging_model.judged_report import judged_markdown
+
+        report.write_text(report.read_text() + "\n" + judged_markdown(judged[0]))
         _echo_judged(judged[0])
     click.echo(f"Report: {report} ({time.monotonic() - began:.0f} s)")
 
@@ -326,14 +330,19 @@ def _echo_ten_groups(metrics: dict) -> None:
 
 
 def _echo_judged(judged: dict) -> None:
+    def years(value) -> str:
+        return "–" if value is None else f"{value:.1f}"
+
     for row in judged["readings"]:
+        aged, real = row["aged"], row["real"]
         click.echo(
-            f"{row['set']} aimed at {row['target']}: estimator "
-            f"{row['aged']['estimator']['mean']:.1f} (real {row['real']['estimator']['mean']:.1f}), judge "
-            f"{row['aged']['judge']['mean']:.1f} (real {row['real']['judge']['mean']:.1f})"
+            f"{row['set']} aimed at {row['target']}: estimator {years(aged['estimator']['mean'])} "
+            f"(real {years(real['estimator']['mean'])}), judge {years(aged['judge']['mean'])} "
+            f"(real {years(real['judge']['mean'])})"
         )
     for row in judged["realism"]:
-        click.echo(f"realism, {row['set']} aimed at {row['target']}: classifier accuracy {row['accuracy']:.2f}")
+        accuracy = "–" if row["accuracy"] is None else f"{row['accuracy']:.2f}"
+        click.echo(f"realism, {row['set']} aimed at {row['target']}: classifier accuracy {accuracy}")
     goals = judged["goals"]
     click.echo(f"judged goals met: {sum(bool(v) for v in goals.values())} of {len(goals)}.")
 

@@ -37,6 +37,13 @@ def test_the_round_robin_covers_every_gender_and_race_first_and_is_seeded():
     assert stratified_choice(faces, 10, seed=3) == chosen and len(stratified_choice(faces, 100)) == len(faces)
 
 
+def test_the_model_card_links_to_a_report_under_docs_from_docs(tmp_path):
+    from aging_model.judged_report import link_from_docs
+
+    assert link_from_docs(tmp_path / "docs" / "model-card" / "judges" / "report.md") == "model-card/judges/report.md"
+    assert link_from_docs(tmp_path / "runs" / "report.md") == str(tmp_path / "runs" / "report.md")
+
+
 def test_the_sheet_shows_the_preferred_faces_first_and_then_the_rest():
     assert sheet_order(["a", "b", "c", "d"], preferred=("c", "x", "a")) == [2, 0, 1, 3]
 
@@ -137,3 +144,20 @@ def test_a_whole_judged_report_from_real_components(pipeline, judged_utkface, tm
     train, val = split_faces(index_folder(judged_utkface).faces)
     again = choose_faces(train, val, ADULTS, 3, real_per_target=64, seed=0)
     assert [f.path.name for f in again.faces] == metrics["sets"]["adults"]["faces"]  # the same inputs every run
+
+
+def test_faceage_evaluate_writes_the_ten_groups_and_the_judges_into_one_report(judged_utkface, tmp_path):
+    from click.testing import CliRunner
+
+    from faceage_cli import main
+
+    out = tmp_path / "evaluation"
+    arguments = ["evaluate", "--data", str(judged_utkface), "--limit", "2", "--adults", "5", "--children", "5"]
+    result = CliRunner().invoke(main, [*arguments, "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "adults aimed at 3: estimator" in result.output and "judged goals met" in result.output
+    report = (out / "report.md").read_text()
+    assert "## Per age group" in report and "## Honest judges (issue 17)" in report
+    stored = json.loads((out / "metrics.json").read_text())
+    assert stored["faces"] == 2 and len(stored["judges"]["sets"]["adults"]["faces"]) == 4  # all it has
+    assert (out / "judged-adults.png").is_file() and (out / "model-card-section.md").is_file()
