@@ -1,6 +1,6 @@
 """The `faceage` command line: parses options, calls into the packages, maps user errors to exit codes.
 
-One module per command group: `aging` (age, prototypes), `training` (train, train-estimator, evaluate),
+One module per command group: `aging` (age, prototypes), `training` (train, train-estimator, train-age-judge, evaluate),
 `serving` (serve, worker, db, apikey, reviewer, batch), `curating` (dataset) and `exploring` (explore).
 Errors a user can cause end with one line on stderr and a non-zero exit, never a traceback.
 """
@@ -29,6 +29,7 @@ for command in (
     aging.prototypes,
     training.train,
     training.train_estimator,
+    training.train_age_judge,
     training.evaluate,
     serving.serve,
     serving.worker_command,

@@ -1,4 +1,4 @@
-"""`faceage train`, `faceage train-estimator` and `faceage evaluate`: make and measure models."""
+"""`faceage train`, `train-estimator`, `train-age-judge` and `evaluate`: make and measure models."""
 
 from __future__ import annotations
 
@@ -190,29 +190,128 @@ def train_estimator(data, manifest, out_dir, epochs, limit, device) -> None:
     default=None,
     help="Age and gender estimator; the shipped one when left out.",
 )
+@click.option(
+    "--judges/--no-judges",
+    default=True,
+    show_default=True,
+    help="Also judge the served renderer on adults made young and children made old (issue 17).",
+)
+@click.option(
+    "--judges-only",
+    is_flag=True,
+    help="Only the judges: no ten-group evaluation, so no landmarks of the whole dataset are needed.",
+)
+@click.option("--adults", default=64, show_default=True, type=click.IntRange(5, None), help="Judged held-out adults.")
+@click.option(
+    "--children", default=48, show_default=True, type=click.IntRange(5, None), help="Judged held-out children."
+)
+@click.option("--seed", default=0, show_default=True, help="Chooses the judged faces; keep it to compare runs.")
+@click.option(
+    "--renderer",
+    default=None,
+    help="The renderer the judges measure (one of the pipeline's); the pipeline's default when left out.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".cache"),
+    show_default=True,
+    help="Landmarks, aligned faces and descriptors of real faces, kept between runs.",
+)
 @click.option("--device", default="auto", show_default=True)
-def evaluate(model_path, data, limit, out_dir, estimator_path, device) -> None:
-    """Measure a model on held-out faces: age (estimator), identity (dlib), realism (Fréchet distance)."""
-    from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
-    from aging_model.evaluation import evaluate as run_evaluation
-    from aging_model.evaluation import load_held_out
-    from aging_model.evaluation_report import write_report
-    from aging_model.identity import FaceEmbedder
-    from aging_model.prototype_aging import PrototypeAger
-    from preprocessing.landmarks import DenseLandmarker
+def evaluate(
+    model_path,
+    data,
+    limit,
+    out_dir,
+    estimator_path,
+    judges,
+    judges_only,
+    adults,
+    children,
+    seed,
+    renderer,
+    cache_dir,
+    device,
+) -> None:
+    """Measure a model on held-out faces: age (estimator), identity (dlib), realism (Fréchet distance); and
+    judge the served renderer with a second age reader, a realism classifier and head measures."""
+    import shlex
+    import sys
+    import time
 
+    from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
+    from aging_model.evaluation_report import write_report
+
+    began = time.monotonic()
     if not data.is_dir():
         fail(f"dataset folder not found: {data}")
     model = load_model(model_path, device)
     try:
         estimator = AgeGenderEstimator.load(estimator_path or DEFAULT_ESTIMATOR_PATH, device=str(model.device))
-        faces = load_held_out(data, ".cache", model.resolution, limit=limit)
     except (FileNotFoundError, ValueError) as error:
         fail(str(error))
-    metrics, arrays = run_evaluation(
+    command = "faceage " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    judged = None
+    if judges or judges_only:
+        judged = _judge(model, estimator, data, cache_dir, adults, children, seed, renderer)
+    if judges_only:
+        from aging_model.judged_report import write_judged_report
+
+        report = write_judged_report(*judged, out_dir, command)
+        _echo_judged(judged[0])
+        click.echo(f"Report: {report} ({time.monotonic() - began:.0f} s)")
+        return
+    metrics, arrays = _ten_groups(model, estimator, data, cache_dir, limit)
+    if judged is not None:
+        from aging_model.judged_report import link_from_docs, model_card_section, write_sheets
+
+        metrics["judges"] = judged[0]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_sheets(judged[1], out_dir)
+        section = model_card_section(judged[0], command, link_from_docs(out_dir / "report.md"))
+        (out_dir / "model-card-section.md").write_text(section)
+    report = write_report(metrics, arrays, out_dir, str(model_path or "default model"))
+    _echo_ten_groups(metrics)
+    if judged is not None:
+        from aging_model.judged_report import judged_markdown
+
+        report.write_text(report.read_text() + "\n" + judged_markdown(judged[0]))
+        _echo_judged(judged[0])
+    click.echo(f"Report: {report} ({time.monotonic() - began:.0f} s)")
+
+
+def _ten_groups(model, estimator, data, cache_dir, limit) -> tuple[dict, dict]:
+    from aging_model.evaluation import evaluate as run_evaluation
+    from aging_model.evaluation import load_held_out
+    from aging_model.identity import FaceEmbedder
+    from aging_model.prototype_aging import PrototypeAger
+    from preprocessing.landmarks import DenseLandmarker
+
+    try:
+        faces = load_held_out(data, str(cache_dir), model.resolution, limit=limit)
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    return run_evaluation(
         model, estimator, FaceEmbedder(), faces, ager=PrototypeAger.load(), landmarker=DenseLandmarker()
     )
-    report = write_report(metrics, arrays, out_dir, str(model_path or "default model"))
+
+
+def _judge(model, estimator, data, cache_dir, adults, children, seed, renderer) -> tuple[dict, dict]:
+    from aging_model.age_judge import AgeJudge
+    from aging_model.judged_evaluation import evaluate_judges
+    from aging_model.pipeline import AgingPipeline, PipelineSettings
+
+    try:
+        judge = AgeJudge.load()
+        settings = PipelineSettings(renderer=renderer) if renderer else PipelineSettings()
+        pipeline = AgingPipeline(model, settings=settings, estimator=estimator)
+        return evaluate_judges(pipeline, judge, data, cache_dir, adults=adults, children=children, seed=seed)
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+
+
+def _echo_ten_groups(metrics: dict) -> None:
     click.echo(f"{metrics['faces']} held-out faces.")
     for name, part, goals in (
         ("generator output", "model", "goals"),
@@ -228,4 +327,57 @@ def evaluate(model_path, data, limit, out_dir, estimator_path, device) -> None:
             + "; goals met: "
             f"{sum(metrics[goals].values())} of {len(metrics[goals])}."
         )
-    click.echo(f"Report: {report}")
+
+
+def _echo_judged(judged: dict) -> None:
+    def years(value) -> str:
+        return "–" if value is None else f"{value:.1f}"
+
+    for row in judged["readings"]:
+        aged, real = row["aged"], row["real"]
+        click.echo(
+            f"{row['set']} aimed at {row['target']}: estimator {years(aged['estimator']['mean'])} "
+            f"(real {years(real['estimator']['mean'])}), judge {years(aged['judge']['mean'])} "
+            f"(real {years(real['judge']['mean'])})"
+        )
+    for row in judged["realism"]:
+        accuracy = "–" if row["accuracy"] is None else f"{row['accuracy']:.2f}"
+        click.echo(f"realism, {row['set']} aimed at {row['target']}: classifier accuracy {accuracy}")
+    goals = judged["goals"]
+    click.echo(f"judged goals met: {sum(bool(v) for v in goals.values())} of {len(goals)}.")
+
+
+@click.command("train-age-judge")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=Path("../shared/datasets/utkface"),
+    show_default=True,
+    help="UTKFace-style folder: the head trains on its training split and is measured on its validation split.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Weights to write; the shipped aging_model/weights/age-judge.safetensors when left out.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    default=Path(".cache"),
+    show_default=True,
+    help="dlib descriptors of the chips (about 0.1 s a face on a 2-core CPU), kept between runs.",
+)
+def train_age_judge(data, out, cache_dir) -> None:
+    """Train the age judge that `faceage evaluate` reads aged faces with: dlib's face descriptor and a small
+    head on log-age; reports its validation MAE, per age group, and how real faces of the targets read."""
+    from aging_model.age_judge import DEFAULT_AGE_JUDGE_PATH
+    from aging_model.age_judge import train_age_judge as run_training
+
+    if not data.is_dir():
+        fail(f"dataset folder not found: {data}")
+    try:
+        info = run_training(data, out or DEFAULT_AGE_JUDGE_PATH, cache_dir)
+    except ValueError as error:
+        fail(str(error))
+    click.echo(json.dumps({"weights": str(out or DEFAULT_AGE_JUDGE_PATH), **info["validation"]}))
