@@ -122,6 +122,7 @@ class PrototypeAger:
         self._bands = _decompose(prototypes, self._skin)
         small_skin = cv2.resize(self._skin, (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
         self._skin_weights = (small_skin / small_skin.sum())[..., None].astype(np.float32)
+        self._skin_weights_full = (self._skin / self._skin.sum())[..., None].astype(np.float32)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_PROTOTYPES_PATH) -> PrototypeAger:
@@ -260,6 +261,8 @@ class PrototypeAger:
         exponents = np.array([s.fine, s.medium], np.float32)
         gains = ((target_energy + _ENERGY_FLOOR) / (own_energy + _ENERGY_FLOOR)) ** exponents
         folds = s.folds * (target_medium - own_medium) @ _LUMINANCE[:, None]
+        # Folds and lines, not a shade: their mean over the skin is taken out, as the colour ratio's is.
+        folds = folds - (folds * self._skin_weights_full).sum()
         smooth = np.concatenate([np.clip(ratio, 0.5, 2.0), np.clip(gains, 0.15, 2.5)], axis=2)
         return smooth.astype(np.float32), folds.astype(np.float32)
 
