@@ -56,7 +56,8 @@ _LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
 # person, a strong one as a generic child (../shared/notes/aging-levers.md). Forwards, a child is drawn
 # towards the adult prototype so that the adult's shading and brows come before any wrinkle.
 _YOUNGER_PULL = ((3.0, 0.5), (8.0, 0.42), (13.0, 0.28), (18.0, 0.12), (25.0, 0.0))
-_OLDER_PULL_OF_CHILDREN = 0.3  # at most, for a child aged to an adult
+_OLDER_PULL_OF_CHILDREN = 0.0  # at most, for a child aged to an adult
+_SHAPE_PULL = 0.4  # of the skin's pull times the shape's strength, for the face's outline
 _CHILD_AGE = 13.0  # below it a face is a child's: it loses adult cues, or gains them when aged forwards
 # Below the nose, the shaving zone: going young it is drawn nearly all the way to the child prototype in the
 # face's own tone (stubble, moustache and beard are not skin and are left out of the skin mask otherwise).
@@ -67,7 +68,7 @@ _LIPS_PULL = 0.6  # of the shaving zone's pull
 _BEARD_REACH = 0.05  # of the side, below the jaw line
 # A child's face against its skull (see _head_growth): aged to an adult it grows by this share away from the
 # crown, which lies _CROWN_ABOVE of the chip's side above its top.
-_FACE_GROWTH_ADULT = 0.08
+_FACE_GROWTH_ADULT = 0.1
 _CROWN_ABOVE = 0.3
 _GREY_COLOURFULNESS = 3.0  # QualityThresholds.grayscale_colourfulness
 
@@ -88,7 +89,7 @@ class AgingStrength:
 # face value the averages move faces only about two thirds of the way to the target age, as Burt & Perrett
 # found; forwards, the exaggerated change reads at the target age with wrinkles that still look like skin;
 # backwards, more than a little exaggeration turns children's faces into dolls.
-OLDER_STRENGTH = AgingStrength(shape=2.0, colour=1.5, fine=1.0, medium=2.5, folds=5.0)
+OLDER_STRENGTH = AgingStrength(shape=2.0, colour=1.5, fine=1.2, medium=3.5, folds=5.0)
 YOUNGER_STRENGTH = AgingStrength(shape=1.5, colour=1.0, fine=2.0, medium=2.5, folds=1.0)
 
 
@@ -119,6 +120,7 @@ class PrototypeAger:
         self._skin = _skin_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._lower_face = _lower_face_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._lips = _lips_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._brows = _brows_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._bands = _decompose(prototypes, self._skin)
         small_skin = cv2.resize(self._skin, (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
         self._skin_weights = (small_skin / small_skin.sum())[..., None].astype(np.float32)
@@ -166,10 +168,12 @@ class PrototypeAger:
         lower_face = _remap(self._lower_face, to_reference, outside=0.0)
         shaving_zone, under_jaw = lower_face[..., 0:1], lower_face[..., 1:2]
         lips = _remap(self._lips[..., None], to_reference, outside=0.0)
+        brows = _remap(self._brows[..., None], to_reference, outside=0.0)
         own_tone = _mean_colour(coarse, skin).astype(np.float32)
         # Only the skin (and, going young, the shaving zone) changes colour and detail: the arithmetic at full
         # resolution stays inside its box (a change weighted under 2 % is invisible).
-        top, bottom, left, right = _box(np.maximum(np.maximum(skin, under_jaw), lips)[..., 0] > 0.02, size / work, size)
+        changing = np.maximum(np.maximum(skin, under_jaw), np.maximum(lips, brows))
+        top, bottom, left, right = _box(changing[..., 0] > 0.02, size / work, size)
         face_box = np.ascontiguousarray(face[top:bottom, left:right])
         fine_box = np.ascontiguousarray(fine_luminance[top:bottom, left:right])
         box_size = (right - left, bottom - top)
@@ -192,7 +196,8 @@ class PrototypeAger:
             lips_pull = lower_pull * _LIPS_PULL
             # Beards are men's: on a woman's face the zone keeps the skin's pull (a hand or a glass held at the
             # mouth is not smeared into skin).
-            lower_pull = max(pull, lower_pull * (1.0 - female)) if lower_pull > 0 else 0.0
+            beard = 1.0 - float(np.clip(female, 0.0, 1.0))
+            lower_pull = max(pull, lower_pull * beard) if lower_pull > 0 else 0.0
             colour_weight = detail_weight = skin
             if pull > 0:
                 prototype_skin = _remap(goal[0], to_smooth) * (own_tone / _mean_colour(goal[0], self._skin_weights))
@@ -203,9 +208,14 @@ class PrototypeAger:
                     # detail (stubble) goes: the prototypes' colour there is neck and studio backdrop, not skin.
                     colour_pull = pull + (lower_pull - pull) * shaving_zone
                     detail_pull = pull + (lower_pull - pull) * under_jaw
-                    colour_weight = np.maximum(skin, shaving_zone)
-                    detail_weight = np.maximum(skin, under_jaw)
-                    gain_fine = gain_fine + (_LOWER_FACE_FINE_GAIN - gain_fine) * under_jaw
+                    colour_weight = np.maximum(skin, shaving_zone * beard)
+                    detail_weight = np.maximum(skin, under_jaw * beard)
+                    gain_fine = gain_fine + (_LOWER_FACE_FINE_GAIN - gain_fine) * under_jaw * beard
+                if lips_pull > 0:
+                    # An adult's strong brows are an adult's: a child's are fainter and softer (the skin's pull
+                    # reaches them too, though they do not look like skin).
+                    colour_weight = np.maximum(colour_weight, brows)
+                    detail_weight = np.maximum(detail_weight, brows)
                 aged_coarse = aged_coarse + colour_pull * (prototype_skin - aged_coarse)
                 aged_medium = aged_medium + detail_pull * (prototype_medium - medium_luminance - aged_medium)
             change = colour_weight * (aged_coarse - coarse) + detail_weight * aged_medium
@@ -227,6 +237,14 @@ class PrototypeAger:
             result[top:bottom, left:right] = np.clip(changed, 0, 255, out=changed).astype(np.uint8)
             shift = strength.shape * _feature_shift(landmarks, own_shape, self._shape(float(target), female), inner)
             shift += _head_growth(landmarks, own_age, float(target), pad, inner)
+            if pull > 0:
+                # The shape too is drawn towards the target's own (a child's rounder, shorter face), as a whole
+                # outline: eyes and lips keep their own shape (see _feature_shift).
+                now = landmarks + shift
+                target_shape = self._shape(float(target), female)
+                shift += (
+                    strength.shape * _SHAPE_PULL * pull * _feature_shift(now, (now - pad) / inner, target_shape, inner)
+                )
             return warp_points(result, landmarks, landmarks + shift, border_margin=0.0, region=(pad, pad, inner, inner))
 
         # Threads over the ages measured no faster: OpenCV already spreads each warp over the cores.
@@ -440,6 +458,16 @@ def _lower_face_mask(shape: np.ndarray, size: int) -> np.ndarray:
         cv2.fillPoly(zone, [lips], 0.0)
         masks.append(cv2.GaussianBlur(zone, (0, 0), _SKIN_FEATHER * size))
     return np.ascontiguousarray(np.stack(masks, axis=2))
+
+
+def _brows_mask(shape: np.ndarray, size: int) -> np.ndarray:
+    """1 over each brow (its five points, widened above and below by a share of the side), feathered."""
+    mask = np.zeros((size, size), np.float32)
+    for brow in (shape[17:22], shape[22:27]):
+        above, below = np.array([0.0, -0.02 * size]), np.array([0.0, 0.025 * size])
+        band = np.concatenate([brow + above, brow[::-1] + below])
+        cv2.fillPoly(mask, [band.astype(np.int32)], 1.0)
+    return cv2.GaussianBlur(mask, (0, 0), 0.01 * size)
 
 
 def _lips_mask(shape: np.ndarray, size: int) -> np.ndarray:
