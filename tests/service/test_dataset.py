@@ -308,6 +308,10 @@ def test_the_cli_imports_flags_in_process_lists_and_exports(cli, folder, tmp_pat
 
     assert Image.open(tmp_path / "flags.jpg").size[0] > 150  # row titles and at least one thumbnail
 
+    fairness = cli("dataset", "fairness", "--flag", "no_face")
+    assert fairness.exit_code == 0, fairness.output
+    assert "no_face" in fairness.output and "gender: male" in fairness.output and "95 % CI" in fairness.output
+
 
 def test_the_cli_flags_through_the_worker_queue(cli, folder, models, monkeypatch, tmp_path):
     import worker.tasks as tasks
@@ -332,6 +336,7 @@ def test_the_cli_flags_through_the_worker_queue(cli, folder, models, monkeypatch
         (("dataset", "list", "--status", "maybe"), "unknown status 'maybe'"),
         (("dataset", "sheet", "--out", "x.jpg"), "no image carries a flag yet"),
         (("dataset", "check-labels"), "run `faceage dataset flag` first"),
+        (("dataset", "fairness"), "run `faceage dataset flag` first"),
         (("dataset", "export", "--out", "m.csv", "--include-pending-except", "ugly"), "unknown flag 'ugly'"),
     ],
 )
