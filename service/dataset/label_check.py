@@ -74,14 +74,17 @@ def label_check_faces(db: Database, resolution: int, on_image: Callable[[], None
 
 def _matched_pairs(session: Session) -> list[tuple[int, int]]:
     """(image, image) pairs the dataset-wide pass matched, strongest first: near copies by differing bits,
-    then the same person by embedding distance."""
+    then the same person by relative embedding distance (`distance` in flags stored before it)."""
     query = select(DatasetFlag.image_id, DatasetFlag.name, DatasetFlag.details).where(
         DatasetFlag.name.in_(("near_duplicate", "same_person"))
     )
     ranked = []
     for image_id, name, details in session.execute(query):
         details = details or {}
-        measures = details.get("bits" if name == "near_duplicate" else "distance", [])
+        if name == "near_duplicate":
+            measures = details.get("bits", [])
+        else:
+            measures = details.get("relative_distance", details.get("distance", []))
         for other, measure in zip(details.get("images", []), measures):
             ranked.append((name != "near_duplicate", measure, image_id, other))
     return [(a, b) for _, _, a, b in sorted(ranked)]
