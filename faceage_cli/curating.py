@@ -185,7 +185,7 @@ def dataset_check_labels(folds: int, epochs: int, device: str) -> None:
     except ValueError as error:
         fail(str(error))
     errors = group_errors(faces.ages, faces.genders, reading, MAX_AGE)
-    flags = out_of_fold_label_flags(faces.ages, faces.genders, reading, errors, MAX_AGE)
+    flags = out_of_fold_label_flags(faces.ages, faces.genders, reading, errors, MAX_AGE, races=faces.races)
     counts = store_label_check(database, faces, flags, reading)
     click.echo(f"{len(faces.ids)} face(s) read out of fold by {folds} estimators; per labelled age group:")
     for group, error in describe_group_errors(errors).items():
