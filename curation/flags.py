@@ -68,5 +68,9 @@ class CurationThresholds:
     min_age_tolerance: float = 5.0  # years; a 3-year-old labelled 5 is not worth a curator's look
     min_gender_accuracy: float = 0.85  # gender is questioned only in age groups read at least this well
     near_duplicate_bits: int = 20  # of the 256-bit perceptual hash (see curation.images.perceptual_hash)
-    same_person_distance: float = 0.45  # dlib embeddings; stricter than its 0.6 pair threshold (see duplicates)
+    # same_person (see curation.duplicates): a pair closer than this share of its faces' neighbourhood scale,
+    # the median distance to their `same_person_neighbours` nearest faces, and never at dlib's 0.6 or beyond.
+    same_person_ratio: float = 0.7
+    same_person_neighbours: int = 40
+    same_person_distance: float = 0.6
     same_person_min_age: float = 16.0  # estimated; dlib's embeddings cannot tell young children apart

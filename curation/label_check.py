@@ -11,6 +11,11 @@ How far is too far depends on the age: the estimator reads a 4-year-old within a
 out-of-fold mean error of its own age group. A gender label is questioned only where the out-of-fold reading
 is this sure of the other gender, and only in age groups where the reading is usually right: faces of young
 children do not show gender reliably, so there a disagreement is no evidence.
+
+Given race labels, an age label is judged against faces of its own age group, gender and race label (where
+that cell holds at least MIN_CELL_FACES faces): the cell's typical offset between label and reading is taken
+out first, and the tolerance is the cell's own error around it. An estimator that reads one group's faces
+five years older than their labels would otherwise flag that group's faces for how the group looks.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from aging_model.age_groups import GROUP_LABELS, N_AGE_GROUPS, age_to_group
 from curation.flags import CurationThresholds, Flag, flag
 
 MAX_PERSON_GROUP = 50  # photos; UTKFace's most photographed people appear a few dozen times
+MIN_CELL_FACES = 30  # an age group x gender x race label cell needs this many faces to set its own offset and error
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,37 @@ def group_errors(ages: np.ndarray, genders: np.ndarray, reading: OutOfFold, max_
     return errors
 
 
+@dataclass(frozen=True)
+class CellError:
+    """How the out-of-fold reading does on one age group's faces of one gender and race label."""
+
+    faces: int
+    offset: float  # the median of label - reading: how much older the labels run than the reading here
+    age_mae: float  # the mean |label - reading - offset|
+
+
+def cell_errors(
+    ages: np.ndarray,
+    genders: np.ndarray,
+    races: np.ndarray,
+    reading: OutOfFold,
+    max_age: float,
+    min_faces: int = MIN_CELL_FACES,
+) -> dict[tuple[int, int, int], CellError]:
+    """Per (age group, gender, race label) cell with at least `min_faces` fully labelled faces, its error."""
+    groups = _groups(ages)
+    residual = np.minimum(ages, max_age) - reading.ages
+    labelled = (ages >= 0) & (genders >= 0) & (races >= 0)
+    cells = {}
+    for key in {(int(g), int(s), int(r)) for g, s, r in zip(groups[labelled], genders[labelled], races[labelled])}:
+        members = labelled & (groups == key[0]) & (genders == key[1]) & (races == key[2])
+        if members.sum() < min_faces:
+            continue
+        offset = float(np.median(residual[members]))
+        cells[key] = CellError(int(members.sum()), offset, float(np.mean(np.abs(residual[members] - offset))))
+    return cells
+
+
 def out_of_fold_label_flags(
     ages: np.ndarray,
     genders: np.ndarray,
@@ -142,18 +179,25 @@ def out_of_fold_label_flags(
     errors: dict[int, GroupError],
     max_age: float,
     thresholds: CurationThresholds = CurationThresholds(),
+    races: np.ndarray | None = None,
 ) -> list[list[Flag]]:
-    """The label flags of every face (see the module docstring for the rules); -1 marks an unknown label."""
+    """The label flags of every face (see the module docstring for the rules); -1 marks an unknown label.
+
+    With `races`, ages are judged within their age group, gender and race label (`cell_errors`) where the
+    cell is large enough, and within their age group alone elsewhere."""
     t = thresholds
     groups = _groups(ages)
+    cells = cell_errors(ages, genders, races, reading, max_age) if races is not None else {}
     result = []
     for i in range(len(ages)):
         flags = []
         group = errors.get(int(groups[i]))
         estimate, female = float(reading.ages[i]), float(reading.female_probability[i])
-        if ages[i] >= 0 and group is not None:
-            tolerance = max(t.age_error_multiple * group.age_mae, t.min_age_tolerance)
-            error = abs(min(float(ages[i]), max_age) - estimate)
+        cell = cells.get((int(groups[i]), int(genders[i]), int(races[i]))) if cells else None
+        if ages[i] >= 0 and (group is not None or cell is not None):
+            offset, mae = (cell.offset, cell.age_mae) if cell else (0.0, group.age_mae)
+            tolerance = max(t.age_error_multiple * mae, t.min_age_tolerance)
+            error = abs(min(float(ages[i]), max_age) - estimate - offset)
             if error > tolerance:
                 flags.append(
                     flag(
@@ -163,6 +207,7 @@ def out_of_fold_label_flags(
                         estimate=estimate,
                         tolerance=tolerance,
                         out_of_fold=True,
+                        **({"offset": offset, "judged_within": "age group, gender and race"} if cell else {}),
                     )
                 )
         readable_gender = group is not None and (group.gender_accuracy or 0.0) >= t.min_gender_accuracy

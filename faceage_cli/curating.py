@@ -185,7 +185,7 @@ def dataset_check_labels(folds: int, epochs: int, device: str) -> None:
     except ValueError as error:
         fail(str(error))
     errors = group_errors(faces.ages, faces.genders, reading, MAX_AGE)
-    flags = out_of_fold_label_flags(faces.ages, faces.genders, reading, errors, MAX_AGE)
+    flags = out_of_fold_label_flags(faces.ages, faces.genders, reading, errors, MAX_AGE, races=faces.races)
     counts = store_label_check(database, faces, flags, reading)
     click.echo(f"{len(faces.ids)} face(s) read out of fold by {folds} estimators; per labelled age group:")
     for group, error in describe_group_errors(errors).items():
@@ -274,6 +274,46 @@ def dataset_sheet(out: Path, per_flag: int, flag_names: tuple[str, ...]) -> None
     for name, count in counts.items():
         click.echo(f"{name:<28}{count:>7}")
     click.echo(f"contact sheet: {out}")
+
+
+@dataset.command("fairness")
+@click.option("--flag", "flag_names", multiple=True, help="Only these flags (repeatable); default: every flag raised.")
+@click.option("--markdown", is_flag=True, help="One Markdown table (groups by flags), as in docs/curation.md.")
+def dataset_fairness(flag_names: tuple[str, ...], markdown: bool) -> None:
+    """Each flag's rate per race label, gender and age group, with counts and a 95 % Wilson interval.
+
+    Ends with the groups flagged above 1.5x the overall rate, for flags raised on at least 3 % of the faces:
+    look at that group's flagged faces before trusting (or cleaning with) such a flag.
+    """
+    from curation.fairness import flag_rates, markdown_table, over_represented
+    from curation.flags import ALL_FLAGS
+    from service.dataset import flag_population
+
+    unknown = [name for name in flag_names if name not in ALL_FLAGS]
+    if unknown:
+        fail(f"unknown flag {unknown[0]!r}; one of: {', '.join(ALL_FLAGS)}")
+    faces = flag_population(service_database())
+    if not faces:
+        fail("no image has been analysed yet; run `faceage dataset flag` first")
+    raised = [name for name in ALL_FLAGS if any(name in face.flags for face in faces)]
+    table = flag_rates(faces, list(flag_names) or raised)
+    if markdown:
+        click.echo(markdown_table(table))
+    else:
+        for name, rates in table.items():
+            click.echo(name)
+            for r in rates:
+                click.echo(
+                    f"  {r.group:<16}{r.flagged:>6} of {r.faces:<6}{100 * r.rate:6.1f} %"
+                    f"  (95 % CI {100 * r.low:.1f}-{100 * r.high:.1f})"
+                )
+    for name, rates in table.items():
+        for r in over_represented(rates):
+            overall = rates[0].rate
+            click.echo(
+                f"check {name}: {r.group} at {100 * r.rate:.1f} % is {r.rate / overall:.1f}x the overall "
+                f"{100 * overall:.1f} %; look at its flagged faces (`faceage dataset list --flag {name}`)"
+            )
 
 
 @dataset.command("export")

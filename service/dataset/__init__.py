@@ -45,7 +45,7 @@ from service.dataset.importing import (
     register_file,
 )
 from service.dataset.label_check import LabelCheckFaces, label_check_faces, store_label_check
-from service.dataset.listing import describe, flag_counts, list_images, top_flagged
+from service.dataset.listing import describe, flag_counts, flag_population, list_images, top_flagged
 from service.dataset.review_queue import ReviewFilters, review_facets, review_queue, thumbnail_of
 from service.dataset.stored_images import effective_labels
 
@@ -75,6 +75,7 @@ __all__ = [
     "effective_labels",
     "export_manifest",
     "flag_counts",
+    "flag_population",
     "import_files",
     "label_check_faces",
     "list_images",

@@ -28,6 +28,7 @@ class LabelCheckFaces:
     chips: np.ndarray  # (N, R, R, 3) uint8
     ages: np.ndarray  # (N,) -1 where unknown
     genders: np.ndarray  # (N,) -1 where unknown
+    races: np.ndarray  # (N,) -1 where unknown
     trainable: np.ndarray  # (N,) bool: labelled and not rejected
     person_keys: list[str]  # photos of one person (or near copies) share a key, and so a fold
 
@@ -42,7 +43,7 @@ def label_check_faces(db: Database, resolution: int, on_image: Callable[[], None
         ).all()
         with_face = [(id_, measures["landmarks"]) for id_, measures in rows if measures and measures.get("landmarks")]
         groups = person_groups([id_ for id_, _ in with_face], _matched_pairs(session))
-        ids, chips, ages, genders, trainable = [], [], [], [], []
+        ids, chips, ages, genders, races, trainable = [], [], [], [], [], []
         for start in range(0, len(with_face), IMPORT_BATCH):
             batch = dict(with_face[start : start + IMPORT_BATCH])
             for image in session.scalars(
@@ -58,6 +59,7 @@ def label_check_faces(db: Database, resolution: int, on_image: Callable[[], None
                 chips.append(align_face(pixels, np.asarray(batch[image.id], np.float32), resolution).pixels)
                 ages.append(-1 if labels.age is None else labels.age)
                 genders.append(-1 if labels.gender is None else labels.gender)
+                races.append(-1 if labels.race is None else labels.race)
                 trainable.append(
                     labels.age is not None and labels.gender is not None and image.status != DatasetImageStatus.rejected
                 )
@@ -67,6 +69,7 @@ def label_check_faces(db: Database, resolution: int, on_image: Callable[[], None
         chips_array,
         np.array(ages, np.int64),
         np.array(genders, np.int64),
+        np.array(races, np.int64),
         np.array(trainable, bool),
         [f"person-{groups[i]}" for i in ids],
     )
@@ -74,14 +77,17 @@ def label_check_faces(db: Database, resolution: int, on_image: Callable[[], None
 
 def _matched_pairs(session: Session) -> list[tuple[int, int]]:
     """(image, image) pairs the dataset-wide pass matched, strongest first: near copies by differing bits,
-    then the same person by embedding distance."""
+    then the same person by relative embedding distance (`distance` in flags stored before it)."""
     query = select(DatasetFlag.image_id, DatasetFlag.name, DatasetFlag.details).where(
         DatasetFlag.name.in_(("near_duplicate", "same_person"))
     )
     ranked = []
     for image_id, name, details in session.execute(query):
         details = details or {}
-        measures = details.get("bits" if name == "near_duplicate" else "distance", [])
+        if name == "near_duplicate":
+            measures = details.get("bits", [])
+        else:
+            measures = details.get("relative_distance", details.get("distance", []))
         for other, measure in zip(details.get("images", []), measures):
             ranked.append((name != "near_duplicate", measure, image_id, other))
     return [(a, b) for _, _, a, b in sorted(ranked)]

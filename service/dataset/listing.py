@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from curation.fairness import FacePopulation
 from service.database import Database
 from service.models import DatasetFlag, DatasetImage, DatasetImageStatus
 
@@ -41,6 +42,23 @@ def flag_counts(db: Database) -> dict[str, int]:
     with db.session() as session:
         rows = session.execute(select(DatasetFlag.name, func.count()).group_by(DatasetFlag.name))
         return dict(sorted(rows, key=lambda row: -row[1]))
+
+
+def flag_population(db: Database) -> list[FacePopulation]:
+    """Every analysed image's labels (the curator's corrections first) and flag names, for `curation.fairness`."""
+    with db.session() as session:
+        query = (
+            select(DatasetImage).options(selectinload(DatasetImage.flags)).where(DatasetImage.analysed_at.is_not(None))
+        )
+        return [
+            FacePopulation(
+                age=image.age if image.corrected_age is None else image.corrected_age,
+                gender=image.gender if image.corrected_gender is None else image.corrected_gender,
+                race=image.race,
+                flags=frozenset(f.name for f in image.flags),
+            )
+            for image in session.scalars(query)
+        ]
 
 
 def describe(image: DatasetImage) -> dict:

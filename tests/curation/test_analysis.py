@@ -112,3 +112,10 @@ def test_every_flag_the_pass_raises_is_a_known_name(analysed):
     raised = {f.name for a in analysed.values() for f in a.flags}
     assert raised <= set(FACE_FLAGS + IMAGE_FLAGS)
     assert all(isinstance(f.score, float) and np.isfinite(f.score) for a in analysed.values() for f in a.flags)
+
+
+def test_a_face_read_younger_than_the_identity_age_is_not_embedded(models, dataset_images):
+    # dlib cannot tell young children apart, so their embedding is skipped (it is most of the time per face).
+    thresholds = CurationThresholds(same_person_min_age=100.0)  # the astronaut counts as a child here
+    (child,) = analyse_images([ImageToAnalyse(dataset_images["clean"])], models, thresholds)
+    assert child.embedding is None and child.flags == [] and child.measures["estimated_age"] < 100

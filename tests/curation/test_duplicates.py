@@ -80,3 +80,41 @@ def test_the_pairwise_pass_works_in_blocks_over_many_images():
     items.append(ImageFeatures(key=999, perceptual_hash=hashes[250]))  # a copy of one in a later block
     found = group_flags(items)
     assert set(found) == {250, 999}
+
+
+def _cluster(rng, centre, spread, count):
+    """`count` embeddings around `centre`, about `spread` apart from each other (dlib's 128-d scale)."""
+    return [centre + rng.normal(0, spread / 16, 128).astype(np.float32) for _ in range(count)]
+
+
+def _pair_at(rng, face, distance):
+    step = rng.normal(0, 1, 128).astype(np.float32)
+    return face + distance * step / np.linalg.norm(step)
+
+
+def _adults(vectors, first_key=0):
+    return [ImageFeatures(key=first_key + i, embedding=v, estimated_age=30.0) for i, v in enumerate(vectors)]
+
+
+def test_same_person_is_judged_against_each_faces_own_neighbourhood_not_one_global_distance():
+    # Two groups the embedder spaces differently (strangers 0.45 apart in one, 0.65 in the other), each with
+    # a pair of photos 0.38 apart: in the tight group that is how close strangers come; in the loose one it
+    # stands out. The old global threshold (0.45) flagged both pairs and most of the tight group.
+    rng = np.random.default_rng(0)
+    tight = _cluster(rng, np.zeros(128, np.float32), 0.45, 60)
+    loose = _cluster(rng, np.full(128, 0.2, np.float32), 0.65, 60)
+    tight.append(_pair_at(rng, tight[0], 0.38))
+    loose.append(_pair_at(rng, loose[0], 0.38))
+    features = _adults(tight) + _adults(loose, first_key=100)
+    found = group_flags(features)
+    flagged = {key for key, flags in found.items() if any(f.name == "same_person" for f in flags)}
+    assert flagged == {100, 160}
+
+
+def test_a_person_with_many_photos_is_still_found_among_their_own_neighbours():
+    rng = np.random.default_rng(1)
+    strangers = _cluster(rng, np.zeros(128, np.float32), 0.6, 80)
+    person = _cluster(rng, strangers[0], 0.3, 6)  # six photos of one person, 0.3 apart
+    found = group_flags(_adults(strangers[1:]) + _adults(person, first_key=1000))
+    assert set(found) == set(range(1000, 1006))
+    assert all(f.details["matches"] == 5 for key in found for f in found[key])

@@ -102,3 +102,36 @@ def test_gender_is_questioned_only_where_the_reading_is_reliable():
     flags = out_of_fold_label_flags(ages, genders, reading, errors, MAX_AGE)
     named = [[f.name for f in face] for face in flags]
     assert named == [[], ["gender_label_disagrees"], [], []]
+
+
+def _cell_faces(count, label, read, gender=1, race=2):
+    return [label] * count, [read] * count, [gender] * count, [race] * count
+
+
+def test_with_race_labels_a_groups_typical_reading_is_never_the_reason_for_an_age_flag():
+    # 40 women labelled Asian, 25, all read as 32 (the estimator reads this group older), and 200 men labelled
+    # White, 25, read as 26. Against the age group alone (tolerance 3 x 2.1 years) the women are 7 years off;
+    # against their own cell they are typical. A woman of that cell read as 50 is still far off her cell.
+    ages, read, genders, races = (
+        np.array(a + b + c)
+        for a, b, c in zip(
+            _cell_faces(40, 25, 32.0), _cell_faces(200, 25, 26.0, gender=0, race=0), _cell_faces(1, 25, 50.0)
+        )
+    )
+    reading = _reading(read, [0.5] * len(ages))
+    errors = group_errors(ages, genders, reading, MAX_AGE)
+    alone = out_of_fold_label_flags(ages, genders, reading, errors, MAX_AGE)
+    within = out_of_fold_label_flags(ages, genders, reading, errors, MAX_AGE, races=races)
+    assert sum(bool(f) for f in alone[:40]) == 40
+    assert [bool(f) for f in within] == [False] * 240 + [True]
+    assert within[240][0].details["offset"] == pytest.approx(-7.0)
+
+
+def test_a_cell_too_small_to_judge_falls_back_to_its_age_group():
+    ages, read, genders, races = (
+        np.array(a + b) for a, b in zip(_cell_faces(5, 25, 32.0), _cell_faces(40, 25, 25.0, 0, 0))
+    )
+    reading = _reading(read, [0.5] * len(ages))
+    errors = group_errors(ages, genders, reading, MAX_AGE)
+    within = out_of_fold_label_flags(ages, genders, reading, errors, MAX_AGE, races=races)
+    assert all(f and "offset" not in f[0].details for f in within[:5]) and not any(within[5:])

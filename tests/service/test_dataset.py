@@ -242,12 +242,13 @@ def test_the_out_of_fold_label_check_reads_every_face_and_replaces_its_label_fla
     # The three faces (the blank wall has none; the portrait has no labels but is still read).
     assert len(faces.ids) == 4 and faces.chips.shape == (4, 64, 64, 3)
     assert faces.trainable.sum() == 3 and names["portrait.jpg"].id in faces.ids
+    assert faces.races[faces.ids.index(names["portrait.jpg"].id)] == -1 and sorted(faces.races)[1:] == [0, 0, 0]
     folds = assign_folds([str(i) for i in faces.ids], 2)
     config = EstimatorTrainConfig(epochs=1, batch_size=1)
     reading = cross_fit(faces.chips, faces.ages, faces.genders, faces.trainable, folds, config, "cpu")
     assert np.all((reading.ages >= 0) & (reading.ages <= MAX_AGE))
     errors = group_errors(faces.ages, faces.genders, reading, MAX_AGE)
-    flags = out_of_fold_label_flags(faces.ages, faces.genders, reading, errors, MAX_AGE)
+    flags = out_of_fold_label_flags(faces.ages, faces.genders, reading, errors, MAX_AGE, races=faces.races)
     dataset.store_label_check(database, faces, flags, reading)
     stored = _images(database)["35_1_0_20170101000000003.jpg.chip.jpg"]
     assert not [f for f in stored.flags if f.name == "age_label_outlier" and not f.details.get("out_of_fold")]
@@ -308,6 +309,10 @@ def test_the_cli_imports_flags_in_process_lists_and_exports(cli, folder, tmp_pat
 
     assert Image.open(tmp_path / "flags.jpg").size[0] > 150  # row titles and at least one thumbnail
 
+    fairness = cli("dataset", "fairness", "--flag", "no_face")
+    assert fairness.exit_code == 0, fairness.output
+    assert "no_face" in fairness.output and "gender: male" in fairness.output and "95 % CI" in fairness.output
+
 
 def test_the_cli_flags_through_the_worker_queue(cli, folder, models, monkeypatch, tmp_path):
     import worker.tasks as tasks
@@ -332,6 +337,7 @@ def test_the_cli_flags_through_the_worker_queue(cli, folder, models, monkeypatch
         (("dataset", "list", "--status", "maybe"), "unknown status 'maybe'"),
         (("dataset", "sheet", "--out", "x.jpg"), "no image carries a flag yet"),
         (("dataset", "check-labels"), "run `faceage dataset flag` first"),
+        (("dataset", "fairness"), "run `faceage dataset flag` first"),
         (("dataset", "export", "--out", "m.csv", "--include-pending-except", "ugly"), "unknown flag 'ugly'"),
     ],
 )
