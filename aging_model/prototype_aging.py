@@ -55,7 +55,7 @@ _LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
 # cannot (smooth cheeks, no shaving shadow, a child's soft shading); a moderate pull reads as a child of that
 # person, a strong one as a generic child (../shared/notes/aging-levers.md). Forwards, a child is drawn
 # towards the adult prototype so that the adult's shading and brows come before any wrinkle.
-_YOUNGER_PULL = ((3.0, 0.5), (8.0, 0.42), (13.0, 0.28), (18.0, 0.12), (25.0, 0.0))
+_YOUNGER_PULL = ((3.0, 0.65), (8.0, 0.55), (13.0, 0.38), (18.0, 0.15), (25.0, 0.0))
 _OLDER_PULL_OF_CHILDREN = 0.0  # at most, for a child aged to an adult
 _SHAPE_PULL = 0.4  # of the skin's pull times the shape's strength, for the face's outline
 _CHILD_AGE = 13.0  # below it a face is a child's: it loses adult cues, or gains them when aged forwards
