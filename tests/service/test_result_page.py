@@ -123,6 +123,129 @@ def seven_faces(group_photo):
     return pixels, boxes[:6], [(boxes[6], TOO_SMALL)]
 
 
+def _open(page, address: str) -> None:
+    page.goto(address)
+    page.wait_for_selector("#result:not([hidden])")
+    page.wait_for_function("document.getElementById('zip').href.startsWith('blob:')")  # the last thing it shows
+
+
+def _age_everywhere(page) -> dict:
+    """What each view of the page says its age is."""
+    return page.evaluate(
+        """() => ({
+            label: document.getElementById('slider-age').textContent,
+            valuetext: document.getElementById('slider').getAttribute('aria-valuetext'),
+            stills: [...document.querySelectorAll('.face')].map(
+                f => [...f.querySelectorAll('.face-stills li.current')].map(li => li.dataset.age)),
+        })"""
+    )
+
+
+def test_the_stills_open_on_the_original_photo_and_one_slider_moves_every_face(sized_page, site, one_face):
+    pixels, boxes = one_face
+    _open(sized_page, _finished_job(sized_page, site, pixels, [20, 70], boxes))
+    assert _age_everywhere(sized_page) == {"label": "original", "valuetext": "original", "stills": [["original"]]}
+    assert sized_page.get_attribute("#composite", "alt") == "your photo as it was sent"
+    original = sized_page.get_attribute("#composite", "src")
+    sized_page.focus("#slider")  # the keyboard moves it
+    sized_page.keyboard.press("ArrowRight")
+    assert _age_everywhere(sized_page) == {"label": "age 20", "valuetext": "age 20", "stills": [["20"]]}
+    assert sized_page.get_attribute("#composite", "src") != original
+    sized_page.keyboard.press("End")
+    assert _age_everywhere(sized_page) == {"label": "age 70", "valuetext": "age 70", "stills": [["70"]]}
+    assert sized_page.get_attribute("#composite", "alt") == "your photo at age 70"
+    sized_page.keyboard.press("Home")
+    assert sized_page.get_attribute("#composite", "src") == original
+
+
+def test_the_stills_are_shown_once_without_the_strip_that_repeats_them(sized_page, site, one_face):
+    pixels, boxes = one_face
+    _open(sized_page, _finished_job(sized_page, site, pixels, [20, 40, 70], boxes))
+    assert sized_page.locator("#faces img").count() == 4  # the original and three ages, nothing twice
+    assert sized_page.locator("#faces .strip").count() == 0
+    assert sized_page.locator("#faces figcaption").all_text_contents() == ["orig.", "20", "40", "70"]
+
+
+def test_with_the_film_the_caption_the_slider_and_every_film_show_one_age(sized_page, site, one_face, group_photo):
+    pixels, centres = group_photo([44, 46])
+    _open(sized_page, _finished_job(sized_page, site, pixels, [40], _boxes(centres, [44, 46]), film=True))
+    films = "[...document.querySelectorAll('#aging video:not([hidden])')]"
+    sized_page.wait_for_function(f"{films}.length === 3 && {films}.every(v => v.readyState >= 2)", timeout=30_000)
+    assert sized_page.evaluate(f"{films}.every(v => !v.loop && !v.autoplay)")  # no film runs on its own
+    assert sized_page.get_attribute("#slider", "step") == "2.5"  # the film's own steps: 41 frames from 0 to 100
+    sized_page.focus("#slider")
+    sized_page.keyboard.press("Home")  # the films stop where the slider is
+    for _ in range(3):
+        sized_page.keyboard.press("ArrowRight")
+    assert _age_everywhere(sized_page) == {"label": "age 7.5", "valuetext": "age 7.5", "stills": [[], []]}
+    state = sized_page.evaluate(f"{films}.map(v => [v.paused, v.currentTime])")
+    assert state == [[True, pytest.approx(0.35)]] * 3  # frame 3 of each film, at 10 frames a second
+
+    sized_page.click("#play")  # the photo's film plays, and the faces' films step with it
+    sized_page.wait_for_function("document.getElementById('slider').value >= 20")
+    faces = "[...document.querySelectorAll('.face-film')]"
+    assert sized_page.evaluate(f"{faces}.every(v => v.paused && v.currentTime > 0.35)")
+    sized_page.click("#play")
+    assert sized_page.text_content("#play") == "Play"
+    frame = sized_page.evaluate(f"{films}.map(v => [v.paused, Math.floor(v.currentTime * 10)])")
+    assert len(set(map(tuple, frame))) == 1 and frame[0][0]  # all paused on one frame
+    assert _age_everywhere(sized_page)["label"] == f"age {frame[0][1] * 2.5:g}"
+
+    sized_page.fill("#slider", "40")
+    sized_page.dispatch_event("#slider", "input")
+    assert _age_everywhere(sized_page) == {"label": "age 40", "valuetext": "age 40", "stills": [["40"], ["40"]]}
+
+
+def test_every_face_is_numbered_on_the_photo_and_marks_its_block(sized_page, site, seven_faces):
+    pixels, boxes, left_out = seven_faces
+    _open(sized_page, _finished_job(sized_page, site, pixels, [20, 50, 80], boxes, left_out))
+    assert sized_page.locator(".face-badge").all_text_contents() == [str(n) for n in range(1, 8)]
+    assert sized_page.locator(".face h3").all_text_contents()[:2] == ["Face 1 (looks 31)", "Face 2 (looks 32)"]
+    photo = sized_page.locator("#composite").bounding_box()
+    scale = photo["width"] / pixels.shape[1]
+    for number, (x0, y0, x1, _y1) in enumerate(boxes, start=1):
+        badge = sized_page.locator(f".face-badge[data-face='{number}']").bounding_box()
+        centre = (badge["x"] + badge["width"] / 2 - photo["x"], badge["y"] + badge["height"] / 2 - photo["y"])
+        assert centre[0] == pytest.approx((x0 + x1) / 2 * scale, abs=2)  # at the top of its face's box
+        assert centre[1] == pytest.approx(y0 * scale, abs=2)
+
+    sized_page.hover(".face-badge[data-face='3']")
+    assert sized_page.evaluate("[...document.querySelectorAll('.marked')].map(e => e.dataset.face)") == ["3"] * 3
+    sized_page.hover("#face-5 h3")
+    assert "marked" in sized_page.get_attribute(".face-badge[data-face='5']", "class")
+    assert sized_page.is_visible(".face-box[data-face='5']") and sized_page.is_hidden(".face-box[data-face='3']")
+    sized_page.focus(".face-badge[data-face='2']")  # the keyboard too
+    assert "marked" in sized_page.get_attribute("#face-2", "class")
+    sized_page.keyboard.press("Enter")
+    sized_page.wait_for_url("**#face-2")
+
+
+def test_a_face_left_out_is_said_in_one_line(sized_page, site, seven_faces):
+    pixels, boxes, left_out = seven_faces
+    _open(sized_page, _finished_job(sized_page, site, pixels, [60], boxes, left_out))
+    assert sized_page.locator("#left-out li").all_text_contents() == ["Face 7 was too small to age (19 px)."]
+    assert sized_page.locator(".face").count() == 6
+    assert "not-aged" in sized_page.get_attribute(".face-badge[data-face='7']", "class")
+
+
+@pytest.mark.parametrize("film", [False, True], ids=["stills", "film"])
+def test_six_faces_fit_in_two_screens_before_the_downloads(sized_page, site, seven_faces, film):
+    pixels, boxes, left_out = seven_faces
+    _open(sized_page, _finished_job(sized_page, site, pixels, [5, 20, 40, 60, 80], boxes, left_out, film=film))
+    screens = sized_page.evaluate("document.getElementById('zip').getBoundingClientRect().bottom / innerHeight")
+    assert screens <= 2.0
+    assert sized_page.evaluate("document.scrollingElement.scrollWidth") <= sized_page.viewport_size["width"]
+
+
+@pytest.mark.parametrize("film", [False, True], ids=["stills", "film"])
+def test_a_finished_result_page_has_no_serious_accessibility_violation(
+    sized_page, site, seven_faces, serious_violations, film
+):
+    pixels, boxes, left_out = seven_faces
+    _open(sized_page, _finished_job(sized_page, site, pixels, [20, 60], boxes, left_out, film=film))
+    assert serious_violations(sized_page) == []
+
+
 def test_the_photo_as_sent_is_served_to_its_owner_only(page, site, one_face):
     pixels, boxes = one_face
     address = _finished_job(page, site, pixels, [40], boxes)
