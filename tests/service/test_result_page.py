@@ -181,6 +181,7 @@ def test_with_the_film_the_caption_the_slider_and_every_film_show_one_age(sized_
     state = sized_page.evaluate(f"{films}.map(v => [v.paused, v.currentTime])")
     assert state == [[True, pytest.approx(0.35)]] * 3  # frame 3 of each film, at 10 frames a second
 
+    sized_page.eval_on_selector("#lifespan", "v => { v.playbackRate = 0.25; }")  # not at its end before the pause
     sized_page.click("#play")  # the photo's film plays, and the faces' films step with it
     sized_page.wait_for_function("document.getElementById('slider').value >= 20")
     faces = "[...document.querySelectorAll('.face-film')]"
