@@ -135,6 +135,19 @@ def job_file(job_id: str, name: str):
     return response
 
 
+@api.get("/jobs/<job_id>/photo")
+def job_photo(job_id: str):
+    """The photo as it was stored (turned upright, at the working size, without metadata): the result page shows
+    it before any age, and its faces' boxes are drawn on it."""
+    job = _readable_job(job_id)
+    content = jobs.upload_of(_ctx()["db"], job.id)
+    if content is None:
+        raise RequestError("not_found", f"job {job.id} has no photo", 404)
+    response = Response(content, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
 @api.get("/jobs/<job_id>/results.zip")
 def job_zip(job_id: str):
     job = _readable_job(job_id)
@@ -319,6 +332,9 @@ def job_view(job: Job) -> dict:
             for face in result["faces"]
         ]
         body["results"] = {
+            "photo": url_for("api.job_photo", job_id=job.id),
+            # the faces' boxes are in the pixels of the photo as sent: this size turns them into fractions of it
+            "original_size": result.get("original_size"),
             "composites": [{"age": c["age"], "url": files(c["file"])} for c in result["composites"]],
             "faces": [
                 {

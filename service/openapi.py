@@ -139,6 +139,17 @@ def openapi_document() -> dict:
                     },
                 },
             },
+            "/api/v1/jobs/{job_id}/photo": {
+                "parameters": [_JOB_ID],
+                "get": {
+                    "summary": "The photo as stored: upright, at the working size, without metadata",
+                    "operationId": "readJobPhoto",
+                    "responses": {
+                        "200": {"description": "the photo", "content": {"image/jpeg": {}}},
+                        **_errors(401, 404),
+                    },
+                },
+            },
             "/api/v1/jobs/{job_id}/results.zip": {
                 "parameters": [_JOB_ID],
                 "get": {

@@ -179,3 +179,55 @@ def page(browser):
     context = browser.new_context()
     yield context.new_page()
     context.close()
+
+
+# The pages at the sizes people see them: a phone (an iPhone 12-15's viewport) and a laptop.
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, fresh_database):
+    """The web app on a real port, with its settings and database, and no worker: jobs are queued to nowhere, and a
+    test that needs a job in some state puts it there itself."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    settings = Settings(data_dir=str(tmp_path_factory.mktemp("pages")), rate_limit="1000/minute")
+    database = fresh_database(settings.database_url)
+    server = make_server("127.0.0.1", 0, create_app(settings, enqueue=lambda job_id: None), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", settings, database
+    server.shutdown()
+    database.dispose()
+
+
+@pytest.fixture
+def url(site) -> str:
+    return site[0]
+
+
+@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
+def sized_page(request, browser):
+    """A page in a fresh context at phone size, then at desktop size."""
+    context = browser.new_context(viewport=request.param)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def serious_violations() -> Callable:
+    """`serious_violations(page)`: what axe-core (bundled by axe-playwright-python, so it runs offline) finds serious
+    or critical on the page as it is now, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+
+    def find(page) -> list[str]:
+        violations = axe.run(page).response["violations"]
+        serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+        return [f"{v['id']}: {[node['target'] for node in v['nodes']]}" for v in serious]
+
+    return find

@@ -2,42 +2,9 @@
 photo chosen from the gallery by default, names for every control, and no dead ends. The app runs without a
 worker: these pages answer by themselves (jobs that need a state are put in the database directly)."""
 
-import threading
-
 import pytest
 
-from service.app import create_app
-from service.config import Settings
-
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory, fresh_database):
-    """The web app on a real port, with its settings and database; jobs are queued to nowhere."""
-    from werkzeug.serving import make_server
-
-    settings = Settings(data_dir=str(tmp_path_factory.mktemp("pages")), rate_limit="1000/minute")
-    database = fresh_database(settings.database_url)
-    server = make_server("127.0.0.1", 0, create_app(settings, enqueue=lambda job_id: None), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", settings, database
-    server.shutdown()
-    database.dispose()
-
-
-@pytest.fixture
-def url(site) -> str:
-    return site[0]
-
-
-@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
-def sized_page(request, browser):
-    context = browser.new_context(viewport=request.param)
-    yield context.new_page()
-    context.close()
+PHONE = {"width": 390, "height": 844}  # the phone size of conftest's sized_page
 
 
 @pytest.mark.parametrize("path", ["/", "/morph", "/explore", "/jobs/0123456789abcdef0123456789abcdef"])
@@ -87,20 +54,11 @@ def test_every_control_has_a_name_and_the_job_page_announces_its_status(page, ur
     assert page.get_by_label("Your photo").get_attribute("type") == "file"
 
 
-def _serious_violations(page) -> list[str]:
-    """What axe-core (bundled by axe-playwright-python, so it runs offline) finds serious or critical here."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-    return [f"{v['id']}: {[node['target'] for node in v['nodes']]}" for v in serious]
-
-
 @pytest.mark.parametrize("path", ["/", "/morph", "/explore", "/jobs/0123456789abcdef0123456789abcdef", "/review/login"])
-def test_no_page_has_a_serious_accessibility_violation(sized_page, url, path):
+def test_no_page_has_a_serious_accessibility_violation(sized_page, url, path, serious_violations):
     sized_page.goto(url + path)
     sized_page.wait_for_load_state("networkidle")
-    assert _serious_violations(sized_page) == []
+    assert serious_violations(sized_page) == []
 
 
 def _new_job(page, url, astronaut_jpeg) -> tuple[str, str]:

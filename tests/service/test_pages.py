@@ -21,8 +21,8 @@ def test_a_person_uploads_a_photo_and_sees_it_aged(page, live_server, astronaut,
     _upload_and_wait(page, live_server, astronaut, tmp_path / "me.jpg", "20,70")
     assert page.text_content("#status").startswith("Done")
     assert page.eval_on_selector("#composite", "img => img.naturalWidth") == 512
-    assert page.locator(".ages img").count() == 2
-    page.fill("#slider", "1")
+    assert page.locator(".face-stills img").count() == 3  # the face as sent, then at 20 and 70
+    page.fill("#slider", "2")
     page.dispatch_event("#slider", "input")
     assert page.text_content("#slider-age") == "age 70"
     page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
@@ -31,13 +31,13 @@ def test_a_person_uploads_a_photo_and_sees_it_aged(page, live_server, astronaut,
 def test_with_the_film_the_slider_moves_through_every_age_and_the_video_follows(page, live_server, astronaut, tmp_path):
     _upload_and_wait(page, live_server, astronaut, tmp_path / "me.jpg", "40", animate=True)
     assert page.is_visible("#lifespan") and page.is_hidden("#composite")
-    assert page.get_attribute("#slider", "max") == "100" and page.get_attribute("#slider", "step") == "0.5"
+    assert page.get_attribute("#slider", "max") == "100" and page.get_attribute("#slider", "step") == "2.5"
     page.wait_for_function("document.getElementById('lifespan').readyState >= 1", timeout=30_000)
-    page.fill("#slider", "37.5")  # between the stills: the frame of age 37.5
+    page.fill("#slider", "37.5")  # between the stills: the film's frame of age 37.5
     page.dispatch_event("#slider", "input")
     assert page.text_content("#slider-age") == "age 37.5"
     seconds = page.eval_on_selector("#lifespan", "v => v.currentTime")
-    assert seconds == pytest.approx(37.5 * 4.0 / 100, abs=0.01)  # 40 steps of 2.5 years at 10 frames a second
+    assert seconds == pytest.approx(15.5 / 10, abs=0.01)  # the middle of frame 15 (of 0 to 100 by 2.5), 10 a second
     assert page.locator(".face-film").count() == 1
     page.screenshot(path=str(tmp_path / "film.png"), full_page=True)
 
@@ -47,7 +47,7 @@ def test_a_soft_photo_is_aged_and_the_page_says_why_it_may_look_soft(page, live_
 
     _upload_and_wait(page, live_server, cv2.GaussianBlur(astronaut, (0, 0), 3), tmp_path / "soft.jpg", "60")
     assert "soft or out of focus" in page.text_content("#warnings")
-    assert page.locator(".ages img").count() == 1
+    assert page.locator(".face-stills img").count() == 2
 
 
 def test_a_photo_without_a_face_shows_the_reason(page, live_server, tmp_path):
