@@ -8,8 +8,10 @@ beside the run), then each chip is warped to the shared template at the model's 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import logging
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -83,17 +85,41 @@ def index_folder(folder: Path) -> DatasetIndex:
     return index
 
 
-def is_validation(name: str, validation_percent: int = 5) -> bool:
-    """A fixed split by a hash of the file name: stable across machines, runs and folder contents."""
-    digest = hashlib.sha1(Path(name).name.encode()).digest()
+# File names kept in training whatever their hash says: the held-out side of a person found in both splits,
+# written by `faceage dataset leakage --fix` (curation.leakage). FACEAGE_SPLIT_OVERRIDES names another list.
+TRAIN_OVERRIDES_PATH = Path(__file__).parent / "split_train_overrides.txt"
+
+
+def train_overrides(path: Path | None = None) -> frozenset[str]:
+    """The file names the split keeps in training (empty when no list has been written)."""
+    path = Path(path or os.environ.get("FACEAGE_SPLIT_OVERRIDES") or TRAIN_OVERRIDES_PATH)
+    return _read_overrides(path, path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@functools.cache
+def _read_overrides(path: Path, _mtime_ns: int) -> frozenset[str]:
+    return frozenset(path.read_text().split()) if path.exists() else frozenset()
+
+
+def is_validation(name: str, validation_percent: int = 5, to_train: frozenset[str] | None = None) -> bool:
+    """A fixed split by a hash of the file name: stable across machines, runs and folder contents.
+
+    Names in `to_train` (by default `train_overrides()`) stay in training, so one person is on one side only.
+    """
+    name = Path(name).name
+    if name in (train_overrides() if to_train is None else to_train):
+        return False
+    digest = hashlib.sha1(name.encode()).digest()
     return int.from_bytes(digest[:4], "big") % 100 < validation_percent
 
 
-def split_faces(faces: list[LabelledFace], validation_percent: int = 5) -> tuple[list, list]:
+def split_faces(
+    faces: list[LabelledFace], validation_percent: int = 5, to_train: frozenset[str] | None = None
+) -> tuple[list, list]:
     """(train, validation) by `is_validation`."""
-    train = [f for f in faces if not is_validation(f.path.name, validation_percent)]
-    val = [f for f in faces if is_validation(f.path.name, validation_percent)]
-    return train, val
+    to_train = train_overrides() if to_train is None else to_train
+    held_out = [is_validation(f.path.name, validation_percent, to_train) for f in faces]
+    return [f for f, v in zip(faces, held_out) if not v], [f for f, v in zip(faces, held_out) if v]
 
 
 def read_rgb(path: Path) -> np.ndarray | None:
@@ -301,7 +327,8 @@ def load_aligned_split(
     landmarks = chip_landmarks(faces, cache_dir / f"landmarks-{data_key}.npz")
     tensors, counts = align_chips(faces, landmarks, resolution, cache_dir / f"aligned-{data_key}-{resolution}.npz")
     log.info("dataset: %d faces; skipped %s; alignment %s", len(tensors), dict(index.skipped), dict(counts))
-    validation = [is_validation(name, validation_percent) for name in tensors.names]
+    to_train = train_overrides()
+    validation = [is_validation(name, validation_percent, to_train) for name in tensors.names]
     train_idx = [i for i, v in enumerate(validation) if not v]
     val_idx = [i for i, v in enumerate(validation) if v]
     return tensors.subset(train_idx), tensors.subset(val_idx)

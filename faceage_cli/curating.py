@@ -350,3 +350,38 @@ def dataset_export(out: Path, include_unflagged: bool, except_flags: tuple[str, 
         fail(f"cannot write {out}: {error.strerror or error}")
     left_out = f" ({summary.without_labels} without labels left out)" if summary.without_labels else ""
     click.echo(f"{summary.written} image(s) written to {out}{left_out}")
+
+
+@dataset.command("leakage")
+@click.option("--fix", is_flag=True, help="Keep every listed held-out face in training from now on.")
+@click.option(
+    "--overrides",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The list of file names the split keeps in training (default: aging_model/split_train_overrides.txt).",
+)
+@click.option("--limit", default=50, show_default=True, help="Pairs to print (all are counted).")
+def dataset_leakage(fix: bool, overrides: Path | None, limit: int) -> None:
+    """The same person in the training and the validation split (the `same_person` rule), pair by pair.
+
+    With --fix the held-out side of every pair goes on the list of names the split keeps in training
+    (`aging_model.data.is_validation` reads it), so the validation MAE is measured on strangers to the model.
+    """
+    from aging_model.data import TRAIN_OVERRIDES_PATH
+    from curation.leakage import held_out_with_twin, write_train_overrides
+    from service.dataset import split_twins_of
+
+    twins = split_twins_of(service_database())
+    if twins is None:
+        fail("no image has been analysed yet; run `faceage dataset flag` first")
+    held_out = held_out_with_twin(twins)
+    for twin in twins[:limit]:
+        click.echo(f"{twin.validation_name}  {twin.train_name}  {twin.relative_distance:.3f}")
+    click.echo(f"{len(twins)} pair(s): {len(held_out)} held-out face(s) have a training-split twin")
+    if fix and held_out:
+        path = overrides or TRAIN_OVERRIDES_PATH
+        try:
+            listed = write_train_overrides(path, held_out)
+        except OSError as error:
+            fail(f"cannot write {path}: {error.strerror or error}")
+        click.echo(f"moved to training: {len(held_out)} face(s); {path} lists {listed}")

@@ -273,12 +273,44 @@ def evaluate(
         (out_dir / "model-card-section.md").write_text(section)
     report = write_report(metrics, arrays, out_dir, str(model_path or "default model"))
     _echo_ten_groups(metrics)
+    click.echo(split_twins_line(data))
     if judged is not None:
         from aging_model.judged_report import judged_markdown
 
         report.write_text(report.read_text() + "\n" + judged_markdown(judged[0]))
         _echo_judged(judged[0])
     click.echo(f"Report: {report} ({time.monotonic() - began:.0f} s)")
+
+
+def split_twins_line(data: Path) -> str:
+    """How many held-out faces of `data` have a training-split twin, from the embeddings `faceage dataset flag`
+    stored (seconds for 23k faces); without them, how to get the number."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from aging_model.data import index_folder, split_faces
+    from curation.leakage import held_out_with_twin
+    from faceage_cli.common import load_settings
+    from service.database import Database
+    from service.dataset import split_twins_of
+
+    hint = "held-out faces with a training-split twin: unknown; `faceage dataset import`, `flag`, then `leakage`"
+    url = load_settings().database_url
+    if url.startswith("sqlite:///") and not Path(url.split("///", 1)[1]).exists():
+        return hint
+    database = Database(url)
+    try:
+        twins = split_twins_of(database)
+    except SQLAlchemyError:
+        return hint
+    finally:
+        database.dispose()
+    if twins is None:
+        return hint
+    _, validation = split_faces(index_folder(data).faces)
+    with_twin = held_out_with_twin(twins) & {f.path.name for f in validation}
+    return f"held-out faces with a training-split twin: {len(with_twin)} of {len(validation)}" + (
+        " (`faceage dataset leakage --fix` keeps them in training)" if with_twin else ""
+    )
 
 
 def _ten_groups(model, estimator, data, cache_dir, limit) -> tuple[dict, dict]:

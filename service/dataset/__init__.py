@@ -33,6 +33,7 @@ from service.dataset.flagging import (
     analysis_progress,
     pending_analysis,
     replace_flags,
+    split_twins_of,
     store_group_flags,
 )
 from service.dataset.importing import (
@@ -88,6 +89,7 @@ __all__ = [
     "review_image",
     "review_queue",
     "review_view",
+    "split_twins_of",
     "store_group_flags",
     "store_label_check",
     "thumbnail_of",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import delete, func, select
@@ -76,27 +77,7 @@ def analyse_chunk(
 def store_group_flags(db: Database, thresholds: CurationThresholds = CurationThresholds()) -> Counter:
     """The dataset-wide pass over every image's stored features; replaces all earlier duplicate flags."""
     with db.session() as session:
-        columns = (
-            DatasetImage.id,
-            DatasetImage.perceptual_hash,
-            DatasetImage.embedding,
-            DatasetImage.measures,
-            DatasetImage.age,
-            DatasetImage.gender,
-            DatasetImage.copies,
-        )
-        features = [
-            ImageFeatures(
-                key=id_,
-                perceptual_hash=phash,
-                embedding=None if emb is None else np.frombuffer(emb, np.float32),
-                estimated_age=(measures or {}).get("estimated_age"),
-                labels=(age, gender),
-                copies=copies or [],
-            )
-            for id_, phash, emb, measures, age, gender, copies in session.execute(select(*columns))
-        ]
-        found = group_flags(features, thresholds)
+        found = group_flags(stored_features(session), thresholds)
         session.execute(delete(DatasetFlag).where(DatasetFlag.name.in_(GROUP_FLAGS)))
         for image_id, flags in found.items():
             session.add_all(
@@ -105,6 +86,46 @@ def store_group_flags(db: Database, thresholds: CurationThresholds = CurationThr
         session.flush()
         _refresh_suspicion(session)
         return Counter(f.name for flags in found.values() for f in flags)
+
+
+def stored_features(session: Session) -> list[ImageFeatures]:
+    """Every image's features as the per-image pass stored them, keyed by image id."""
+    columns = (
+        DatasetImage.id,
+        DatasetImage.perceptual_hash,
+        DatasetImage.embedding,
+        DatasetImage.measures,
+        DatasetImage.age,
+        DatasetImage.gender,
+        DatasetImage.copies,
+    )
+    return [
+        ImageFeatures(
+            key=id_,
+            perceptual_hash=phash,
+            embedding=None if emb is None else np.frombuffer(emb, np.float32),
+            estimated_age=(measures or {}).get("estimated_age"),
+            labels=(age, gender),
+            copies=copies or [],
+        )
+        for id_, phash, emb, measures, age, gender, copies in session.execute(select(*columns))
+    ]
+
+
+def split_twins_of(db: Database, thresholds: CurationThresholds = CurationThresholds()) -> list | None:
+    """`curation.leakage.split_twins` over the imported and analysed images, named by file name; None when no
+    image has an embedding yet."""
+    from aging_model.data import is_validation
+    from curation.leakage import split_twins
+
+    with db.session() as session:
+        features = stored_features(session)
+        names = {
+            id_: Path(path).name for id_, path in session.execute(select(DatasetImage.id, DatasetImage.source_path))
+        }
+    if not any(f.embedding is not None for f in features):
+        return None
+    return split_twins(features, names, is_validation, thresholds)
 
 
 def _refresh_suspicion(session: Session) -> None:

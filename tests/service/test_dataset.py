@@ -329,6 +329,67 @@ def test_the_cli_flags_through_the_worker_queue(cli, folder, models, monkeypatch
     assert dataset.analysis_progress(database) == (3, 5)
 
 
+def _one_person_in_both_splits(cli, tmp_path) -> tuple[str, str, list[str]]:
+    """61 analysed adults in the CLI's database, two of them one person on either side of the split: (held-out
+    name, training name, every name)."""
+    from aging_model.data import is_validation
+    from service.config import Settings
+
+    cli("dataset", "list")  # creates the database
+    names = [f"30_0_0_2017010100{i:04d}.jpg.chip.jpg" for i in range(400)]
+    held_out = next(n for n in names if is_validation(n))
+    trained = next(n for n in names if not is_validation(n))
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(0, 0.62 / np.sqrt(2 * 128), (60, 128)).astype(np.float32)
+    chosen = [held_out, trained, *[n for n in names if n not in (held_out, trained)][:59]]
+    vectors = np.vstack([vectors[:1], vectors[:1] + 0.005, vectors[1:]])  # held_out and trained: one person
+    database = Database(Settings(data_dir=str(tmp_path / "data")).database_url)
+    with database.session() as session:
+        session.add_all(
+            DatasetImage(
+                sha256=f"{i:064x}",
+                source_path=f"/data/{name}",
+                embedding=vector.tobytes(),
+                measures={"estimated_age": 30.0},
+            )
+            for i, (name, vector) in enumerate(zip(chosen, vectors))
+        )
+    database.dispose()
+    return held_out, trained, chosen
+
+
+def test_the_cli_lists_one_person_in_both_splits_and_fix_keeps_them_in_training(cli, tmp_path):
+    from aging_model.data import is_validation
+
+    held_out, trained, _ = _one_person_in_both_splits(cli, tmp_path)
+    listed = cli("dataset", "leakage")
+    assert listed.exit_code == 0, listed.output
+    assert f"{held_out}  {trained}" in listed.output
+    assert "1 held-out face(s) have a training-split twin" in listed.output
+    overrides = tmp_path / "overrides.txt"
+    fixed = cli("dataset", "leakage", "--fix", "--overrides", str(overrides))
+    assert fixed.exit_code == 0, fixed.output
+    assert overrides.read_text().split() == [held_out]
+    assert not is_validation(held_out, to_train=frozenset(overrides.read_text().split()))
+
+
+def test_evaluate_counts_the_held_out_faces_with_a_training_split_twin(cli, tmp_path, monkeypatch):
+    from aging_model.data import index_folder, split_faces
+    from faceage_cli.training import split_twins_line
+
+    monkeypatch.setenv("FACEAGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FACEAGE_DATABASE_URL", "")
+    assert "unknown; `faceage dataset import`" in split_twins_line(tmp_path)
+    _, _, names = _one_person_in_both_splits(cli, tmp_path)
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_bytes(b"")
+    validation = split_faces(index_folder(folder).faces)[1]
+    line = split_twins_line(folder)
+    assert f"held-out faces with a training-split twin: 1 of {len(validation)}" in line and "--fix" in line
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -338,6 +399,7 @@ def test_the_cli_flags_through_the_worker_queue(cli, folder, models, monkeypatch
         (("dataset", "sheet", "--out", "x.jpg"), "no image carries a flag yet"),
         (("dataset", "check-labels"), "run `faceage dataset flag` first"),
         (("dataset", "fairness"), "run `faceage dataset flag` first"),
+        (("dataset", "leakage"), "run `faceage dataset flag` first"),
         (("dataset", "export", "--out", "m.csv", "--include-pending-except", "ugly"), "unknown flag 'ugly'"),
     ],
 )
