@@ -95,7 +95,7 @@ def near_duplicate_pairs(features: list[ImageFeatures], max_bits: int) -> list[t
     hashed = [f for f in features if f.perceptual_hash]
     if len(hashed) < 2:
         return []
-    values = np.stack([_hash_words(f.perceptual_hash) for f in hashed])
+    values = np.stack([hash_words(f.perceptual_hash) for f in hashed])
     pairs = []
     for start in range(0, len(values), _BLOCK):
         block = values[start : start + _BLOCK]
@@ -162,7 +162,7 @@ def _distance_blocks(vectors: np.ndarray):
         )
 
 
-def _hash_words(hex_digits: str) -> np.ndarray:
+def hash_words(hex_digits: str) -> np.ndarray:
     """A hex hash as 64-bit words, so numpy can XOR and count bits of hashes of any length."""
     return np.frombuffer(bytes.fromhex(hex_digits.rjust(-(-len(hex_digits) // 16) * 16, "0")), dtype=">u8").astype(
         np.uint64

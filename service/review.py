@@ -159,6 +159,12 @@ def thumbnail(image_id: int):
     return Response(content, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
+@review.get("/api/images/<int:image_id>/similar")
+def similar(image_id: int):
+    """More like this: the image's nearest others by identity and by appearance, with their labels."""
+    return jsonify(dataset.similar_images(_db(), image_id))
+
+
 @review.post("/api/images/<int:image_id>/decision")
 def decide(image_id: int):
     """`{"action": "accept"|"reject"|"correct", "version": N, "age"?: int, "gender"?: 0|1}`."""

@@ -6,7 +6,7 @@ content hash, labels, a thumbnail, and what the curation passes found.
 
 One module per step, in the order a dataset goes through them: `importing` (files in), `flagging` (the
 per-image and dataset-wide passes), `label_check` (the out-of-fold label check's faces and flags), `listing`
-(for the command line), `decisions` and `review_queue` (the review page), `export` (the training manifest);
+(for the command line), `decisions`, `review_queue` and `similar` (the review page), `export` (the training manifest);
 `stored_images` reads an image back for any of them. Callers use the names below, from `service.dataset`.
 """
 
@@ -48,6 +48,7 @@ from service.dataset.importing import (
 from service.dataset.label_check import LabelCheckFaces, label_check_faces, store_label_check
 from service.dataset.listing import describe, flag_counts, flag_population, list_images, top_flagged
 from service.dataset.review_queue import ReviewFilters, review_facets, review_queue, thumbnail_of
+from service.dataset.similar import similar_images
 from service.dataset.stored_images import effective_labels
 
 __all__ = [
@@ -89,6 +90,7 @@ __all__ = [
     "review_image",
     "review_queue",
     "review_view",
+    "similar_images",
     "split_twins_of",
     "store_group_flags",
     "store_label_check",

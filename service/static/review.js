@@ -11,7 +11,8 @@
   const RACES = { 0: "White", 1: "Black", 2: "Asian", 3: "Indian", 4: "Other" };
   const PAGE = 120;
 
-  const state = { images: [], current: -1, selected: new Set(), matching: 0 };
+  // `similar`: "more like this" is open, and follows the reviewer from image to image until `m` closes it.
+  const state = { images: [], current: -1, selected: new Set(), matching: 0, similar: false };
   // Requests run one after another, in the order of the keys pressed: a decision always sends the version
   // that the previous one returned.
   let pending = Promise.resolve();
@@ -176,6 +177,47 @@
     if (token !== detailToken) return; // the reviewer moved on meanwhile
     replaceImage(detail);
     drawDetail(detail);
+    if (state.similar) await showSimilar(token);
+  }
+
+  // --- More like this: the nearest images by identity and by appearance, with their labels ----------------
+
+  async function toggleSimilar() {
+    if (!currentImage()) return;
+    state.similar = !state.similar;
+    if (state.similar) await showSimilar(detailToken);
+    else $("similar").hidden = true;
+  }
+
+  async function showSimilar(token) {
+    const found = await call("GET", `images/${currentImage().id}/similar`);
+    if (token !== detailToken) return;
+    $("similar-identity").replaceChildren(...neighbourItems(found.identity, (n) => `distance ${n.distance.toFixed(2)}`, "no face to compare (none found, or a young child)"));
+    $("similar-appearance").replaceChildren(...neighbourItems(found.appearance, (n) => `${n.bits} bits apart`, "not analysed yet"));
+    $("similar").hidden = false;
+  }
+
+  function neighbourItems(images, measure, none) {
+    if (!images.length) return [textItem(none)];
+    return images.map((image) => {
+      const item = document.createElement("li");
+      item.className = "neighbour";
+      item.dataset.id = image.id;
+      item.title = `${image.name} (${measure(image)})`;
+      const picture = image.has_thumbnail ? document.createElement("img") : document.createElement("span");
+      if (image.has_thumbnail) {
+        picture.src = `${api}images/${image.id}/thumbnail.jpg?v=${image.version}`;
+        picture.alt = image.name;
+      }
+      const labels = document.createElement("span");
+      labels.className = "labels";
+      const gender = image.effective_gender === null ? "?" : GENDERS[image.effective_gender] || String(image.effective_gender);
+      labels.textContent = `${ageText(image)} · ${gender} · ${image.status}`;
+      item.replaceChildren(picture, labels);
+      // In the loaded queue: a click goes to it, to decide on it there.
+      item.addEventListener("click", () => later(() => moveTo(state.images.findIndex((i) => i.id === image.id))));
+      return item;
+    });
   }
 
   function drawDetail(image) {
@@ -353,6 +395,7 @@
     g: () => later(() => currentImage() && decide("correct", { gender: toggledGender() }, false)),
     u: () => later(undo),
     x: () => later(toggleSelection),
+    m: () => later(toggleSimilar),
   };
 
   document.addEventListener("keydown", (event) => {

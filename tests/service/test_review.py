@@ -634,3 +634,61 @@ def test_success_is_not_shown_in_red_and_the_page_passes_axe(page, live_review, 
     page.wait_for_selector(".tile[data-status=rejected]")
     violations = Axe().run(page).response["violations"]
     assert [(v["id"], v["nodes"][0]["target"]) for v in violations if v["impact"] in ("serious", "critical")] == []
+
+
+# --- More like this ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def features(database, folder, ids):
+    """The features the per-image pass would store: perceptual hashes of every image's pixels, and embeddings in
+    which the hostile name's picture (a smaller copy) and CLEAN are one person; BLURRED has no face embedding."""
+    from curation.images import perceptual_hash
+
+    rng = np.random.default_rng(0)
+    strangers = {name: rng.normal(0, 0.04, 128).astype(np.float32) for name in ids}
+    strangers[CLEAN] = strangers[HOSTILE_NAME] + 0.002
+    with database.session() as session:
+        for name, image_id in ids.items():
+            image = session.get(DatasetImage, image_id)
+            image.perceptual_hash = perceptual_hash(np.asarray(Image.open(folder / name).convert("RGB")))
+            image.embedding = None if name == BLURRED else strangers[name].tobytes()
+    return ids
+
+
+def test_more_like_this_lists_the_nearest_faces_by_identity_and_by_appearance_with_their_labels(reviewer, features):
+    _, client = reviewer
+    found = client.get(f"/review/api/images/{features[HOSTILE_NAME]}/similar").get_json()
+    nearest = found["identity"][0]
+    assert nearest["id"] == features[CLEAN] and nearest["distance"] < 0.05
+    assert (nearest["effective_age"], nearest["effective_gender"], nearest["status"]) == (34, 1, "pending")
+    assert features[BLURRED] not in [n["id"] for n in found["identity"]]  # no embedding, never a neighbour
+    assert len(found["identity"]) == 4 and len(found["appearance"]) == 5
+    assert features[HOSTILE_NAME] not in [n["id"] for n in found["identity"] + found["appearance"]]
+    bits = [n["bits"] for n in found["appearance"]]
+    assert bits == sorted(bits)
+    assert client.get(f"/review/api/images/{features[BLURRED]}/similar").get_json()["identity"] == []
+
+
+def test_more_like_this_of_an_unknown_image_is_404(reviewer, features):
+    _, client = reviewer
+    response = client.get("/review/api/images/999999/similar")
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+
+
+def test_pressing_m_shows_the_faces_like_this_one_with_their_labels_and_they_follow_the_reviewer(
+    page, live_review, database, features
+):
+    _open_review(page, live_review, database)  # on the hostile name's image, the first in the queue
+    page.keyboard.press("m")
+    first = page.locator("#similar-identity .neighbour").first
+    first.wait_for()
+    assert first.get_attribute("data-id") == str(features[CLEAN])
+    assert first.text_content() == "34 · female · pending"
+    assert page.locator("#similar-appearance .neighbour").count() == 5
+    page.keyboard.press("j")  # BLURRED has no face embedding: said so, and its look-alikes are still shown
+    page.wait_for_selector("#similar-identity li:not(.neighbour)")
+    assert "no face to compare" in page.text_content("#similar-identity")
+    assert page.locator("#similar-appearance .neighbour").count() == 5
+    page.keyboard.press("m")
+    page.wait_for_selector("#similar", state="hidden")
