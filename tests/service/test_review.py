@@ -692,3 +692,17 @@ def test_pressing_m_shows_the_faces_like_this_one_with_their_labels_and_they_fol
     assert page.locator("#similar-appearance .neighbour").count() == 5
     page.keyboard.press("m")
     page.wait_for_selector("#similar", state="hidden")
+
+
+def test_more_like_this_sees_an_image_analysed_after_it_was_first_asked(reviewer, features, database):
+    from service.models import utcnow
+
+    _, client = reviewer
+    before = client.get(f"/review/api/images/{features[GRAY]}/similar").get_json()["identity"]
+    assert all(n["distance"] > 0 for n in before)
+    with database.session() as session:
+        image = session.get(DatasetImage, features[DARK])
+        image.embedding = np.frombuffer(session.get(DatasetImage, features[GRAY]).embedding, np.float32).tobytes()
+        image.analysed_at = utcnow()
+    after = client.get(f"/review/api/images/{features[GRAY]}/similar").get_json()["identity"]
+    assert after[0]["id"] == features[DARK] and after[0]["distance"] == 0
