@@ -284,7 +284,7 @@ def evaluate(
 
 def split_twins_line(data: Path) -> str:
     """How many held-out faces of `data` have a training-split twin, from the embeddings `faceage dataset flag`
-    stored (seconds for 23k faces); without them, how to get the number."""
+    stored (about 10 s for 20k adult faces on 2 busy cores); without them, how to get the number."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from aging_model.data import index_folder, split_faces

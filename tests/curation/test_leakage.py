@@ -49,3 +49,19 @@ def test_the_fix_keeps_listed_held_out_faces_in_training_and_adds_to_an_earlier_
     train, validation = split_faces(faces, 20, frozenset(overrides.read_text().split()))
     assert validation == [] and len(train) == len(faces)
     assert not is_validation(sorted(held_out)[0], 20, frozenset(overrides.read_text().split()))
+
+
+def test_twins_are_exactly_the_same_person_pairs_that_cross_the_split():
+    from curation.duplicates import same_person_pairs
+    from curation.flags import CurationThresholds
+
+    features, names = _strangers_and_twins(count=80, seed=3)
+    on_validation = lambda name: name.startswith("val_") or name.endswith("twin_of_1.jpg")  # noqa: E731
+    t = CurationThresholds()
+    pairs = same_person_pairs(features, t.same_person_ratio, t.same_person_neighbours, t.same_person_distance)
+    crossing = {
+        frozenset((names[a], names[b])) for a, b, _ in pairs if on_validation(names[a]) != on_validation(names[b])
+    }
+    twins = split_twins(features, names, on_validation)
+    assert {frozenset((tw.validation_name, tw.train_name)) for tw in twins} == crossing
+    assert len(crossing) == 2
