@@ -12,7 +12,8 @@
   const PAGE = 120;
 
   // `similar`: "more like this" is open, and follows the reviewer from image to image until `m` closes it.
-  const state = { images: [], current: -1, selected: new Set(), matching: 0, similar: false };
+  // `neighbours`: the images "more like this" showed, by id, so they can be selected and decided on too.
+  const state = { images: [], current: -1, selected: new Set(), matching: 0, similar: false, neighbours: new Map() };
   // Requests run one after another, in the order of the keys pressed: a decision always sends the version
   // that the previous one returned.
   let pending = Promise.resolve();
@@ -203,6 +204,8 @@
       const item = document.createElement("li");
       item.className = "neighbour";
       item.dataset.id = image.id;
+      item.classList.toggle("selected", state.selected.has(image.id));
+      state.neighbours.set(image.id, image);
       item.title = `${image.name} (${measure(image)})`;
       const picture = image.has_thumbnail ? document.createElement("img") : document.createElement("span");
       if (image.has_thumbnail) {
@@ -214,8 +217,8 @@
       const gender = image.effective_gender === null ? "?" : GENDERS[image.effective_gender] || String(image.effective_gender);
       labels.textContent = `${ageText(image)} · ${gender} · ${image.status}`;
       item.replaceChildren(picture, labels);
-      // In the loaded queue: a click goes to it, to decide on it there.
-      item.addEventListener("click", () => later(() => moveTo(state.images.findIndex((i) => i.id === image.id))));
+      // A click selects it, queued or not: Shift+A / Shift+R then decide on a whole run of copies at once.
+      item.addEventListener("click", () => later(() => toggleSelection(image.id)));
       return item;
     });
   }
@@ -273,6 +276,7 @@
   }
 
   function replaceImage(image) {
+    if (state.neighbours.has(image.id)) state.neighbours.set(image.id, image);
     const index = state.images.findIndex((i) => i.id === image.id);
     if (index < 0) return;
     state.images[index] = image;
@@ -300,7 +304,7 @@
   }
 
   async function decideSelection(action) {
-    const chosen = state.images.filter((image) => state.selected.has(image.id));
+    const chosen = [...state.selected].map((id) => state.images.find((i) => i.id === id) || state.neighbours.get(id)).filter(Boolean);
     if (!chosen.length) {
       say("Select images with x first.");
       return;
@@ -322,20 +326,24 @@
     await moveTo(index >= 0 ? index : state.current);
   }
 
-  function toggleSelection() {
-    const image = currentImage();
-    if (!image) return;
-    if (state.selected.has(image.id)) state.selected.delete(image.id);
-    else state.selected.add(image.id);
-    const item = tileOf(image.id);
-    item.classList.toggle("selected", state.selected.has(image.id));
-    item.setAttribute("aria-selected", String(state.selected.has(image.id)));
+  function toggleSelection(id = currentImage() && currentImage().id) {
+    if (id === undefined) return;
+    if (state.selected.has(id)) state.selected.delete(id);
+    else state.selected.add(id);
+    for (const item of selectable(id)) {
+      item.classList.toggle("selected", state.selected.has(id));
+      item.setAttribute("aria-selected", String(state.selected.has(id)));
+    }
+  }
+
+  // The image's tile in the queue and its place among the neighbours shown, where they are.
+  function selectable(id) {
+    return [tileOf(id), ...$("similar").querySelectorAll(`.neighbour[data-id="${Number(id)}"]`)].filter(Boolean);
   }
 
   function clearSelection() {
     for (const id of state.selected) {
-      const item = tileOf(id);
-      if (item) {
+      for (const item of selectable(id)) {
         item.classList.remove("selected");
         item.setAttribute("aria-selected", "false");
       }
@@ -394,7 +402,7 @@
     e: () => openAgeField(), // at once, not queued: the keys typed next must land in the field
     g: () => later(() => currentImage() && decide("correct", { gender: toggledGender() }, false)),
     u: () => later(undo),
-    x: () => later(toggleSelection),
+    x: () => later(() => toggleSelection()),
     m: () => later(toggleSimilar),
   };
 

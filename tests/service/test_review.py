@@ -694,6 +694,23 @@ def test_pressing_m_shows_the_faces_like_this_one_with_their_labels_and_they_fol
     page.wait_for_selector("#similar", state="hidden")
 
 
+def test_faces_picked_among_more_like_this_are_decided_on_with_the_selection(page, live_review, database, features):
+    _open_review(page, live_review, database)
+    page.keyboard.press("x")  # the hostile name's image, and CLEAN shown as its same person: one run of copies
+    page.keyboard.press("m")
+    page.click(f'#similar-identity .neighbour[data-id="{features[CLEAN]}"]')
+    page.wait_for_selector(f'#similar-identity .neighbour.selected[data-id="{features[CLEAN]}"]')
+    page.keyboard.press("Shift+R")
+    page.wait_for_selector(f'.tile[data-id="{features[CLEAN]}"][data-status=rejected]')
+    assert _stored(database, features[CLEAN]).status.value == "rejected"
+    assert _stored(database, features[HOSTILE_NAME]).status.value == "rejected"
+    assert "Rejected 2 image(s)" in page.text_content("#message")
+    page.wait_for_function(  # shown again with the labels the decision left
+        "document.querySelector('#similar-identity .neighbour').textContent === '34 · female · rejected'"
+    )
+    assert page.locator("#similar .neighbour.selected").count() == 0
+
+
 def test_more_like_this_sees_an_image_analysed_after_it_was_first_asked(reviewer, features, database):
     from service.models import utcnow
 
