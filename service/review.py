@@ -178,13 +178,17 @@ def decide(image_id: int):
 
 @review.post("/api/decisions")
 def decide_many():
-    """Bulk: `{"action": "accept"|"reject", "images": [{"id": N, "version": N}, ...]}`, all or none."""
+    """Bulk: `{"action": "accept"|"reject"|"correct", "images": [{"id": N, "version": N}, ...], "age"?: int,
+    "gender"?: 0|1}`, all or none (a run of copies sharing one wrong label is corrected at once)."""
     body = _json_body()
     items = body.get("images")
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise dataset.InvalidReview("send the images as a list of {id, version}")
     targets = [ReviewTarget(_image_id(item), _version(item)) for item in items]
-    return jsonify(images=dataset.decide(_db(), g.reviewer, body.get("action"), targets))
+    decided = dataset.decide(
+        _db(), g.reviewer, body.get("action"), targets, age=body.get("age"), gender=body.get("gender")
+    )
+    return jsonify(images=decided)
 
 
 @review.post("/api/undo")

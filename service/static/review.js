@@ -303,16 +303,17 @@
     else await showDetail();
   }
 
-  async function decideSelection(action) {
+  async function decideSelection(action, labels = {}) {
     const chosen = [...state.selected].map((id) => state.images.find((i) => i.id === id) || state.neighbours.get(id)).filter(Boolean);
     if (!chosen.length) {
       say("Select images with x first.");
       return;
     }
-    const data = await call("POST", "decisions", { action, images: chosen.map((i) => ({ id: i.id, version: i.version })) });
+    const data = await call("POST", "decisions", { action, ...labels, images: chosen.map((i) => ({ id: i.id, version: i.version })) });
     data.images.forEach(replaceImage);
     clearSelection();
-    say(`${action === "accept" ? "Accepted" : "Rejected"} ${data.images.length} image(s).`, true);
+    const done = { accept: "Accepted", reject: "Rejected", correct: "Corrected" }[action];
+    say(`${done} ${data.images.length} image(s).`, true);
     await refreshProgress();
     await showDetail();
   }
@@ -358,9 +359,15 @@
 
   // --- The age field -------------------------------------------------------------------------------------
 
-  function openAgeField(firstDigit) {
+  // `forSelection`: the age goes to every selected image (Shift+E), not to the one shown.
+  function openAgeField(firstDigit, forSelection = false) {
     const image = currentImage();
     if (!image) return;
+    if (forSelection && !state.selected.size) {
+      say("Select images with x first.");
+      return;
+    }
+    $("age-form").dataset.selection = forSelection ? "yes" : "";
     $("age-form").hidden = false;
     $("age-form").dataset.id = image.id; // the image the reviewer saw when opening it, even if they move on
     const input = $("age-input");
@@ -378,12 +385,14 @@
     event.preventDefault();
     const age = Number($("age-input").value);
     const imageId = Number($("age-form").dataset.id);
+    const forSelection = $("age-form").dataset.selection === "yes";
     closeAgeField();
     if (!Number.isInteger(age) || age < 0 || age > 120) {
       say("An age is a whole number from 0 to 120.");
       return;
     }
-    later(() => decide("correct", { age }, false, imageId));
+    if (forSelection) later(() => decideSelection("correct", { age }));
+    else later(() => decide("correct", { age }, false, imageId));
   });
 
   // --- Keys ----------------------------------------------------------------------------------------------
@@ -400,6 +409,7 @@
     ArrowLeft: () => later(() => moveTo(state.current - 1)),
     ArrowUp: () => later(() => moveTo(state.current - 1)),
     e: () => openAgeField(), // at once, not queued: the keys typed next must land in the field
+    E: () => openAgeField(undefined, true),
     g: () => later(() => currentImage() && decide("correct", { gender: toggledGender() }, false)),
     u: () => later(undo),
     x: () => later(() => toggleSelection()),

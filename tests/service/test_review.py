@@ -723,3 +723,39 @@ def test_more_like_this_sees_an_image_analysed_after_it_was_first_asked(reviewer
         image.analysed_at = utcnow()
     after = client.get(f"/review/api/images/{features[GRAY]}/similar").get_json()["identity"]
     assert after[0]["id"] == features[DARK] and after[0]["distance"] == 0
+
+
+def test_a_bulk_correction_gives_every_selected_image_the_age_and_undoes_as_one(reviewer, database, ids):
+    _, client = reviewer
+    chosen = [{"id": ids[CLEAN], "version": 0}, {"id": ids[MIRRORED], "version": 0}]
+    response = client.post(
+        "/review/api/decisions", json={"action": "correct", "age": 40, "images": chosen}, headers=HEADERS
+    )
+    assert response.status_code == 200, response.get_json()
+    assert [i["effective_age"] for i in response.get_json()["images"]] == [40, 40]
+    assert (
+        client.post("/review/api/decisions", json={"action": "correct", "images": chosen}, headers=HEADERS).status_code
+        == 400
+    )
+    client.post("/review/api/undo", headers=HEADERS)
+    assert (
+        _stored(database, ids[CLEAN]).corrected_age is None and _stored(database, ids[MIRRORED]).corrected_age is None
+    )
+
+
+def test_shift_e_fixes_the_age_of_faces_picked_among_more_like_this(page, live_review, database, features):
+    _open_review(page, live_review, database)
+    page.keyboard.press("x")
+    page.keyboard.press("m")
+    page.click(f'#similar-identity .neighbour[data-id="{features[CLEAN]}"]')
+    page.wait_for_selector(f'#similar-identity .neighbour.selected[data-id="{features[CLEAN]}"]')
+    page.keyboard.press("Shift+E")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("41")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "document.querySelector('#similar-identity .neighbour').textContent === '41* · female · pending'"
+    )
+    assert _stored(database, features[CLEAN]).corrected_age == 41
+    assert _stored(database, features[HOSTILE_NAME]).corrected_age == 41
+    assert "Corrected 2 image(s)" in page.text_content("#message")
