@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -67,12 +68,18 @@ def _get(url: str) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-def _upload(base: str, jpeg: bytes) -> dict:
+def _upload(base: str, jpeg: bytes, **fields: str) -> dict:
     boundary = "faceage-test-boundary"
     body = (
         (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n'
-            f"Content-Type: image/jpeg\r\n\r\n"
+            "".join(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                for name, value in fields.items()
+            )
+            + (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="a.jpg"\r\n'
+                f"Content-Type: image/jpeg\r\n\r\n"
+            )
         ).encode()
         + jpeg
         + f"\r\n--{boundary}--\r\n".encode()
@@ -110,12 +117,21 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
         status, health = _get(f"{base}/healthz")
         assert status == 200 and health["workers_ready"] == 1, health
 
+        # One job running when the worker is killed (the embedded broker never hands its message out again),
+        # one sent while no worker is there.
+        jpeg = io.BytesIO()
+        Image.fromarray(astronaut).save(jpeg, "JPEG")
+        running = _upload(base, jpeg.getvalue(), ages="40", animate="true")
+        running_url = f"{base}/api/v1/jobs/{running['id']}?token={running['token']}"
+        deadline = time.monotonic() + 60
+        while _get(running_url)[1]["status"] != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _get(running_url)[1]["status"] == "running"
+
         [worker] = _children(serve.pid)
         family = _descendants(worker)
         os.kill(worker, signal.SIGKILL)
         killed_at = time.monotonic()
-        jpeg = io.BytesIO()
-        Image.fromarray(astronaut).save(jpeg, "JPEG")
         job = _upload(base, jpeg.getvalue())
 
         seen_down = None
@@ -125,22 +141,35 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
                 seen_down, down_after_s = health, time.monotonic() - killed_at
             time.sleep(0.2)
         assert seen_down and seen_down["status"] in ("no_worker", "starting"), seen_down
-        assert seen_down["queued_jobs"] == 1 and seen_down["oldest_queued_s"] is not None
+        assert seen_down["queued_jobs"] == 2 and seen_down["oldest_queued_s"] is not None
 
+        back_at = None
         while time.monotonic() - killed_at < 240:
-            status, state = _get(f"{base}/api/v1/jobs/{job['id']}?token={job['token']}")
-            if state["status"] in ("done", "failed"):
+            if back_at is None and _get(f"{base}/healthz")[0] == 200:
+                back_at = time.monotonic()
+            states = [_get(f"{base}/api/v1/jobs/{j['id']}?token={j['token']}")[1] for j in (running, job)]
+            if all(state["status"] in ("done", "failed") for state in states):
                 break
             time.sleep(0.5)
         recovery_s = time.monotonic() - killed_at
-        assert state["status"] == "done", state
+        assert [state["status"] for state in states] == ["done", "done"], states
+        assert back_at is not None and recovery_s - (back_at - killed_at) < 60, "not done within 60 s of the worker"
+        # Each result written once: one attempt after the kill, one row per file name.
+        with sqlite3.connect(tmp_path / "data" / "faceage.sqlite") as connection:
+            names = [
+                n for (n,) in connection.execute("SELECT name FROM result_images WHERE job_id = ?", [running["id"]])
+            ]
+            [attempts] = connection.execute("SELECT attempts FROM jobs WHERE id = ?", [running["id"]]).fetchone()
+        assert names and len(names) == len(set(names)) and attempts == 2, (names, attempts)
+        assert "queued again" in log.read_text()
         assert _get(f"{base}/healthz")[0] == 200
         assert not [pid for pid in family if _alive(pid)], "the killed worker's pool or beat is still running"
         assert not _alive(worker)  # reaped
         assert "starting it again" in log.read_text()
         print(
             f"worker killed: /healthz 503 after {down_after_s:.1f} s (heartbeat 1 s), "
-            f"queued job done after {recovery_s:.1f} s"
+            f"the running and the queued job done after {recovery_s:.1f} s, "
+            f"{recovery_s - (back_at - killed_at):.1f} s after /healthz said 200 again"
         )
 
         # Then a service manager stops it: SIGTERM ends the web app, the restarted worker, its pool and beat.
