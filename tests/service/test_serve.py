@@ -95,6 +95,29 @@ def _upload(base: str, jpeg: bytes, **fields: str) -> dict:
         return json.loads(reply.read())
 
 
+def _wait_for_status(url: str, *statuses: str, within_s: float = 60) -> dict:
+    deadline = time.monotonic() + within_s
+    while (state := _get(url)[1])["status"] not in statuses and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state["status"] in statuses, state
+    return state
+
+
+def _busiest(pids: list[int], over_s: float = 0.5) -> int:
+    """The process that used the most CPU time over the next `over_s` (the pool process aging a photo)."""
+
+    def cpu(pid: int) -> int:
+        try:
+            fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    before = {pid: cpu(pid) for pid in pids}
+    time.sleep(over_s)
+    return max(pids, key=lambda pid: cpu(pid) - before[pid])
+
+
 def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_truth_and_sigterm_ends_all(
     tmp_path, astronaut
 ):
@@ -117,18 +140,29 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
         status, health = _get(f"{base}/healthz")
         assert status == 200 and health["workers_ready"] == 1, health
 
-        # One job running when the worker is killed (the embedded broker never hands its message out again),
-        # one sent while no worker is there.
         jpeg = io.BytesIO()
         Image.fromarray(astronaut).save(jpeg, "JPEG")
+        [worker] = _children(serve.pid)
+
+        # A pool process killed while it ages a photo: Celery hands its task back to the queue (acks_late,
+        # reject_on_worker_lost) and a new pool process does it.
+        pooled = _upload(base, jpeg.getvalue(), ages="40", animate="true")
+        pooled_url = f"{base}/api/v1/jobs/{pooled['id']}?token={pooled['token']}"
+        _wait_for_status(pooled_url, "running")
+        busiest = _busiest(_children(worker))
+        os.kill(busiest, signal.SIGKILL)
+        pool_killed_at = time.monotonic()
+        state = _wait_for_status(pooled_url, "done", "failed", within_s=120)
+        pool_recovery_s = time.monotonic() - pool_killed_at
+        assert state["status"] == "done" and pool_recovery_s < 60, (state, pool_recovery_s)
+        assert worker in _children(serve.pid)  # the worker itself lived on
+
+        # One job running when the worker is killed (the embedded broker never hands its message out again),
+        # one sent while no worker is there.
         running = _upload(base, jpeg.getvalue(), ages="40", animate="true")
         running_url = f"{base}/api/v1/jobs/{running['id']}?token={running['token']}"
-        deadline = time.monotonic() + 60
-        while _get(running_url)[1]["status"] != "running" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _get(running_url)[1]["status"] == "running"
+        _wait_for_status(running_url, "running")
 
-        [worker] = _children(serve.pid)
         family = _descendants(worker)
         os.kill(worker, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -156,16 +190,17 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
         assert back_at is not None and recovery_s - (back_at - killed_at) < 60, "not done within 60 s of the worker"
         # Each result written once: one attempt after the kill, one row per file name.
         with sqlite3.connect(tmp_path / "data" / "faceage.sqlite") as connection:
-            names = [
-                n for (n,) in connection.execute("SELECT name FROM result_images WHERE job_id = ?", [running["id"]])
-            ]
-            [attempts] = connection.execute("SELECT attempts FROM jobs WHERE id = ?", [running["id"]]).fetchone()
-        assert names and len(names) == len(set(names)) and attempts == 2, (names, attempts)
+            for killed in (pooled, running):
+                query = "SELECT name FROM result_images WHERE job_id = ?"
+                names = [name for (name,) in connection.execute(query, [killed["id"]])]
+                [attempts] = connection.execute("SELECT attempts FROM jobs WHERE id = ?", [killed["id"]]).fetchone()
+                assert names and len(names) == len(set(names)) and attempts == 2, (names, attempts)
         assert "queued again" in log.read_text()
         assert _get(f"{base}/healthz")[0] == 200
         assert not [pid for pid in family if _alive(pid)], "the killed worker's pool or beat is still running"
         assert not _alive(worker)  # reaped
         assert "starting it again" in log.read_text()
+        print(f"pool process killed during a job: the job done {pool_recovery_s:.1f} s after")
         print(
             f"worker killed: /healthz 503 after {down_after_s:.1f} s (heartbeat 1 s), "
             f"the running and the queued job done after {recovery_s:.1f} s, "
