@@ -33,7 +33,8 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     supervisor = None
     try:
         if not no_worker:
-            supervisor = _supervised_worker(settings, lock)
+            _hand_back_running_jobs(settings, database)  # a killed serve's worker left them running
+            supervisor = _supervised_worker(settings, lock, database)
             _wait_until_ready(database, since=supervisor.started_at)
         server = make_server(host, port, create_app(settings), threaded=True)
         click.echo(f"Faceage is running: open http://{host}:{server.server_port}/ in your browser (Ctrl+C stops it)")
@@ -75,15 +76,43 @@ def _hold_serve_lock(data_dir: Path) -> int:
     return fd
 
 
-def _supervised_worker(settings, lock: int):
-    """The worker, started again (after 1 s, then 2, 4 ... up to a minute) whenever it dies; it holds `lock` too."""
+def _supervised_worker(settings, lock: int, database):
+    """The worker, started again (after 1 s, then 2, 4 ... up to a minute) whenever it dies; it holds `lock` too.
+    The jobs it was running when it died go back to the queue at once, for the next worker to take."""
     from worker.supervisor import Supervisor
 
     def say(code, pause):
         click.echo(f"The worker stopped (exit status {code}); starting it again in {pause:.0f} s.", err=True)
+        _hand_back_running_jobs(settings, database)
 
     argv = [sys.executable, *worker_argv(settings, concurrency=_one_per_core())]
     return Supervisor(argv, on_restart=say, pass_fds=[lock]).start()
+
+
+def _hand_back_running_jobs(settings, database) -> None:
+    """Queue again every job recorded as running, when no worker of ours is running (before the first starts,
+    and once one died, its whole group ended). The embedded broker never hands out a message twice, so a job
+    its dead worker was running would otherwise wait for the stalled-job sweep (the task time limit + 60 s).
+    Only with the embedded broker: its queue is a file of this data folder, and the serve lock keeps any other
+    serve's worker off it, so a running job can only be ours. Redis redelivers by itself, and other workers may
+    be running jobs on it."""
+    from service import jobs
+    from worker.broker import embedded_database_url
+    from worker.celery_app import create_celery
+
+    if embedded_database_url(settings.broker_url) is None:
+        return
+    try:
+        job_ids = jobs.requeue_running(database)
+        if not job_ids:
+            return
+        celery = create_celery(settings)
+        for job_id in job_ids:
+            celery.send_task("worker.tasks.age_photo", args=[job_id], queue="faceage")
+    except Exception as error:  # the stalled-job sweep still finds them
+        click.echo(f"Could not hand the interrupted jobs to the worker again ({error}).", err=True)
+        return
+    click.echo(f"{len(job_ids)} job(s) interrupted by the worker's end queued again.", err=True)
 
 
 def _one_per_core(most: int = 4) -> int:

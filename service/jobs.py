@@ -390,6 +390,17 @@ def requeue(db: Database, job_id: str) -> None:
             job.status, job.stage, job.claimed_by, job.updated_at = JobStatus.queued, "queued", None, utcnow()
 
 
+def requeue_running(db: Database) -> list[str]:
+    """Hand every running job to the workers again; returns their ids. Only for a caller that knows no worker is
+    running any job: `faceage serve` before it starts its one worker, or once that worker died (a job it was
+    running is otherwise found only by the stalled-job sweep, since the embedded broker never redelivers)."""
+    with db.session() as session:
+        running = list(session.scalars(select(Job).where(Job.status == JobStatus.running)))
+        for job in running:
+            job.status, job.stage, job.claimed_by, job.updated_at = JobStatus.queued, "queued", None, utcnow()
+        return [job.id for job in running]
+
+
 def delete_expired(db: Database, now: datetime | None = None) -> int:
     """Delete every job (with its upload and results) past its retention; returns how many."""
     now = now or datetime.now(UTC)

@@ -54,8 +54,9 @@ def embedded_database_url(broker_url: str) -> str | None:
 def delete_consumed_messages(broker_url: str, older_than: timedelta, now: datetime | None = None) -> int:
     """Delete the embedded broker's messages handed out more than `older_than` ago; returns how many.
 
-    A message handed out is never handed out again by this transport (lost work is found by the stalled-job
-    sweep instead), so its row only takes space. Other brokers delete what is acknowledged themselves: 0.
+    A message handed out is never handed out again by this transport (`faceage serve` queues again the jobs of a
+    worker that died, and the stalled-job sweep finds any other lost work), so its row only takes space. Other
+    brokers delete what is acknowledged themselves: 0.
     """
     url = embedded_database_url(broker_url)
     if url is None:

@@ -117,7 +117,7 @@ def _kill_group(pgid: int) -> None:
 def end_with_supervisor(poll_s: float = 1.0) -> threading.Thread | None:
     """In a supervised worker: a thread that ends the worker's whole group (pool, beat) once the supervisor named
     in FACEAGE_SUPERVISOR_PID is no longer its parent, i.e. was killed outright. A job it was running is then
-    lost as with `kill -9` of the worker, and handed out again by the stalled-job sweep. Does nothing (None)
+    queued again by the next `faceage serve` when it starts (or by the stalled-job sweep). Does nothing (None)
     when not supervised, or when not leading its own process group (it would end processes not its own)."""
     supervisor = int(os.environ.get(SUPERVISOR_PID) or 0)
     if not supervisor or os.getpgrp() != os.getpid():

@@ -100,3 +100,30 @@ def test_the_web_app_does_not_load_pytorch():
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_serve_queues_again_the_jobs_its_dead_worker_was_running_and_no_others(db, settings, astronaut_jpeg):
+    """The embedded broker never hands a message out twice: `faceage serve` sends the running jobs again itself
+    once its worker is gone (tests/service/test_serve.py kills a real one)."""
+    import sqlalchemy as sa
+
+    from faceage_cli.serving import _hand_back_running_jobs
+
+    accepted = [jobs.accept_photo(db, settings, astronaut_jpeg, [40.0], "auto").job_id for _ in range(4)]
+    running, queued, done = accepted[:2], accepted[2], accepted[3]
+    for job_id in [*running, done]:
+        jobs.start_attempt(db, job_id, "task-of-the-dead-worker")
+    jobs.store_results(db, done, {}, [])
+
+    _hand_back_running_jobs(settings, db)
+
+    states = {job_id: jobs.get_job(db, job_id) for job_id in accepted}
+    assert [states[j].status.value for j in accepted] == ["queued", "queued", "queued", "done"]
+    assert all(states[j].claimed_by is None and states[j].attempts == 1 for j in running)
+    broker = sa.create_engine(f"sqlite:///{settings.data_dir}/broker.sqlite")
+    with broker.connect() as connection:
+        sent = [row[0] for row in connection.execute(sa.text("SELECT payload FROM kombu_message"))]
+    broker.dispose()
+    assert len(sent) == 2 and all(any(j in payload for payload in sent) for j in running)
+    _hand_back_running_jobs(settings, db)  # nothing is running any more: nothing is sent twice
+    assert jobs.get_job(db, queued).status.value == "queued"
