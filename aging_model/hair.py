@@ -40,6 +40,7 @@ _YOUNG_BROWN = np.array([62.0, 46.0, 36.0], np.float32)  # a dark brown, for gre
 _TEXTURE_CONTRAST = 1.4  # strands keep (and, turned light, gain) their contrast against the local mean
 _MIN_HAIR_SEED_SHARE = 0.3  # below: the seed region is mostly skin or background, no hair to recolour
 _OUTLIER_DISTANCE = 4.0  # standard deviations from the hair's colour beyond which a pixel is something else
+_FLAT_SPREAD = 1.5  # Lab L units of local spread at the work size below which an area is flat, not hair
 _SEPARABLE_DISTANCE = 18.0  # Lab units between the hair's and the background's mean colours
 
 
@@ -184,6 +185,7 @@ def _hair_probability(region: np.ndarray, inside: np.ndarray, work_box) -> tuple
     probability *= _head_prior(region.shape[:2], work_box, reach) * (inside > 0)
     probability = cv2.GaussianBlur(probability.astype(np.float32), (0, 0), 1.0)
     probability = np.clip((probability - 0.3) / 0.4, 0.0, 1.0) * _connected_to_seeds(probability, work_box)
+    probability *= _textured(lab[..., 0])
     core = probability * _head_prior(region.shape[:2], work_box, 1.02)
     probability = np.ascontiguousarray(np.stack([probability, core], axis=2).astype(np.float32))
     own_grey = _greyness(hair.mean)
@@ -203,6 +205,15 @@ def _connected_to_seeds(probability: np.ndarray, work_box) -> np.ndarray:
     kept = np.isin(labels, np.unique(labels[(seeds > 0) & (likely > 0)])) & (likely > 0)
     grown = cv2.dilate(kept.astype(np.uint8), np.ones((5, 5), np.uint8))
     return cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 1.5)
+
+
+def _textured(lightness: np.ndarray) -> np.ndarray:
+    """1 where the lightness has hair's strand texture, fading to 0 over flat areas: a flat dark wall or a
+    shadowed corner beside dark hair shares its colour, not its strands, and would turn into a white blotch."""
+    mean = cv2.GaussianBlur(lightness, (0, 0), 2.0)
+    spread = np.sqrt(np.maximum(cv2.GaussianBlur(lightness * lightness, (0, 0), 2.0) - mean * mean, 0.0))
+    smooth = cv2.GaussianBlur(spread, (0, 0), 4.0)
+    return np.clip((smooth - _FLAT_SPREAD) / _FLAT_SPREAD, 0.0, 1.0)
 
 
 def _head_prior(shape, work_box, reach: float) -> np.ndarray:
