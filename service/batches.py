@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from sqlalchemy import select
@@ -207,14 +207,7 @@ def delete_batch(db: Database, batch_id: str) -> bool:
 
 def delete_expired(db: Database, now: datetime | None = None) -> int:
     """Delete every batch past its retention, with its jobs (as `delete_batch`); returns how many batches."""
-    now = now or datetime.now(UTC)
-    with db.session() as session:
-        expired = list(session.scalars(select(Batch).where(Batch.expires_at <= now)))
-        for batch in expired:
-            session.delete(batch)
-    if expired:
-        db.reclaim()
-    return len(expired)
+    return jobs.delete_expired_rows(db, Batch, now)
 
 
 def batch_jobs(db: Database, batch_id: str) -> list[Job]:

@@ -403,11 +403,16 @@ def requeue_running(db: Database) -> list[str]:
 
 def delete_expired(db: Database, now: datetime | None = None) -> int:
     """Delete every job (with its upload and results) past its retention; returns how many."""
+    return delete_expired_rows(db, Job, now)
+
+
+def delete_expired_rows(db: Database, model, now: datetime | None = None) -> int:
+    """Delete every row of `model` (a Job or a Batch, with what it owns) past its `expires_at`; returns how many."""
     now = now or datetime.now(UTC)
     with db.session() as session:
-        expired = list(session.scalars(select(Job).where(Job.expires_at <= now)))
-        for job in expired:
-            session.delete(job)
+        expired = list(session.scalars(select(model).where(model.expires_at <= now)))
+        for row in expired:
+            session.delete(row)
     if expired:
         db.reclaim()
     return len(expired)
