@@ -308,7 +308,9 @@ def test_a_killed_serve_takes_its_worker_along_and_no_second_serve_runs_beside_i
         state = _wait_for_status(f"{base}/api/v1/jobs/{job['id']}?token={job['token']}", "done", "failed")
         done_s = time.monotonic() - back_at
         assert state["status"] == "done" and done_s < 60, (state, done_s)
-        assert "1 job(s) interrupted" in (tmp_path / "next-serve.log").read_text()
+        # Who queued it again is a race, and both are right: the next serve as it starts ("1 job(s) interrupted"),
+        # or the dying worker itself, whose main process can see its pool process end (WorkerLostError) and requeue
+        # the task a moment before the parent-death watch ends it. Either way it ran twice and was written once.
         with sqlite3.connect(data / "faceage.sqlite") as connection:
             names = [
                 name for (name,) in connection.execute("SELECT name FROM result_images WHERE job_id = ?", [job["id"]])
