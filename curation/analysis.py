@@ -36,19 +36,19 @@ class CurationModels:
 
     detector: object  # preprocessing.detection.FaceDetector
     estimator: object  # aging_model.estimator.AgeGenderEstimator
-    embedder: object  # aging_model.identity.FaceEmbedder
+    embedder: object  # curation.embedder.TorchFaceEmbedder (or aging_model.identity.FaceEmbedder: same embeddings)
     estimator_mae: float = DEFAULT_ESTIMATOR_MAE
 
     @classmethod
     def load(cls, estimator_path: str | Path | None = None, device: str = "cpu") -> CurationModels:
         """The shipped (or given) estimator; see the module docstring for why a fold-trained one is better."""
         from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
-        from aging_model.identity import FaceEmbedder
+        from curation.embedder import TorchFaceEmbedder
         from preprocessing.detection import FaceDetector
 
         estimator = AgeGenderEstimator.load(Path(estimator_path or DEFAULT_ESTIMATOR_PATH), device=device)
         mae = estimator.card.get("metrics", {}).get("val_age_mae", DEFAULT_ESTIMATOR_MAE)
-        return cls(FaceDetector(device=str(estimator.device)), estimator, FaceEmbedder(), float(mae))
+        return cls(FaceDetector(device=str(estimator.device)), estimator, TorchFaceEmbedder(), float(mae))
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,8 @@ def analyse_images(
     with_face = [i for i, face in enumerate(faces) if face is not None]
     chips = np.stack([faces[i].chip for i in with_face]) if with_face else np.zeros((0, 1, 1, 3), np.uint8)
     estimate = models.estimator.estimate(chips)
-    # dlib's embedding is four fifths of the time per face, and it cannot tell young children apart (the
-    # same_person pass leaves them out), so children read as such are not embedded at all.
+    # dlib's embedding cannot tell young children apart (the same_person pass leaves them out), so children
+    # read as such are not embedded at all; it was four fifths of the time per face before it ran in PyTorch.
     adults = np.flatnonzero(estimate.ages >= thresholds.same_person_min_age)
     embeddings = dict(zip(adults.tolist(), models.embedder.embed_aligned(chips[adults])))
     results = []
