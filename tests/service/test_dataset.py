@@ -438,6 +438,17 @@ def test_a_sample_of_utkface_imports_and_flags_without_surprises(utkface_dir, da
     assert len(no_face) <= len(rows) // 4
 
 
+def test_local_flagging_in_several_processes_flags_as_one_process_does(cli, folder):
+    import json
+
+    assert cli("dataset", "import", str(folder)).exit_code == 0
+    flagged = cli("dataset", "flag", "--local", "--jobs", "2", "--chunk-size", "2")
+    assert flagged.exit_code == 0, flagged.output
+    assert "5 image(s) analysed" in flagged.output and "1 exact_duplicate" in flagged.output
+    rows = json.loads(cli("dataset", "list", "--flag", "no_face", "--json").stdout)
+    assert [Path(r["path"]).name for r in rows] == ["30_0_0_20170101000000005.jpg.chip.jpg"]
+
+
 def test_a_flag_can_be_replaced_by_a_new_one_of_the_same_name(database, folder):
     """A later pass re-raising a flag (the label check after the first reading) swaps the row, no clash."""
     from curation.flags import flag
