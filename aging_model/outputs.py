@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aging_model import animation
 from aging_model.age_groups import GROUP_LABELS
+from aging_model.media import animation
+from aging_model.media.sheets import age_strip
 from aging_model.pipeline import PhotoResult
-from aging_model.sheets import age_strip
 
 
 @dataclass(frozen=True)

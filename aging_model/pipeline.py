@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from aging_model.age_groups import GROUP_CENTRES, age_to_group
-from aging_model.estimator import AgeGenderEstimator
+from aging_model.caae.inference import AgingModel
+from aging_model.estimator.age_gender import AgeGenderEstimator
 from aging_model.hair import HairRecolour
-from aging_model.inference import AgingModel
-from aging_model.prototype_aging import AGING_PADDING, PrototypeAger
+from aging_model.prototypes.aging import AGING_PADDING, PrototypeAger
 from preprocessing.alignment import align_face, padding_pixels
 from preprocessing.compositing import RENDERING_WEIGHT, FacePatch, paste_faces, transfer_aging
 from preprocessing.detection import DetectedFace, FaceDetector

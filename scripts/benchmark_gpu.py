@@ -55,9 +55,9 @@ def prototype_rate(faces: int, runs: int) -> float:
     from PIL import Image
     from skimage import data
 
-    from aging_model.inference import AgingModel
+    from aging_model.caae.inference import AgingModel
     from aging_model.pipeline import AgingPipeline
-    from aging_model.prototype_aging import AGING_PADDING
+    from aging_model.prototypes.aging import AGING_PADDING
     from preprocessing.alignment import padding_pixels
 
     pipeline = AgingPipeline(AgingModel.load(device="cpu"))
@@ -105,8 +105,8 @@ def main() -> None:
 
     import torch
 
-    from aging_model.estimator import AgeGenderEstimator
-    from aging_model.inference import AgingModel
+    from aging_model.caae.inference import AgingModel
+    from aging_model.estimator.age_gender import AgeGenderEstimator
 
     model = AgingModel.load(device=args.device)
     estimator = AgeGenderEstimator.load(device=str(model.device))

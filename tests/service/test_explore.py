@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aging_model.latent import sample_codes
+from aging_model.explore.latent import sample_codes
 from service.app import create_app
 from service.config import Settings
 
@@ -133,7 +133,7 @@ def test_directions_are_named_and_steering_moves_the_code_along_one(client):
 
 
 def test_an_uploaded_photo_comes_back_as_its_faces_code(client, astronaut_jpeg):
-    from aging_model.explorer import FaceExplorer
+    from aging_model.explore.explorer import FaceExplorer
     from preprocessing.alignment import align_face
     from preprocessing.loading import load_photo
     from service.jobs import normalise_photo
