@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from aging_model.renderers import RENDERER_NAMES
 from faceage_cli.common import EXIT_PHOTO_FAILED, fail, parse_ages
 
 
@@ -59,7 +60,7 @@ from faceage_cli.common import EXIT_PHOTO_FAILED, fail, parse_ages
 )
 @click.option(
     "--renderer",
-    type=click.Choice(["prototypes", "caae"]),
+    type=click.Choice(RENDERER_NAMES),
     default="prototypes",
     show_default=True,
     help="prototypes: the photo's own face changed by the age prototypes (shape, skin, colour); "

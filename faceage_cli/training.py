@@ -10,6 +10,7 @@ from click.core import ParameterSource
 
 from aging_model.caae.config import ModelConfig, TrainConfig
 from aging_model.caae.presets import PRESETS
+from aging_model.renderers import RENDERER_NAMES
 from faceage_cli.aging import load_model
 from faceage_cli.common import fail
 
@@ -209,7 +210,8 @@ def train_estimator(data, manifest, out_dir, epochs, limit, device) -> None:
 @click.option(
     "--renderer",
     default=None,
-    help="The renderer the judges measure (one of the pipeline's); the pipeline's default when left out.",
+    type=click.Choice(RENDERER_NAMES),
+    help="The renderer the judges measure; the pipeline's default when left out.",
 )
 @click.option(
     "--cache-dir",

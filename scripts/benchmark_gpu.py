@@ -68,7 +68,7 @@ def prototype_rate(faces: int, runs: int) -> float:
 
     def work():
         for _ in range(faces):
-            pipeline.ager.age(face.padded_detail, landmarks, 35.0, 0.9, TEN_AGES, padding=AGING_PADDING)
+            pipeline.renderer.ager.age(face.padded_detail, landmarks, 35.0, 0.9, TEN_AGES, padding=AGING_PADDING)
 
     return faces / _median_seconds(work, runs, lambda: None)
 

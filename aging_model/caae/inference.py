@@ -8,22 +8,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aging_model import WEIGHTS_DIR
 from aging_model.age_groups import age_condition
 from aging_model.caae.config import ModelConfig
 from aging_model.caae.networks import Encoder, Generator
+from aging_model.devices import pick_device
+from aging_model.shipped import WEIGHTS_DIR
 from aging_model.weights_io import load_weights, save_weights
 
 DEFAULT_MODEL_PATH = WEIGHTS_DIR / "caae-default.safetensors"
 GENDERS = ("male", "female")
 _METADATA_KEY = "faceage"
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    """CUDA when present (or asked for), else the CPU."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
 
 
 def save_serving_weights(path: Path, encoder: Encoder, generator: Generator, config: ModelConfig, card: dict) -> None:

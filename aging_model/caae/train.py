@@ -24,7 +24,7 @@ from tqdm import tqdm
 from aging_model.age_groups import GROUP_LABELS, N_AGE_GROUPS, age_to_group
 from aging_model.caae import losses
 from aging_model.caae.config import TrainConfig
-from aging_model.caae.inference import pick_device, save_serving_weights
+from aging_model.caae.inference import save_serving_weights
 from aging_model.caae.networks import (
     AgeCritic,
     Encoder,
@@ -34,6 +34,7 @@ from aging_model.caae.networks import (
     assert_shape,
 )
 from aging_model.data import FaceTensors, load_aligned_split
+from aging_model.devices import pick_device
 from aging_model.media.sheets import face_grid, plot_losses
 
 log = logging.getLogger(__name__)

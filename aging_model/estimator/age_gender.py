@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from aging_model import WEIGHTS_DIR
+from aging_model.shipped import WEIGHTS_DIR
 from aging_model.weights_io import load_weights, save_weights
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class AgeGenderEstimator:
 
     @classmethod
     def load(cls, path: Path = DEFAULT_ESTIMATOR_PATH, device: str = "auto") -> AgeGenderEstimator:
-        from aging_model.caae.inference import pick_device
+        from aging_model.devices import pick_device
 
         tensors, info = load_weights(path, _METADATA_KEY, "age and gender estimator")
         config = EstimatorConfig(**info["model"])
@@ -205,8 +205,8 @@ def _validate(net: AgeGenderNet, val, device, batch_size: int = 256) -> dict[str
 
 def train_estimator(config: EstimatorTrainConfig) -> tuple[Path, dict]:
     """Train on the fixed training split, measure on the validation split; returns (weights, metrics)."""
-    from aging_model.caae.inference import pick_device
     from aging_model.data import load_aligned_split
+    from aging_model.devices import pick_device
     from aging_model.media.sheets import plot_losses
 
     out = Path(config.out)

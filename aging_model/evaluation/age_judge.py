@@ -21,8 +21,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from aging_model import WEIGHTS_DIR
 from aging_model.age_groups import GROUP_LABELS, N_AGE_GROUPS, age_to_group
+from aging_model.shipped import WEIGHTS_DIR
 from aging_model.weights_io import load_weights, save_weights
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aging_model import WEIGHTS_DIR
 from aging_model.explore.face_measures import MEASURES, Measure
+from aging_model.shipped import WEIGHTS_DIR
 
 log = logging.getLogger(__name__)
 

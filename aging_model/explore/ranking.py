@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aging_model import WEIGHTS_DIR
+from aging_model.shipped import WEIGHTS_DIR
 
 DEFAULT_REALISM_PATH = WEIGHTS_DIR / "face-realism.json"
 AGE_TOLERANCE_YEARS = 10.0

@@ -79,14 +79,17 @@ def faces_to_morph(pipeline, photo_a, photo_b, age: float, gender: str = "auto")
     return faces[0], faces[1]
 
 
-def morph_outputs(a: MorphFace, b: MorphFace, age: float, frames: int = MORPH_FRAMES) -> dict[str, bytes]:
-    """morph.mp4, morph.gif and morph-strip.jpg of `a` becoming `b` at `age`."""
+def morph_outputs(
+    a: MorphFace, b: MorphFace, age: float, frames: int = MORPH_FRAMES, sequence: list[np.ndarray] | None = None
+) -> dict[str, bytes]:
+    """morph.mp4, morph.gif and morph-strip.jpg of `a` becoming `b` at `age` (from `sequence`, its frames,
+    when they are made already)."""
     import io
 
     from aging_model.media import animation
     from aging_model.media.sheets import age_strip
 
-    sequence = morph_frames(a, b, frames)
+    sequence = sequence or morph_frames(a, b, frames)
     last = len(sequence) - 1
     captions = [f"age {age:g}: {round(100 * i / last)} % B" for i in range(len(sequence))]
     captioned = [animation.captioned(frame, caption) for frame, caption in zip(sequence, captions)]

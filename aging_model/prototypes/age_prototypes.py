@@ -27,8 +27,8 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from tqdm import tqdm
 
-from aging_model import WEIGHTS_DIR
 from aging_model.age_groups import N_AGE_GROUPS, age_condition
+from aging_model.shipped import WEIGHTS_DIR
 from preprocessing.warping import warp_points
 
 DEFAULT_PROTOTYPES_PATH = WEIGHTS_DIR / "age-prototypes.safetensors"

@@ -31,13 +31,13 @@ from aging_model.prototypes.age_prototypes import (
     AgePrototypes,
     detail_bands,
 )
+from aging_model.prototypes.face_regions import brows_mask, lips_mask, lower_face_mask, skin_likelihood, skin_mask
 from preprocessing.alignment import padding_pixels
-from preprocessing.landmarks import BROWS, JAW, LEFT_EYE, MOUTH, RIGHT_EYE
+from preprocessing.landmarks import LEFT_EYE, RIGHT_EYE
 from preprocessing.warping import border_anchors, sampling_map, warp_points
 
 _ENERGY_FLOOR = 1.0  # grey levels; keeps the ratio of two nearly flat regions near 1
 _COARSE_FLOOR = 16.0
-_SKIN_FEATHER = 0.035  # of the side
 # Faces fill their crop to its edges; the frame that holds the map into the prototypes' frame lies this far
 # (a share of the side) outside, so a cheek near the edge does not fold the map. The shape warp itself is
 # pinned at the crop's edge: pinned further out, the crop's edge would move and show pixels from beyond it.
@@ -65,7 +65,6 @@ _LOWER_FACE_PULL = 0.9
 _LOWER_FACE_FINE_GAIN = 0.2
 _NATURAL_LIPS = np.array([1.02, 0.82, 0.84], np.float32)  # of the skin's own colour (UTKFace children's lips)
 _LIPS_PULL = 0.6  # of the shaving zone's pull
-_BEARD_REACH = 0.05  # of the side, below the jaw line
 # A child's face against its skull (see _head_growth): aged to an adult it grows by this share away from the
 # crown, which lies _CROWN_ABOVE of the chip's side above its top.
 _FACE_GROWTH_ADULT = 0.1
@@ -117,10 +116,10 @@ class PrototypeAger:
         self.prototypes = prototypes
         self.older = older
         self.younger = younger
-        self._skin = _skin_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
-        self._lower_face = _lower_face_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
-        self._lips = _lips_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
-        self._brows = _brows_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._skin = skin_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._lower_face = lower_face_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._lips = lips_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._brows = brows_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._bands = _decompose(prototypes, self._skin)
         small_skin = cv2.resize(self._skin, (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
         self._skin_weights = (small_skin / small_skin.sum())[..., None].astype(np.float32)
@@ -416,87 +415,6 @@ def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
 def _rescaled_map(to_reference: tuple[np.ndarray, np.ndarray], factor: float) -> tuple[np.ndarray, np.ndarray]:
     """A sampling map into the reference frame, for the same frame stored `factor` times as large."""
     return tuple(np.ascontiguousarray((m + 0.5) * factor - 0.5) for m in to_reference)
-
-
-def _skin_mask(shape: np.ndarray, size: int) -> np.ndarray:
-    """1 over the skin from the jaw to the upper forehead, feathered; 0 over hair and background, and over
-    the eyes and the lips, which keep their own colour and detail."""
-    jaw, brows = shape[JAW], shape[BROWS]
-    face_height = jaw[:, 1].max() - brows[:, 1].mean()
-    forehead = brows.copy()
-    forehead[:, 1] -= 0.35 * face_height  # the forehead above the brows, below most hairlines
-    outline = np.concatenate([jaw, forehead[::-1]]).astype(np.int32)
-    mask = np.zeros((size, size), np.float32)
-    cv2.fillPoly(mask, [cv2.convexHull(outline)], 1.0)
-    for part in (LEFT_EYE, RIGHT_EYE, MOUTH):
-        points = shape[part]
-        centre = points.mean(axis=0)
-        enlarged = centre + 1.3 * (points - centre)  # lashes and lids around the outline
-        cv2.fillPoly(mask, [cv2.convexHull(enlarged.astype(np.int32))], 0.0)
-    return cv2.GaussianBlur(mask, (0, 0), _SKIN_FEATHER * size)
-
-
-def _lower_face_mask(shape: np.ndarray, size: int) -> np.ndarray:
-    """(size, size, 2): 1 from just under the nose to the chin and along the jaw (where beards, moustaches and
-    stubble grow), feathered, 0 over the lips; and the same reaching on under the jaw line."""
-    jaw = shape[JAW]
-    nose_bottom = shape[31:36]
-    nose_bottom = nose_bottom[::-1] - np.array([0.0, 0.01 * size])
-    outline = np.concatenate([jaw[2:15], nose_bottom]).astype(np.int32)
-    mask = np.zeros((size, size), np.float32)
-    cv2.fillPoly(mask, [cv2.convexHull(outline)], 1.0)
-    # Beards and stubble go on under the jaw line: a young chin rises, and what was below it must not show.
-    reach = max(1, round(_BEARD_REACH * size))
-    reaching = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1)))
-    lips = shape[MOUTH]
-    centre = lips.mean(axis=0)
-    lips = cv2.convexHull((centre + 1.05 * (lips - centre)).astype(np.int32))
-    masks = []
-    for zone in (mask, reaching):
-        cv2.fillPoly(zone, [lips], 0.0)
-        masks.append(cv2.GaussianBlur(zone, (0, 0), _SKIN_FEATHER * size))
-    return np.ascontiguousarray(np.stack(masks, axis=2))
-
-
-def _brows_mask(shape: np.ndarray, size: int) -> np.ndarray:
-    """1 over each brow (its five points, widened above and below by a share of the side), feathered."""
-    mask = np.zeros((size, size), np.float32)
-    for brow in (shape[17:22], shape[22:27]):
-        above, below = np.array([0.0, -0.02 * size]), np.array([0.0, 0.025 * size])
-        band = np.concatenate([brow + above, brow[::-1] + below])
-        cv2.fillPoly(mask, [band.astype(np.int32)], 1.0)
-    return cv2.GaussianBlur(mask, (0, 0), 0.01 * size)
-
-
-def _lips_mask(shape: np.ndarray, size: int) -> np.ndarray:
-    """1 over the lips (the outer outline less the mouth's opening, where teeth show), feathered a little."""
-    mask = np.zeros((size, size), np.float32)
-    cv2.fillPoly(mask, [cv2.convexHull(shape[MOUTH].astype(np.int32))], 1.0)
-    cv2.fillPoly(mask, [shape[60:68].astype(np.int32)], 0.0)
-    return cv2.GaussianBlur(mask, (0, 0), 0.006 * size)
-
-
-def skin_likelihood(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """(D, D, 1) in [0, 1]: how much each pixel looks like this face's own skin (its chroma and brightness
-    near the cheeks' and forehead's). Hair over the forehead, glasses, a hand or the background that the
-    prototypes' mask covers on this face keep their pixels: the prototypes' colour change is a skin change."""
-    size = crop.shape[0]
-    ycrcb = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb).astype(np.float32)
-    radius = max(2, round(0.05 * size))
-    brow_middle = landmarks[21:23].mean(axis=0)
-    forehead = brow_middle + 0.35 * (brow_middle - landmarks[33])
-    centres = [landmarks[[1, 2, 3, 31, 48]].mean(axis=0), landmarks[[13, 14, 15, 35, 54]].mean(axis=0), forehead]
-    sample = np.zeros((size, size), np.uint8)
-    for centre in centres:
-        cv2.circle(sample, (int(centre[0]), int(centre[1])), radius, 1, -1)
-    pixels = ycrcb[sample > 0]
-    if len(pixels) < 10:
-        return np.ones((size, size, 1), np.float32)
-    median = np.median(pixels, axis=0)
-    spread = np.maximum(1.4826 * np.median(np.abs(pixels - median), axis=0), [24.0, 5.0, 5.0])
-    distance = ((ycrcb - median) / (2.5 * spread)) ** 2
-    likelihood = np.exp(-0.5 * distance.sum(axis=2))
-    return cv2.GaussianBlur(likelihood.astype(np.float32), (0, 0), 0.01 * size)[..., None]
 
 
 def _remap(maps: np.ndarray, to_reference: tuple[np.ndarray, np.ndarray], outside: float | None = None) -> np.ndarray:

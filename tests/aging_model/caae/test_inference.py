@@ -72,7 +72,7 @@ def test_the_default_model_visibly_changes_age_across_the_ten_groups(astronaut, 
     rendered at the ten groups: older and older across the adult groups, and far younger at 0-5 than at 71+."""
     from aging_model.age_groups import GROUP_CENTRES
     from aging_model.estimator.age_gender import AgeGenderEstimator
-    from aging_model.evaluation.held_out import spearman
+    from aging_model.evaluation.metrics import spearman
     from preprocessing.alignment import align_face
 
     model = AgingModel.load(DEFAULT_MODEL_PATH, device="cpu")

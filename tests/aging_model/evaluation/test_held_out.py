@@ -8,15 +8,12 @@ import torch
 
 from aging_model.age_groups import GROUP_CENTRES
 from aging_model.caae.config import ModelConfig
-from aging_model.evaluation.held_out import (
-    DETAIL_SIZE,
+from aging_model.evaluation.held_out import DETAIL_SIZE, evaluate, group_mean_faces, load_held_out
+from aging_model.evaluation.metrics import (
     age_metrics,
     detail_ratio,
-    evaluate,
     frechet_distance,
-    group_mean_faces,
     identity_metrics,
-    load_held_out,
     served_goals,
     spearman,
 )

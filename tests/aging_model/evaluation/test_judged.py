@@ -17,11 +17,9 @@ from aging_model.evaluation.judged import (
     ChipPhoto,
     choose_faces,
     evaluate_judges,
-    matched_real_faces,
     render_as_served,
-    sheet_order,
-    stratified_choice,
 )
+from aging_model.evaluation.judged_sampling import matched_real_faces, sheet_order, stratified_choice
 from aging_model.prototypes.aging import AGING_PADDING
 from preprocessing.alignment import align_face
 

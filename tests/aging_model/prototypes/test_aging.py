@@ -12,8 +12,8 @@ from aging_model.prototypes.aging import (
     YOUNGER_STRENGTH,
     AgingStrength,
     PrototypeAger,
-    skin_likelihood,
 )
+from aging_model.prototypes.face_regions import skin_likelihood
 
 OWN_AGE, FEMALE = 34.0, 1.0
 TARGETS = (34.0, 80.0, 3.0, 60.0)
