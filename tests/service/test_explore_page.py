@@ -230,3 +230,34 @@ def test_the_explore_page_in_use_has_no_serious_accessibility_violation(sized_pa
     page.click("#samples li:nth-child(2) button")
     page.get_by_role("status").filter(has_text="Showing face #2").wait_for()
     assert serious_violations(page) == []
+
+
+def test_steering_keeps_the_face_in_sight_or_a_small_copy_of_it_that_leads_back(sized_page, explore_server):
+    """On a desktop the face stays beside the sliders as they scroll; on a phone, where it is above them, a small
+    copy of it shows in a corner while it is out of sight."""
+    page = sized_page
+    phone = page.viewport_size["width"] < 640
+    page.goto(f"{explore_server}/explore?code={CODE}&age=40&gender=female")
+    _shown_face(page, CODE)
+    page.wait_for_selector(".direction input", timeout=60_000)
+    assert page.is_hidden("#mini-face")
+    last = page.locator(".direction:last-child input")
+    page.evaluate("document.querySelector('.direction:last-child').scrollIntoView({block: 'end'})")
+    assert _in_view(page, "#face") != phone
+    last.fill("2")
+    last.dispatch_event("change")
+    page.wait_for_function(f"document.getElementById('code').value !== '{CODE}'", timeout=60_000)
+    shown = _shown_face(page, page.input_value("#code"))
+    if not phone:
+        assert _in_view(page, "#face") and page.is_hidden("#mini-face")
+        return
+    page.wait_for_function(
+        "url => { const m = document.getElementById('mini-face'); "
+        "return !m.hidden && m.querySelector('img').src === url; }",
+        arg=shown,
+        timeout=10_000,
+    )
+    assert _in_view(page, "#mini-face")
+    page.get_by_role("button", name="Back to the face").click()
+    _wait_in_view(page, "#face")
+    page.wait_for_selector("#mini-face", state="hidden")
