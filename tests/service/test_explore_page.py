@@ -160,7 +160,7 @@ def test_best_of_n_shows_a_rank_and_readable_reasons_not_a_score_of_0_00(sized_p
     _shown_face(page, CODE)
     _draw(page, 4)
     captions = page.locator("#samples small").all_text_contents()
-    pattern = re.compile(r"#(\d) of 4 looks (\d+), (\d+) % male, face-like (\d+) %")
+    pattern = re.compile(r"#(\d) of 4 looks (\d+), (\d+)\s%\smale, face-like (\d+)\s%")
     matches = [pattern.fullmatch(caption) for caption in captions]
     assert all(matches), captions
     assert [int(m.group(1)) for m in matches] == [1, 2, 3, 4]
