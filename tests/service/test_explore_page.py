@@ -261,3 +261,19 @@ def test_steering_keeps_the_face_in_sight_or_a_small_copy_of_it_that_leads_back(
     page.get_by_role("button", name="Back to the face").click()
     _wait_in_view(page, "#face")
     page.wait_for_selector("#mini-face", state="hidden")
+
+
+def test_copy_works_where_the_clipboard_api_is_missing(browser, explore_server):
+    """Over plain http (not localhost) a browser has no navigator.clipboard: the code is copied the older way."""
+    context = browser.new_context(viewport=PHONE, permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.add_init_script("Object.defineProperty(Navigator.prototype, 'clipboard', {get: () => undefined})")
+    page.goto(f"{explore_server}/explore?code={CODE}&age=40&gender=female")
+    _shown_face(page, CODE)
+    assert page.evaluate("navigator.clipboard") is None
+    page.get_by_role("button", name="Copy code").click()
+    page.get_by_role("status").filter(has_text="Code copied.").wait_for()
+    reader = context.new_page()  # without the init script: it can read the clipboard back
+    reader.goto(f"{explore_server}/explore?code={CODE}")
+    assert reader.evaluate("navigator.clipboard.readText()") == CODE
+    context.close()
