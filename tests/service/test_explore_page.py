@@ -121,6 +121,8 @@ def test_a_face_chosen_from_best_of_n_is_brought_into_view_and_said_in_words(siz
     _draw(page, 4)
     page.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")  # down at the drawn faces
     assert not _in_view(page, "#face")
+    # A live region is read out when it changes only if it is already there: not hidden while it is empty.
+    assert page.eval_on_selector("#face-status", "e => getComputedStyle(e).display") != "none"
     third = page.locator("#samples li:nth-child(3) button")
     third.click()
     _shown_face(page, third.get_attribute("data-code"))
