@@ -1,6 +1,6 @@
 """The explorer: a page (/explore) and its API (/api/v1/explore/...) over the generator's latent space.
 
-A face is a code (50 hex digits, `aging_model.latent`) rendered at an age and a gender, so every face has a
+A face is a code (50 hex digits, `aging_model.explore.latent`) rendered at an age and a gender, so every face has a
 URL. The views validate, call the explorer, and answer JSON or PNG; no API key is needed, and the API is rate
 limited like uploads (service.app), in faces rendered rather than requests (`faces_rendered`). The model is
 loaded on the first request that needs it, not when the web app starts: the rest of the web process runs
@@ -206,7 +206,7 @@ def _data_url(png: bytes) -> str:
 
 
 def _code_arg() -> str:
-    from aging_model.latent import latent_from_code
+    from aging_model.explore.latent import latent_from_code
 
     raw = request.args.get("code")
     if raw is None:
@@ -219,14 +219,14 @@ def _code_arg() -> str:
 
 
 def _sample_count_arg() -> int:
-    from aging_model.explorer import MAX_SAMPLES
+    from aging_model.explore.explorer import MAX_SAMPLES
 
     message = f"n must be a whole number from 1 to {MAX_SAMPLES}"
     return _number_arg("n", DEFAULT_SAMPLES, 1, MAX_SAMPLES, "bad_n", message, whole=True)
 
 
 def _age_arg() -> float:
-    from aging_model.explorer import MAX_AGE
+    from aging_model.explore.explorer import MAX_AGE
 
     return _number_arg("age", DEFAULT_AGE, 0, MAX_AGE, "bad_age", f"age must be a number of years from 0 to {MAX_AGE}")
 
@@ -263,9 +263,9 @@ def _explorer():
 
 @functools.lru_cache(maxsize=2)
 def _load_explorer(model_path: str, estimator_path: str):
-    from aging_model.estimator import DEFAULT_ESTIMATOR_PATH
-    from aging_model.explorer import FaceExplorer
-    from aging_model.inference import DEFAULT_MODEL_PATH
+    from aging_model.caae.inference import DEFAULT_MODEL_PATH
+    from aging_model.estimator.age_gender import DEFAULT_ESTIMATOR_PATH
+    from aging_model.explore.explorer import FaceExplorer
 
     log.info("loading the explorer's model (first explore request)")
     return FaceExplorer.load(model_path or DEFAULT_MODEL_PATH, estimator_path or DEFAULT_ESTIMATOR_PATH)

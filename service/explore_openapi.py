@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from service.openapi import _errors, _json
+from service.openapi_parts import error_responses as _errors
+from service.openapi_parts import json_response as _json
 
 _CODE = {
     "name": "code",

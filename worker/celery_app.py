@@ -88,4 +88,4 @@ def _load_model_before_the_first_job(**_kwargs) -> None:
     # connections (and, with them, their locks).
     _database.cache_clear()
     warm_up()
-    heartbeat.mark_ready()
+    heartbeat.mark_ready(_database())

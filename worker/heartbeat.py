@@ -34,15 +34,19 @@ def _heartbeat_database():
     global _database
     if _database is None:
         from service.database import Database
-        from worker.tasks import _settings
 
         _database = Database(_settings().database_url)
     return _database
 
 
-def _interval_s() -> float:
-    from worker.tasks import _settings
+def _settings():
+    """The worker's settings, from the Celery app this process runs (no import of the app: it imports us)."""
+    from celery import current_app
 
+    return current_app.conf.faceage_settings
+
+
+def _interval_s() -> float:
     return _settings().worker_heartbeat_s
 
 
@@ -73,13 +77,12 @@ def _beat_until_stopped() -> None:
             return
 
 
-def mark_ready() -> None:
-    """Called by a pool process after it loaded its models."""
+def mark_ready(database) -> None:
+    """Called by a pool process after it loaded its models, with the process's own database."""
     from service import workers
-    from worker.tasks import _database as tasks_database
 
     if _name is not None:
-        workers.beat(tasks_database(), _name, ready=True)
+        workers.beat(database, _name, ready=True)
 
 
 @worker_shutdown.connect

@@ -32,8 +32,8 @@ def _database() -> Database:
 @lru_cache(maxsize=1)
 def _pipeline():
     """The detector, estimator and aging model, loaded once per worker process (CUDA when present)."""
-    from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
-    from aging_model.inference import DEFAULT_MODEL_PATH, AgingModel
+    from aging_model.caae.inference import DEFAULT_MODEL_PATH, AgingModel
+    from aging_model.estimator.age_gender import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
     from aging_model.pipeline import AgingPipeline, PipelineSettings
 
     settings = _settings()
@@ -58,7 +58,7 @@ def _rehearse(pipeline) -> None:
 
     from aging_model.outputs import render_photo_result
     from aging_model.pipeline import PhotoRequest
-    from aging_model.prototypes import AgePrototypes
+    from aging_model.prototypes.age_prototypes import AgePrototypes
 
     face = AgePrototypes.load().textures[5, 0]  # 31-40, the middle of the range
     photo = np.full((640, 640, 3), 128, np.uint8)
@@ -146,7 +146,7 @@ def _age_jobs(db: Database, batch: list, uploads: dict[str, bytes]) -> None:
 
 def _morph_job(db: Database, job, upload_a: bytes) -> None:
     """The largest face of the job's first photo becoming that of its second, at the job's age."""
-    from aging_model.morph import faces_to_morph, morph_outputs
+    from aging_model.media.morph import faces_to_morph, morph_outputs
     from aging_model.outputs import OutputFile
 
     upload_b = jobs.second_upload_of(db, job.id)
@@ -172,7 +172,7 @@ def _morph_job(db: Database, job, upload_a: bytes) -> None:
 
 def _lifespan(db: Database, pipeline, job, upload: bytes):
     """The same photo aged to every age of the lifespan animation (the faces come in the same order)."""
-    from aging_model.animation import lifespan_ages
+    from aging_model.media.animation import lifespan_ages
 
     jobs.mark_stage(db, job.id, "animating", 0.9)
     return pipeline.run(upload, ages=lifespan_ages(), gender=job.gender)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aging_model.latent import sample_codes
+from aging_model.explore.latent import sample_codes
 from service.app import create_app
 from service.config import Settings
 
@@ -169,7 +169,7 @@ def test_an_unnamed_directions_ends_follow_the_sign_of_its_correlation_and_none_
 
 
 def test_an_uploaded_photo_comes_back_as_its_faces_code(client, astronaut_jpeg):
-    from aging_model.explorer import FaceExplorer
+    from aging_model.explore.explorer import FaceExplorer
     from preprocessing.alignment import align_face
     from preprocessing.loading import load_photo
     from service.jobs import normalise_photo

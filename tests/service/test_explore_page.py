@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from aging_model.latent import sample_codes
+from aging_model.explore.latent import sample_codes
 from service.app import create_app
 from service.config import Settings
 
