@@ -154,8 +154,8 @@ def describe_direction(index: int, direction, correlations: dict[str, list[float
     or nothing was stored, it goes with nothing measured. `named_after` is the key of the measure the name and
     ends come from, `correlation` |r| with it over the training faces (a higher score goes with the higher end).
     """
-    from aging_model.directions import MIN_CORRELATION
-    from aging_model.face_measures import MEASURES
+    from aging_model.explore.directions import MIN_CORRELATION
+    from aging_model.explore.face_measures import MEASURES
 
     if direction.measure is not None:
         r = direction.correlation

@@ -135,7 +135,7 @@ def test_directions_are_named_and_steering_moves_the_code_along_one(client):
 def test_every_direction_has_a_name_that_says_what_it_changes_and_how_sure_that_is(client):
     """No slider is called a bare "direction 3": one no measure names is "unnamed direction 3 (weakly like head
     turn)", after the measure it goes with most in the correlations stored with the basis."""
-    from aging_model.directions import MIN_CORRELATION, load_directions
+    from aging_model.explore.directions import MIN_CORRELATION, load_directions
 
     shipped = load_directions()
     directions = client.get(f"/api/v1/explore/directions?code={CODE}").get_json()["directions"]
@@ -153,7 +153,7 @@ def test_every_direction_has_a_name_that_says_what_it_changes_and_how_sure_that_
 
 
 def test_an_unnamed_directions_ends_follow_the_sign_of_its_correlation_and_none_is_made_up():
-    from aging_model.directions import Direction
+    from aging_model.explore.directions import Direction
     from service.explore import describe_direction
 
     unnamed = Direction("direction 2", "direction 2 -", "direction 2 +", 0.7, 0.03)
