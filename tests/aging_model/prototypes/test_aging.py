@@ -245,3 +245,17 @@ def test_a_child_aged_to_an_adult_grows_its_lower_face_against_its_skull(face):
     assert grown[8, 1] > 0.05 * SIZE
     assert not _head_growth(marks, own_age=34.0, target=80.0, pad=0, inner=SIZE).any()
     assert not _head_growth(marks, own_age=34.0, target=3.0, pad=0, inner=SIZE).any()
+
+
+def test_an_old_face_made_forty_loses_more_of_its_skin_detail_the_more_years_are_taken_away(ager, face, landmarker):
+    """Read as 80 and aimed at 40, the face is pulled towards the forties' prototype (its wrinkles are shading as
+    much as detail, which the ratio of energies alone keeps); ten years back, almost not."""
+    from aging_model.prototypes import aging
+
+    crop, marks = face
+    [forty] = ager.age(crop, marks, 80.0, FEMALE, [40.0])
+    [seventy] = ager.age(crop, marks, 80.0, FEMALE, [70.0])
+    assert aging._pull(80.0, 40.0)[0] == pytest.approx(aging._YEARS_PULL)
+    assert aging._pull(80.0, 70.0)[0] < 0.25 * aging._YEARS_PULL
+    here = landmarker.landmarks(crop)
+    assert _cheek_detail(forty, here) < 0.8 * _cheek_detail(seventy, here)
