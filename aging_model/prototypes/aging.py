@@ -32,8 +32,11 @@ from aging_model.prototypes.age_prototypes import (
     detail_bands,
 )
 from aging_model.prototypes.face_regions import brows_mask, lips_mask, lower_face_mask, skin_likelihood, skin_mask
+from aging_model.prototypes.proportions import (
+    feature_shift,
+    head_growth,
+)
 from preprocessing.alignment import padding_pixels
-from preprocessing.landmarks import LEFT_EYE, RIGHT_EYE
 from preprocessing.warping import border_anchors, sampling_map, warp_points
 
 _ENERGY_FLOOR = 1.0  # grey levels; keeps the ratio of two nearly flat regions near 1
@@ -66,19 +69,20 @@ _YOUNGER_PULL = ((3.0, 0.65), (8.0, 0.55), (13.0, 0.38), (18.0, 0.15), (25.0, 0.
 _YEARS_PULL = 0.7
 _YEARS_FREE = 5.0
 _YEARS_FULL = 30.0
+# A grey beard or moustache aimed at an adult age many years back darkens (going to a child it goes altogether):
+# the colourless and light part of the beard zone moves towards the dark brown grey hair takes going young
+# (hair.py), by up to _BEARD_DARKENING as the years taken away reach _BEARD_YEARS.
+_YOUNG_BEARD = np.array([62.0, 46.0, 36.0], np.float32)
+_BEARD_DARKENING = 0.8
+_BEARD_YEARS = 30.0
 _FINE_PULL = 0.5  # share of the finest detail (pores, fine lines) the pull takes away with it
 _SHAPE_PULL = 0.4  # of the skin's pull times the shape's strength, for the face's outline
-_CHILD_AGE = 13.0  # below it a face is a child's: it loses adult cues, or gains them when aged forwards
 # Below the nose, the shaving zone: going young it is drawn nearly all the way to the child prototype in the
 # face's own tone (stubble, moustache and beard are not skin and are left out of the skin mask otherwise).
 _LOWER_FACE_PULL = 0.9
 _LOWER_FACE_FINE_GAIN = 0.2
 _NATURAL_LIPS = np.array([1.02, 0.82, 0.84], np.float32)  # of the skin's own colour (UTKFace children's lips)
 _LIPS_PULL = 0.6  # of the shaving zone's pull
-# A child's face against its skull (see _head_growth): aged to an adult it grows by this share away from the
-# crown, which lies _CROWN_ABOVE of the chip's side above its top.
-_FACE_GROWTH_ADULT = 0.1
-_CROWN_ABOVE = 0.3
 _GREY_COLOURFULNESS = 3.0  # QualityThresholds.grayscale_colourfulness
 
 
@@ -189,6 +193,7 @@ class PrototypeAger:
         own = self._blend(own_age, female)
         own_shape = self._shape(own_age, female)
         keeps_grey = _is_grey(small)  # a black-and-white photo stays black and white
+        grey_hair = _grey_hair(small)
 
         def at(target: float) -> np.ndarray:
             """The face at one target age: its skin changed inside the box, then its shape."""
@@ -233,6 +238,9 @@ class PrototypeAger:
                 # A child wears no lipstick: the lips take a natural colour, the face's own skin a little redder.
                 natural_lips = own_tone * _NATURAL_LIPS
                 change = change + lips * lips_pull * (natural_lips - coarse)
+            if lower_pull == 0 and target < own_age and beard > 0:
+                darkening = _BEARD_DARKENING * beard * min(1.0, (own_age - float(target)) / _BEARD_YEARS)
+                change = change + darkening * under_jaw * grey_hair * (_YOUNG_BEARD - small)
             if keeps_grey:
                 change = np.repeat(change @ _LUMINANCE[:, None], 3, axis=2)
             weight = detail_weight
@@ -245,15 +253,15 @@ class PrototypeAger:
             changed = cv2.add(face_box, cv2.add(smooth_change, np.repeat(fine_change, 3, axis=2)))
             result = crop.copy()
             result[top:bottom, left:right] = np.clip(changed, 0, 255, out=changed).astype(np.uint8)
-            shift = strength.shape * _feature_shift(landmarks, own_shape, self._shape(float(target), female), inner)
-            shift += _head_growth(landmarks, own_age, float(target), pad, inner)
+            shift = strength.shape * feature_shift(landmarks, own_shape, self._shape(float(target), female), inner)
+            shift += head_growth(landmarks, own_age, float(target), pad, inner)
             if pull > 0:
                 # The shape too is drawn towards the target's own (a child's rounder, shorter face), as a whole
-                # outline: eyes and lips keep their own shape (see _feature_shift).
+                # outline: eyes and lips keep their own shape (see feature_shift).
                 now = landmarks + shift
                 target_shape = self._shape(float(target), female)
                 shift += (
-                    strength.shape * _SHAPE_PULL * pull * _feature_shift(now, (now - pad) / inner, target_shape, inner)
+                    strength.shape * _SHAPE_PULL * pull * feature_shift(now, (now - pad) / inner, target_shape, inner)
                 )
             return warp_points(result, landmarks, landmarks + shift, border_margin=0.0, region=(pad, pad, inner, inner))
 
@@ -311,34 +319,6 @@ class PrototypeAger:
         return sampling_map(face_points, reference_points, (size, size))
 
 
-def _feature_shift(landmarks: np.ndarray, own_shape: np.ndarray, target_shape: np.ndarray, size: int) -> np.ndarray:
-    """Where each landmark moves, in crop pixels, at strength 1. The outline (jaw, brows, nose) takes the
-    prototypes' change of shape point by point; each eye and the mouth move and scale as a whole (a child's
-    eyes are larger for its face) but keep their own shape: reshaping them bends glasses, makes a stare, and
-    twists a smile into a grimace."""
-    shift = (target_shape - own_shape) * size
-    for part in (LEFT_EYE, RIGHT_EYE, slice(48, 68)):
-        own_part, target_part = own_shape[part], target_shape[part]
-        scale = float(np.clip(_spread(target_part) / max(_spread(own_part), 1e-6), 0.9, 1.1))
-        centre = landmarks[part].mean(axis=0)
-        moved_centre = centre + (target_part.mean(axis=0) - own_part.mean(axis=0)) * size
-        shift[part] = moved_centre + scale * (landmarks[part] - centre) - landmarks[part]
-    return shift
-
-
-def _head_growth(landmarks: np.ndarray, own_age: float, target: float, pad: int, inner: int) -> np.ndarray:
-    """(68, 2) landmark shifts for a child's face growing against its skull (the cardioidal strain of Pittenger
-    & Shaw; Ramanathan & Chellappa 2006): the face grows down and out from a point above the forehead while the
-    cranium grows little, so a child's face made adult lengthens below the eyes. The prototypes' shapes cannot
-    carry this: aligned by the eyes, every chip has the same face size. (The reverse, an adult's face shrunk
-    for a child's, was tried: it dragged collars and the old jaw's stubble up into the neck, so it is not done.)"""
-    maturity = float(np.clip((target - own_age) / 20.0, 0.0, 1.0)) if own_age < _CHILD_AGE else 0.0
-    if maturity == 0.0:
-        return np.zeros_like(landmarks)
-    crown = np.array([pad + 0.5 * inner, pad - _CROWN_ABOVE * inner])
-    return _FACE_GROWTH_ADULT * maturity * (landmarks - crown)
-
-
 def _pull(own_age: float, target: float) -> tuple[float, float]:
     """(pull of the skin, pull of the shaving zone) towards the target's prototype, 0..1 (see _YOUNGER_PULL)."""
     if target < own_age:
@@ -350,6 +330,15 @@ def _pull(own_age: float, target: float) -> tuple[float, float]:
         lower = _LOWER_FACE_PULL * float(np.clip((18.0 - target) / 8.0, 0.0, 1.0)) if own_age > 16 else 0.0
         return pull, lower
     return 0.0, 0.0
+
+
+def _grey_hair(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 1) 1 on pixels that are colourless and light (grey or white hairs, each on its own: salt and pepper
+    blurs into the skin's colour), 0 on skin, whose channels differ by more, and on dark hair."""
+    spread = pixels.max(axis=2) - pixels.min(axis=2)
+    colourless = np.clip((28.0 - spread) / 12.0, 0.0, 1.0)
+    light = np.clip((pixels @ _LUMINANCE - 90.0) / 40.0, 0.0, 1.0)
+    return (colourless * light)[..., None].astype(np.float32)
 
 
 def _mean_colour(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -394,10 +383,6 @@ def _unpadded_size(size: int, padding: float) -> int:
         if inner + 2 * padding_pixels(inner, padding) == size:
             return inner
     raise ValueError(f"a crop of {size} px was not made with padding {padding}")
-
-
-def _spread(points: np.ndarray) -> float:
-    return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()))
 
 
 def _skin_colour(texture: np.ndarray, skin: np.ndarray) -> np.ndarray:

@@ -237,14 +237,14 @@ def test_a_black_and_white_face_stays_black_and_white(face, ager):
 def test_a_child_aged_to_an_adult_grows_its_lower_face_against_its_skull(face):
     """The cardioidal strain: from a point above the forehead the chin moves down much more than the eyes, and
     an adult's face aimed at any age does not grow."""
-    from aging_model.prototypes.aging import _head_growth
+    from aging_model.prototypes.proportions import head_growth
 
     _, marks = face
-    grown = _head_growth(marks, own_age=5.0, target=45.0, pad=0, inner=SIZE)
+    grown = head_growth(marks, own_age=5.0, target=45.0, pad=0, inner=SIZE)
     assert grown[8, 1] > 2 * grown[36:48, 1].mean() > 0
     assert grown[8, 1] > 0.05 * SIZE
-    assert not _head_growth(marks, own_age=34.0, target=80.0, pad=0, inner=SIZE).any()
-    assert not _head_growth(marks, own_age=34.0, target=3.0, pad=0, inner=SIZE).any()
+    assert not head_growth(marks, own_age=34.0, target=80.0, pad=0, inner=SIZE).any()
+    assert not head_growth(marks, own_age=34.0, target=3.0, pad=0, inner=SIZE).any()
 
 
 def test_an_old_face_made_forty_loses_more_of_its_skin_detail_the_more_years_are_taken_away(ager, face, landmarker):
@@ -259,3 +259,29 @@ def test_an_old_face_made_forty_loses_more_of_its_skin_detail_the_more_years_are
     assert aging._pull(80.0, 70.0)[0] < 0.25 * aging._YEARS_PULL
     here = landmarker.landmarks(crop)
     assert _cheek_detail(forty, here) < 0.8 * _cheek_detail(seventy, here)
+
+
+def test_a_grey_beard_aimed_decades_back_darkens_and_skin_and_dark_hair_are_not_taken_for_grey():
+    from aging_model.prototypes.aging import _grey_hair
+
+    colours = {"white": (215, 212, 205), "grey": (150, 148, 146), "pale skin": (232, 196, 170)}
+    colours |= {"dark skin": (120, 80, 60), "black hair": (40, 36, 34), "light brown skin": (200, 150, 120)}
+    mask = {name: float(_grey_hair(np.array([[rgb]], np.float32))[0, 0, 0]) for name, rgb in colours.items()}
+    assert mask["white"] == 1.0 and mask["grey"] > 0.9
+    assert max(mask["pale skin"], mask["dark skin"], mask["black hair"], mask["light brown skin"]) == 0.0
+
+
+def test_a_mans_grey_chin_aimed_at_twenty_darkens_and_a_womans_does_not(ager, face, monkeypatch):
+    from aging_model.prototypes import aging
+
+    # The years' pull towards the prototype would recolour so small a tuft as skin: here only the beard is looked at.
+    monkeypatch.setattr(aging, "_YEARS_PULL", 0.0)
+    crop, marks = face
+    greyed = crop.copy()
+    chin = marks[[7, 8, 9, 57]].mean(axis=0).astype(int)
+    greyed[chin[1] - 6 : chin[1] + 6, chin[0] - 10 : chin[0] + 10] = 200  # a grey beard's tuft on the chin
+    patch = np.s_[chin[1] - 4 : chin[1] + 4, chin[0] - 8 : chin[0] + 8]
+    [man] = ager.age(greyed, marks, 70.0, 0.0, [20.0])
+    [woman] = ager.age(greyed, marks, 70.0, 1.0, [20.0])
+    assert man[patch].mean() < greyed[patch].mean() - 60
+    assert woman[patch].mean() > greyed[patch].mean() - 20
