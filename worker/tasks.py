@@ -193,9 +193,10 @@ def _try_again_later(db: Database, job) -> None:
 def requeue_stalled() -> int:
     """Hand jobs that no worker is visibly working on to the workers again (scheduled every minute).
 
-    Redis redelivers a killed worker's task by itself; this also covers brokers that cannot (the embedded
-    SQLite one) and messages lost with a broker. A job requeued while it still runs does no harm: the second
-    delivery finds it finished and returns, and MAX_ATTEMPTS bounds a photo that kills its worker every time.
+    The jobs of a killed worker are handed back sooner, once its heartbeat is gone (worker.heartbeat); this is the
+    last resort, for messages lost with a broker and jobs that no worker recorded. A job requeued while it still
+    runs does no harm: the second delivery finds it finished and returns, and MAX_ATTEMPTS bounds a photo that
+    kills its worker every time.
     """
 
     settings = _settings()
