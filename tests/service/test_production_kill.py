@@ -302,3 +302,63 @@ def test_the_rate_limit_holds_across_web_processes(production, tmp_path):
     apart = {**limited, "FACEAGE_RATE_LIMIT_STORAGE": "memory://"}
     with _gunicorn(apart, tmp_path / "c.log", workers=1) as (c, _), _gunicorn(apart, tmp_path / "d.log", 1) as (d, _):
         assert 429 not in _count_until_refused([c, d], 5)  # the contrast: 3 and 2, each under its own 4
+
+
+def _running_on(database: Database, job_id: str) -> tuple[str, str | None]:
+    """A job's status and the worker recorded as running it."""
+    from sqlalchemy import text
+
+    with database.engine.connect() as connection:
+        status, worker = connection.execute(
+            text("SELECT status, worker FROM jobs WHERE id = :id"), {"id": job_id}
+        ).one()
+    return status, worker
+
+
+def test_a_worker_killed_beside_a_live_one_has_its_job_taken_over_and_the_live_one_keeps_its_own(
+    production, astronaut, tmp_path
+):
+    """Two workers, each aging a photo; one is killed outright. The other hands its job back once its heartbeat is
+    gone (three beats of 1 s) and ages it after its own, which nobody took from it."""
+    env, database = production
+    jpeg = io.BytesIO()
+    Image.fromarray(astronaut).save(jpeg, "JPEG")
+    photo = jpeg.getvalue()
+    logs = {name: tmp_path / f"worker-{name}.log" for name in "ab"}
+    started = {name: _start_worker(env, log) for name, log in logs.items()}
+    try:
+        with _gunicorn(env, tmp_path / "gunicorn.log") as (base, _server):
+            deadline = time.monotonic() + 300
+            while _get(f"{base}/healthz")[1]["workers_ready"] < 2:
+                assert time.monotonic() < deadline, _get(f"{base}/healthz")
+                time.sleep(0.2)
+            first, second = (_upload(base, photo, ages="40", animate="true") for _ in range(2))
+            for job in (first, second):
+                _wait_for_status(job["url"], "running", within_s=120)
+            owners = {job["id"]: _running_on(database, job["id"])[1] for job in (first, second)}
+            assert len(set(owners.values())) == 2, owners  # one job on each worker
+            by_pid = {str(process.pid): name for name, process in started.items()}
+            killed = by_pid[owners[first["id"]].rsplit(":", 1)[1]]
+            survivor = "b" if killed == "a" else "a"
+            _kill_group(started[killed])
+            killed_at = time.monotonic()
+            while _running_on(database, first["id"]) == ("running", owners[first["id"]]):
+                assert time.monotonic() - killed_at < 30, "the killed worker's job was never handed back"
+                time.sleep(0.05)
+            handed_back_s = time.monotonic() - killed_at
+            # Three missed beats and the survivor's next one, with room for a loaded machine (Redis alone: 660 s).
+            assert handed_back_s < 10, handed_back_s
+            for job in (first, second):
+                assert _wait_for_status(job["url"], "done", "failed", within_s=180)["status"] == "done"
+            done_s = time.monotonic() - killed_at
+            for job, expected_attempts in ((first, 2), (second, 1)):  # the live worker's job was left alone
+                names, attempts = _written(database, job["id"])
+                assert names and len(names) == len(set(names)) and attempts == expected_attempts, (names, attempts)
+            assert "was running on a worker that is gone" in logs[survivor].read_text()
+            print(
+                f"\none of two workers killed: its job handed back {handed_back_s:.1f} s after (heartbeat 1 s), "
+                f"both jobs done {done_s:.1f} s after"
+            )
+    finally:
+        for process in started.values():
+            _kill_group(process)
