@@ -64,6 +64,11 @@ def _start_beating(**_kwargs) -> None:
     threading.Thread(target=_beat_until_stopped, name="faceage-heartbeat", daemon=True).start()
 
 
+def worker_name() -> str | None:
+    """This worker's name in the heartbeats (also in its pool processes); None outside a worker."""
+    return _name
+
+
 def _beat_until_stopped() -> None:
     from service import workers
 
@@ -71,10 +76,24 @@ def _beat_until_stopped() -> None:
         try:
             with _beating:
                 workers.beat(_heartbeat_database(), _name)
+                _requeue_orphans()
         except Exception:  # the database may be away for a moment; the next beat tries again
             log.warning("could not record this worker's heartbeat", exc_info=True)
         if _stop.wait(_interval_s()):
             return
+
+
+def _requeue_orphans() -> None:
+    """After each beat: the jobs of workers whose heartbeat is gone (killed outright) go back to the queue, and
+    their tasks are sent again (the broker would hand the old ones out only after its visibility timeout)."""
+    from celery import current_app
+
+    from service import workers
+
+    orphans = workers.requeue_orphans(_heartbeat_database(), _interval_s())
+    for job_id in orphans:
+        log.warning("job %s was running on a worker that is gone; handing it to the workers again", job_id)
+        current_app.send_task("worker.tasks.age_photo", args=[job_id], queue="faceage")
 
 
 def mark_ready(database) -> None:

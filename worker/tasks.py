@@ -13,7 +13,7 @@ from preprocessing.errors import PhotoError
 from service import batches, jobs
 from service.config import Settings
 from service.database import Database
-from worker import broker
+from worker import broker, heartbeat
 from worker.celery_app import celery_app
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,13 @@ def age_photo(self, job_id: str) -> None:
     ages all their faces in one model call; their own deliveries then find them taken or done.
     """
     db = _database()
-    job = jobs.start_attempt(db, job_id, self.request.id)
+    job = jobs.start_attempt(db, job_id, self.request.id, heartbeat.worker_name())
     if job is None:
         return  # deleted, finished by an earlier delivery, or taken along by another task
     taken_along = (
-        [] if jobs.morph_age(job) is not None else jobs.claim_queued(db, self.request.id, _jobs_per_model_call() - 1)
+        []
+        if jobs.morph_age(job) is not None
+        else jobs.claim_queued(db, self.request.id, _jobs_per_model_call() - 1, heartbeat.worker_name())
     )
     uploads = {j.id: _upload_to_age(db, j) for j in [job, *taken_along]}
     runnable = [j for j in [job, *taken_along] if uploads[j.id] is not None]
@@ -191,9 +193,10 @@ def _try_again_later(db: Database, job) -> None:
 def requeue_stalled() -> int:
     """Hand jobs that no worker is visibly working on to the workers again (scheduled every minute).
 
-    Redis redelivers a killed worker's task by itself; this also covers brokers that cannot (the embedded
-    SQLite one) and messages lost with a broker. A job requeued while it still runs does no harm: the second
-    delivery finds it finished and returns, and MAX_ATTEMPTS bounds a photo that kills its worker every time.
+    The jobs of a killed worker are handed back sooner, once its heartbeat is gone (worker.heartbeat); this is the
+    last resort, for messages lost with a broker and jobs that no worker recorded. A job requeued while it still
+    runs does no harm: the second delivery finds it finished and returns, and MAX_ATTEMPTS bounds a photo that
+    kills its worker every time.
     """
 
     settings = _settings()
