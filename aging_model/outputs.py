@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aging_model import animation
 from aging_model.age_groups import GROUP_LABELS
+from aging_model.media import animation
+from aging_model.media.sheets import age_strip
 from aging_model.pipeline import PhotoResult
-from aging_model.sheets import age_strip
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def render_photo_result(
     }
     encoded = _encode_all(files)
     if lifespan is not None:
-        document["lifespan"], videos = _lifespan_files(lifespan)
+        document["lifespan"], videos = render_lifespan(lifespan)
         animated = {item["face"]: {"mp4": item["mp4"], "gif": item["gif"]} for item in document["lifespan"]["faces"]}
         for entry in faces_json:
             if entry["face"] in animated:
@@ -134,7 +134,7 @@ def render_photo_result(
     return document, encoded
 
 
-def _lifespan_files(lifespan: PhotoResult) -> tuple[dict, list[OutputFile]]:
+def render_lifespan(lifespan: PhotoResult) -> tuple[dict, list[OutputFile]]:
     """Every aged face from 0 to 100 (MP4 and GIF, the age on each frame) and the whole photo (MP4)."""
     captions = [animation.age_caption(age) for age in lifespan.ages]
     work = {"lifespan-photo.mp4": (lifespan.composites, animation.mp4_bytes)}

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from aging_model.age_groups import GROUP_CENTRES, age_to_group
-from aging_model.estimator import AgeGenderEstimator
+from aging_model.caae.inference import AgingModel
+from aging_model.estimator.age_gender import AgeGenderEstimator
 from aging_model.hair import HairRecolour
-from aging_model.inference import AgingModel
-from aging_model.prototype_aging import AGING_PADDING, PrototypeAger
+from aging_model.renderers import DEFAULT_RENDERER, Renderer, make_renderer
 from preprocessing.alignment import align_face, padding_pixels
-from preprocessing.compositing import RENDERING_WEIGHT, FacePatch, paste_faces, transfer_aging
+from preprocessing.compositing import RENDERING_WEIGHT, FacePatch, paste_faces
 from preprocessing.detection import DetectedFace, FaceDetector
 from preprocessing.errors import NoUsableFace, PhotoError
 from preprocessing.landmarks import DenseLandmarker
@@ -31,10 +31,6 @@ DEFAULT_AGES = (5, 20, 40, 60, 80)
 DETAIL_MAX_SIZE = 512
 GENDER_WEIGHTS = {"male": 0.0, "female": 1.0}  # the weight of "female" in the generator's gender condition
 GENDER_CHOICES = ("auto", "male", "female")
-# How an aged face is made from the photo's own face (see the README's "How it works"):
-# "prototypes": the change between age prototypes applied to the photo's pixels (shape, skin, colour);
-# "caae": the generator's change at 64 px, blended with its own rendering (the renderer before prototypes).
-RENDERERS = ("prototypes", "caae")
 # What to try instead, per reason a face is refused, for the message of a photo where none can be aged.
 _ADVICE = {
     "face_too_small": "a larger photo or one taken closer",
@@ -49,7 +45,7 @@ class PipelineSettings:
     max_side: int | None = DEFAULT_MAX_SIDE  # None keeps the photo at full size
     blend: str = "feather"
     thresholds: QualityThresholds = QualityThresholds()
-    renderer: str = "prototypes"  # one of RENDERERS
+    renderer: str = DEFAULT_RENDERER  # one of renderers.RENDERER_NAMES, when no Renderer is given
     rendering_weight: float = RENDERING_WEIGHT  # "caae" renderer: share of the generator's own face
 
 
@@ -63,7 +59,7 @@ class FaceResult:
     left_out: dict[str, str] = field(default_factory=dict)  # reason code -> a sentence for the user; {} if aged
     aligned: np.ndarray | None = None  # the model's input, (R, R, 3)
     detail: np.ndarray | None = None  # the same alignment at up to DETAIL_MAX_SIZE, for output
-    padded_detail: np.ndarray | None = None  # `detail` with AGING_PADDING of the photo around it (prototypes)
+    padded_detail: np.ndarray | None = None  # `detail` with the renderer's padding of the photo around it
     matrix: np.ndarray | None = None  # working photo -> detail crop
     estimated_age: float | None = None  # the estimator's reading of the input face
     female_probability: float | None = None  # the estimator's reading of the input face
@@ -125,19 +121,19 @@ class AgingPipeline:
         detector: FaceDetector | None = None,
         settings: PipelineSettings = PipelineSettings(),
         estimator: AgeGenderEstimator | None = None,
-        ager: PrototypeAger | None = None,
+        renderer: Renderer | None = None,
     ):
-        if settings.renderer not in RENDERERS:
-            raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, not {settings.renderer!r}")
+        """`renderer` makes the aged faces; without one, the renderer `settings.renderer` names."""
+        self.renderer = renderer or make_renderer(settings.renderer, settings.rendering_weight)
         self.model = model
         self.detector = detector or FaceDetector(device=str(model.device))
         self.settings = settings
         self.estimator = estimator
-        self.ager = ager
-        self.landmarker = None
-        if settings.renderer == "prototypes":
-            self.ager = ager or PrototypeAger.load()
-            self.landmarker = DenseLandmarker()
+
+    @property
+    def landmarker(self) -> DenseLandmarker | None:
+        """The renderer's dense landmarker, when it has one (the morph reuses it rather than load another)."""
+        return getattr(self.renderer, "landmarker", None)
 
     def run(
         self,
@@ -252,10 +248,10 @@ class AgingPipeline:
         from those of the same face 88 px tall)."""
         result.aligned = align_face(photo.pixels, face.landmarks, self.model.resolution).pixels
         detail_size = int(np.clip(face.size * 1.2, self.model.resolution, DETAIL_MAX_SIZE))
-        if self.settings.renderer == "prototypes":
+        if self.renderer.padding:
             # One warp gives both: the chip framing is the middle of the padded crop.
-            padded = align_face(photo.pixels, face.landmarks, detail_size, AGING_PADDING)
-            pad = padding_pixels(detail_size, AGING_PADDING)
+            padded = align_face(photo.pixels, face.landmarks, detail_size, self.renderer.padding)
+            pad = padding_pixels(detail_size, self.renderer.padding)
             result.padded_detail = padded.pixels
             result.detail = padded.pixels[pad : pad + detail_size, pad : pad + detail_size].copy()
             result.matrix = padded.matrix - np.array([[0, 0, pad], [0, 0, pad]], np.float64)
@@ -309,15 +305,7 @@ class AgingPipeline:
             face.own_age_group = int(np.argmin(errors))
             own_age, baseline = float(GROUP_CENTRES[face.own_age_group]), baselines[face.own_age_group]
         face.generated = generated
-        if self.settings.renderer == "prototypes":
-            pad = padding_pixels(face.detail.shape[0], AGING_PADDING)
-            landmarks = self.landmarker.landmarks(face.detail) + pad
-            face.aged = self.ager.age(
-                face.padded_detail, landmarks, own_age, face.gender_condition, ages, padding=AGING_PADDING
-            )
-            return
-        weight = self.settings.rendering_weight
-        face.aged = np.stack([transfer_aging(face.detail, g, baseline, rendering_weight=weight) for g in generated])
+        face.aged = self.renderer.render(face, ages, own_age, generated, baseline)
 
 
 @contextmanager

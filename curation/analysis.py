@@ -35,14 +35,15 @@ class CurationModels:
     """The detector, the age and gender estimator (with its validation MAE) and the identity embedder."""
 
     detector: object  # preprocessing.detection.FaceDetector
-    estimator: object  # aging_model.estimator.AgeGenderEstimator
-    embedder: object  # curation.embedder.TorchFaceEmbedder (or aging_model.identity.FaceEmbedder: same embeddings)
+    estimator: object  # aging_model.estimator.age_gender.AgeGenderEstimator
+    # curation.embedder.TorchFaceEmbedder (or aging_model.evaluation.identity.FaceEmbedder: the same embeddings)
+    embedder: object
     estimator_mae: float = DEFAULT_ESTIMATOR_MAE
 
     @classmethod
     def load(cls, estimator_path: str | Path | None = None, device: str = "cpu") -> CurationModels:
         """The shipped (or given) estimator; see the module docstring for why a fold-trained one is better."""
-        from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
+        from aging_model.estimator.age_gender import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
         from curation.embedder import TorchFaceEmbedder
         from preprocessing.detection import FaceDetector
 
@@ -249,7 +250,7 @@ def label_flags(
     """Labels that the estimator contradicts: an age far beyond its usual error, or a confident other gender."""
     flags = []
     if labels.age is not None:
-        from aging_model.estimator import MAX_AGE
+        from aging_model.estimator.age_gender import MAX_AGE
 
         tolerance = thresholds.age_error_multiple * estimator_mae
         error = abs(min(labels.age, MAX_AGE) - estimated_age)  # it reads no one older than MAX_AGE

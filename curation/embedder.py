@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from preprocessing.landmarks import CHIP_FACE_BOX, face_recognition_models_dir
 
 _MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-_WORK_SIZE = 200  # as aging_model.identity.FaceEmbedder: crops are scaled to the chip size first
+_WORK_SIZE = 200  # as aging_model.evaluation.identity.FaceEmbedder: crops are scaled to the chip size first
 _MEAN_RGB = (122.782, 117.001, 104.298)  # dlib's input_rgb_image_sized: (pixel - mean) / 256
 # (filters, residual blocks, whether the stage's first block halves the size), from the input up.
 _STAGES = ((32, 3, False), (64, 4, True), (128, 3, True), (256, 3, True), (256, 1, True))
@@ -139,7 +139,7 @@ class DlibResNet(torch.nn.Module):
 
 
 class TorchFaceEmbedder:
-    """Drop-in for `aging_model.identity.FaceEmbedder` (same `embed_aligned`), with the ResNet in PyTorch."""
+    """Drop-in for `aging_model.evaluation.identity.FaceEmbedder` (same `embed_aligned`), with the ResNet in PyTorch."""
 
     def __init__(self, models_dir: Path | None = None):
         import dlib

@@ -95,12 +95,12 @@ def cross_fit(
 
     chips: (N, R, R, 3) uint8 faces aligned like the estimator's training faces; ages, genders: labels
     (-1 where unknown); trainable: which faces may teach (labelled, not rejected by a curator);
-    config: an `aging_model.estimator.EstimatorTrainConfig`.
+    config: an `aging_model.estimator.age_gender.EstimatorTrainConfig`.
     """
     import torch
 
     from aging_model.data import FaceTensors
-    from aging_model.estimator import AgeGenderEstimator, fit_estimator
+    from aging_model.estimator.age_gender import AgeGenderEstimator, fit_estimator
 
     torch.manual_seed(config.seed)
     predicted_ages = np.zeros(len(chips), np.float32)

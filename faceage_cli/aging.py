@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from aging_model.renderers import RENDERER_NAMES
 from faceage_cli.common import EXIT_PHOTO_FAILED, fail, parse_ages
 
 
@@ -59,7 +60,7 @@ from faceage_cli.common import EXIT_PHOTO_FAILED, fail, parse_ages
 )
 @click.option(
     "--renderer",
-    type=click.Choice(["prototypes", "caae"]),
+    type=click.Choice(RENDERER_NAMES),
     default="prototypes",
     show_default=True,
     help="prototypes: the photo's own face changed by the age prototypes (shape, skin, colour); "
@@ -85,7 +86,7 @@ def age(
     """Age the faces in PHOTOS and write crops, strips, composites and result.json per photo."""
     from tqdm import tqdm
 
-    from aging_model.animation import lifespan_ages
+    from aging_model.media.animation import lifespan_ages
     from aging_model.outputs import write_photo_result
     from aging_model.pipeline import AgingPipeline, PipelineSettings
     from preprocessing.errors import PhotoError
@@ -124,7 +125,7 @@ def age(
 
 
 def load_model(model_path: Path | None, device: str):
-    from aging_model.inference import DEFAULT_MODEL_PATH, AgingModel
+    from aging_model.caae.inference import DEFAULT_MODEL_PATH, AgingModel
 
     try:
         return AgingModel.load(model_path or DEFAULT_MODEL_PATH, device=device)
@@ -133,7 +134,7 @@ def load_model(model_path: Path | None, device: str):
 
 
 def load_estimator(device):
-    from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
+    from aging_model.estimator.age_gender import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
 
     try:
         return AgeGenderEstimator.load(DEFAULT_ESTIMATOR_PATH, device=str(device))
@@ -179,7 +180,7 @@ def prototypes() -> None:
 @click.option("--seed", default=0, show_default=True)
 def prototypes_build(data: Path, out: Path | None, per_race: int, seed: int) -> None:
     """Build the age prototypes from aligned training faces (about a minute on 2 cores)."""
-    from aging_model.prototypes import DEFAULT_PROTOTYPES_PATH, build_prototypes, training_samples
+    from aging_model.prototypes.age_prototypes import DEFAULT_PROTOTYPES_PATH, build_prototypes, training_samples
 
     if not data.is_dir():
         fail(f"no dataset folder at {data}; pass --data with a UTKFace-style folder")
@@ -215,7 +216,7 @@ def prototypes_build(data: Path, out: Path | None, per_race: int, seed: int) -> 
 def morph(photo_a: Path, photo_b: Path, age: float, out_dir: Path, gender: str, device: str) -> None:
     """Morph the largest face of PHOTO_A into that of PHOTO_B, both at one age: morph.mp4, morph.gif and
     morph-strip.jpg in --out."""
-    from aging_model.morph import faces_to_morph, morph_outputs
+    from aging_model.media.morph import faces_to_morph, morph_outputs
     from aging_model.pipeline import AgingPipeline
     from preprocessing.errors import PhotoError
 

@@ -213,8 +213,8 @@ def dataset_check_labels(folds: int, epochs: int, device: str) -> None:
     """
     from tqdm import tqdm
 
-    from aging_model.estimator import MAX_AGE, EstimatorTrainConfig
-    from aging_model.inference import pick_device
+    from aging_model.devices import pick_device
+    from aging_model.estimator.age_gender import MAX_AGE, EstimatorTrainConfig
     from curation.label_check import (
         assign_folds,
         cross_fit,

@@ -47,7 +47,7 @@ def explore() -> None:
 
 
 def _training_sample(data: Path, cache_dir: Path, faces: int, seed: int, model):
-    from aging_model.explore_building import load_training_sample
+    from aging_model.explore.building import load_training_sample
 
     if not data.is_dir():
         fail(f"no dataset folder at {data}; pass --data with a UTKFace-style folder")
@@ -72,9 +72,9 @@ def _training_sample(data: Path, cache_dir: Path, faces: int, seed: int, model):
 )
 def build_directions(data, faces, seed, model_path, cache_dir, components, out) -> None:
     """Principal components of encoded training faces' codes, named by what they go with (a few minutes)."""
-    from aging_model.directions import DEFAULT_DIRECTIONS_PATH, save_directions
-    from aging_model.explore_building import build_directions as build
-    from aging_model.inference import DEFAULT_MODEL_PATH
+    from aging_model.caae.inference import DEFAULT_MODEL_PATH
+    from aging_model.explore.building import build_directions as build
+    from aging_model.explore.directions import DEFAULT_DIRECTIONS_PATH, save_directions
 
     model = load_model(model_path, "cpu")
     sample = _training_sample(data, cache_dir, faces, seed, model)
@@ -101,10 +101,10 @@ def build_directions(data, faces, seed, model_path, cache_dir, components, out) 
 )
 def calibrate_ranking(data, faces, seed, model_path, cache_dir, out) -> None:
     """MTCNN face logits of reconstructed training faces: what best-of-N's realism is measured against."""
-    from aging_model.explore_building import calibrate_realism
-    from aging_model.explorer import DISPLAY_SIZE
-    from aging_model.inference import DEFAULT_MODEL_PATH
-    from aging_model.ranking import DEFAULT_REALISM_PATH
+    from aging_model.caae.inference import DEFAULT_MODEL_PATH
+    from aging_model.explore.building import calibrate_realism
+    from aging_model.explore.explorer import DISPLAY_SIZE
+    from aging_model.explore.ranking import DEFAULT_REALISM_PATH
     from preprocessing.detection import FaceDetector
 
     model = load_model(model_path, "cpu")
@@ -118,7 +118,7 @@ def calibrate_ranking(data, faces, seed, model_path, cache_dir, out) -> None:
 
 
 def _explorer():
-    from aging_model.explorer import FaceExplorer
+    from aging_model.explore.explorer import FaceExplorer
 
     try:
         return FaceExplorer.load()

@@ -94,8 +94,8 @@ def _hand_back_running_jobs(settings, database) -> None:
     and once one died, its whole group ended). The embedded broker never hands out a message twice, so a job
     its dead worker was running would otherwise wait for the stalled-job sweep (the task time limit + 60 s).
     Only with the embedded broker: its queue is a file of this data folder, and the serve lock keeps any other
-    serve's worker off it, so a running job can only be ours. Redis redelivers by itself, and other workers may
-    be running jobs on it."""
+    serve's worker off it, so a running job can only be ours. On Redis other workers may be running jobs; there the
+    workers hand back the jobs of one whose heartbeat is gone (service.workers.requeue_orphans)."""
     from service import jobs
     from worker.broker import embedded_database_url
     from worker.celery_app import create_celery

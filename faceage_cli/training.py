@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from aging_model.config import ModelConfig, TrainConfig
-from aging_model.presets import PRESETS
+from aging_model.caae.config import ModelConfig, TrainConfig
+from aging_model.caae.presets import PRESETS
+from aging_model.renderers import RENDERER_NAMES
 from faceage_cli.aging import load_model
 from faceage_cli.common import fail
 
@@ -98,7 +99,7 @@ def train(preset, config_file, dry_run, **options) -> None:
         return
     if config.manifest is None and not Path(config.data).is_dir():
         fail(f"dataset folder not found: {config.data}")
-    from aging_model.train import train as run_training  # here, so that --dry-run does not wait for torch
+    from aging_model.caae.train import train as run_training  # here, so that --dry-run does not wait for torch
 
     try:
         weights = run_training(config)
@@ -139,8 +140,8 @@ def _given_settings(ctx: click.Context, options: dict) -> dict:
 @click.option("--device", default="auto", show_default=True)
 def train_estimator(data, manifest, out_dir, epochs, limit, device) -> None:
     """Train the age and gender estimator; reports its validation age MAE and gender accuracy."""
-    from aging_model.estimator import EstimatorTrainConfig
-    from aging_model.estimator import train_estimator as run_training
+    from aging_model.estimator.age_gender import EstimatorTrainConfig
+    from aging_model.estimator.age_gender import train_estimator as run_training
 
     if manifest is None and not data.is_dir():
         fail(f"dataset folder not found: {data}")
@@ -209,7 +210,8 @@ def train_estimator(data, manifest, out_dir, epochs, limit, device) -> None:
 @click.option(
     "--renderer",
     default=None,
-    help="The renderer the judges measure (one of the pipeline's); the pipeline's default when left out.",
+    type=click.Choice(RENDERER_NAMES),
+    help="The renderer the judges measure; the pipeline's default when left out.",
 )
 @click.option(
     "--cache-dir",
@@ -240,8 +242,8 @@ def evaluate(
     import sys
     import time
 
-    from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
-    from aging_model.evaluation_report import write_report
+    from aging_model.estimator.age_gender import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
+    from aging_model.evaluation.report import write_report
 
     began = time.monotonic()
     if not data.is_dir():
@@ -256,7 +258,7 @@ def evaluate(
     if judges or judges_only:
         judged = _judge(model, estimator, data, cache_dir, adults, children, seed, renderer)
     if judges_only:
-        from aging_model.judged_report import write_judged_report
+        from aging_model.evaluation.judged_report import write_judged_report
 
         report = write_judged_report(*judged, out_dir, command)
         _echo_judged(judged[0])
@@ -264,7 +266,7 @@ def evaluate(
         return
     metrics, arrays = _ten_groups(model, estimator, data, cache_dir, limit)
     if judged is not None:
-        from aging_model.judged_report import link_from_docs, model_card_section, write_sheets
+        from aging_model.evaluation.judged_report import link_from_docs, model_card_section, write_sheets
 
         metrics["judges"] = judged[0]
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -275,7 +277,7 @@ def evaluate(
     _echo_ten_groups(metrics)
     click.echo(split_twins_line(data))
     if judged is not None:
-        from aging_model.judged_report import judged_markdown
+        from aging_model.evaluation.judged_report import judged_markdown
 
         report.write_text(report.read_text() + "\n" + judged_markdown(judged[0]))
         _echo_judged(judged[0])
@@ -314,10 +316,10 @@ def split_twins_line(data: Path) -> str:
 
 
 def _ten_groups(model, estimator, data, cache_dir, limit) -> tuple[dict, dict]:
-    from aging_model.evaluation import evaluate as run_evaluation
-    from aging_model.evaluation import load_held_out
-    from aging_model.identity import FaceEmbedder
-    from aging_model.prototype_aging import PrototypeAger
+    from aging_model.evaluation.held_out import evaluate as run_evaluation
+    from aging_model.evaluation.held_out import load_held_out
+    from aging_model.evaluation.identity import FaceEmbedder
+    from aging_model.prototypes.aging import PrototypeAger
     from preprocessing.landmarks import DenseLandmarker
 
     try:
@@ -330,8 +332,8 @@ def _ten_groups(model, estimator, data, cache_dir, limit) -> tuple[dict, dict]:
 
 
 def _judge(model, estimator, data, cache_dir, adults, children, seed, renderer) -> tuple[dict, dict]:
-    from aging_model.age_judge import AgeJudge
-    from aging_model.judged_evaluation import evaluate_judges
+    from aging_model.evaluation.age_judge import AgeJudge
+    from aging_model.evaluation.judged import evaluate_judges
     from aging_model.pipeline import AgingPipeline, PipelineSettings
 
     try:
@@ -403,8 +405,8 @@ def _echo_judged(judged: dict) -> None:
 def train_age_judge(data, out, cache_dir) -> None:
     """Train the age judge that `faceage evaluate` reads aged faces with: dlib's face descriptor and a small
     head on log-age; reports its validation MAE, per age group, and how real faces of the targets read."""
-    from aging_model.age_judge import DEFAULT_AGE_JUDGE_PATH
-    from aging_model.age_judge import train_age_judge as run_training
+    from aging_model.evaluation.age_judge import DEFAULT_AGE_JUDGE_PATH
+    from aging_model.evaluation.age_judge import train_age_judge as run_training
 
     if not data.is_dir():
         fail(f"dataset folder not found: {data}")

@@ -103,8 +103,8 @@ def main() -> None:
 
     import torch
 
-    from aging_model.estimator import AgeGenderEstimator
-    from aging_model.inference import AgingModel
+    from aging_model.caae.inference import AgingModel
+    from aging_model.estimator.age_gender import AgeGenderEstimator
     from aging_model.pipeline import AgingPipeline, PipelineSettings
 
     model = AgingModel.load(device="cpu")

@@ -35,10 +35,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    from aging_model.animation import lifespan_ages
-    from aging_model.estimator import AgeGenderEstimator
-    from aging_model.inference import AgingModel
-    from aging_model.morph import faces_to_morph, morph_outputs
+    from aging_model.caae.inference import AgingModel
+    from aging_model.estimator.age_gender import AgeGenderEstimator
+    from aging_model.media.animation import lifespan_ages
+    from aging_model.media.morph import faces_to_morph, morph_outputs
     from aging_model.outputs import render_photo_result
     from aging_model.pipeline import AgingPipeline
     from scripts.benchmark import phone_photo

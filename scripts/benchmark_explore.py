@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
-    from aging_model.latent import sample_codes
+    from aging_model.explore.latent import sample_codes
     from service.app import create_app
     from service.config import Settings
 

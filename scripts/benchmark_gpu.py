@@ -55,9 +55,9 @@ def prototype_rate(faces: int, runs: int) -> float:
     from PIL import Image
     from skimage import data
 
-    from aging_model.inference import AgingModel
+    from aging_model.caae.inference import AgingModel
     from aging_model.pipeline import AgingPipeline
-    from aging_model.prototype_aging import AGING_PADDING
+    from aging_model.prototypes.aging import AGING_PADDING
     from preprocessing.alignment import padding_pixels
 
     pipeline = AgingPipeline(AgingModel.load(device="cpu"))
@@ -68,7 +68,7 @@ def prototype_rate(faces: int, runs: int) -> float:
 
     def work():
         for _ in range(faces):
-            pipeline.ager.age(face.padded_detail, landmarks, 35.0, 0.9, TEN_AGES, padding=AGING_PADDING)
+            pipeline.renderer.ager.age(face.padded_detail, landmarks, 35.0, 0.9, TEN_AGES, padding=AGING_PADDING)
 
     return faces / _median_seconds(work, runs, lambda: None)
 
@@ -105,8 +105,8 @@ def main() -> None:
 
     import torch
 
-    from aging_model.estimator import AgeGenderEstimator
-    from aging_model.inference import AgingModel
+    from aging_model.caae.inference import AgingModel
+    from aging_model.estimator.age_gender import AgeGenderEstimator
 
     model = AgingModel.load(device=args.device)
     estimator = AgeGenderEstimator.load(device=str(model.device))

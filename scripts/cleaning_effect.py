@@ -143,7 +143,7 @@ def train(name: str, manifest: Path | None, epochs: int, threads: int, limit: in
     import torch
 
     from aging_model.data import parse_utkface_name
-    from aging_model.estimator import AgeGenderEstimator, EstimatorTrainConfig, fit_estimator, save_estimator
+    from aging_model.estimator.age_gender import AgeGenderEstimator, EstimatorTrainConfig, fit_estimator, save_estimator
 
     torch.set_num_threads(threads)
     config = EstimatorTrainConfig(data=str(DATASET), epochs=epochs, device="cpu")
@@ -184,7 +184,7 @@ def train(name: str, manifest: Path | None, epochs: int, threads: int, limit: in
 def _mae(rows: dict, mask: np.ndarray) -> str:
     if not mask.any():
         return "-"
-    from aging_model.estimator import MAX_AGE
+    from aging_model.estimator.age_gender import MAX_AGE
 
     errors = np.abs(rows["estimated_ages"][mask] - np.minimum(rows["ages"][mask], MAX_AGE))
     return f"{errors.mean():.2f}"
@@ -193,7 +193,7 @@ def _mae(rows: dict, mask: np.ndarray) -> str:
 def _paired_difference(raw: dict, cleaned: dict, mask: np.ndarray, rounds: int = 2000) -> tuple[float, ...]:
     """The cleaned run's MAE minus the raw run's on the same faces, with a 95 % bootstrap interval over faces
     (it says nothing of how much another seed would move either run)."""
-    from aging_model.estimator import MAX_AGE
+    from aging_model.estimator.age_gender import MAX_AGE
 
     truth = np.minimum(raw["ages"][mask], MAX_AGE)
     gain = np.abs(cleaned["estimated_ages"][mask] - truth) - np.abs(raw["estimated_ages"][mask] - truth)

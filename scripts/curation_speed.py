@@ -3,7 +3,7 @@
     uv run python scripts/curation_speed.py --faces 256 --rounds 3 --agreement 500
 
 Three settings, alternated round by round so that all see the same machine load (the machine is shared):
-- before: dlib's own ResNet embeds the faces (`aging_model.identity.FaceEmbedder`), one process with a thread
+- before: dlib's own ResNet embeds the faces (`aging_model.evaluation.identity.FaceEmbedder`), one process with a thread
   per core: `faceage dataset flag` as it was before issue 19 item 4;
 - one process: the ResNet in PyTorch (`curation.embedder`), one process of one thread;
 - N processes: the same, one process of one thread per core (`faceage dataset flag --local`, or
@@ -42,7 +42,7 @@ _models: CurationModels | None = None
 
 
 def _before_models() -> CurationModels:
-    from aging_model.identity import FaceEmbedder
+    from aging_model.evaluation.identity import FaceEmbedder
 
     return replace(CurationModels.load(device="cpu"), embedder=FaceEmbedder())
 

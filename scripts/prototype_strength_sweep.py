@@ -22,11 +22,11 @@ import numpy as np
 
 from aging_model.age_groups import GROUP_CENTRES, age_to_group
 from aging_model.data import chip_landmarks, index_folder, read_rgb, split_faces
-from aging_model.estimator import AgeGenderEstimator
-from aging_model.evaluation import detail_ratio, spearman
-from aging_model.identity import SAME_PERSON_DISTANCE, FaceEmbedder, identity_distance
-from aging_model.prototype_aging import OLDER_STRENGTH, YOUNGER_STRENGTH, PrototypeAger
-from aging_model.prototypes import AgePrototypes
+from aging_model.estimator.age_gender import AgeGenderEstimator
+from aging_model.evaluation.identity import SAME_PERSON_DISTANCE, FaceEmbedder, identity_distance
+from aging_model.evaluation.metrics import detail_ratio, spearman
+from aging_model.prototypes.age_prototypes import AgePrototypes
+from aging_model.prototypes.aging import OLDER_STRENGTH, YOUNGER_STRENGTH, PrototypeAger
 from preprocessing.alignment import align_face
 from preprocessing.landmarks import DenseLandmarker
 

@@ -18,16 +18,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aging_model.age_groups import N_AGE_GROUPS, age_to_group
-from aging_model.estimator import AgeGenderEstimator
-from aging_model.evaluation import (
-    age_metrics,
-    identity_metrics,
-    load_held_out,
-    render_all_groups,
-    serve_like_the_pipeline,
-)
-from aging_model.identity import FaceEmbedder, identity_distance
-from aging_model.inference import DEFAULT_MODEL_PATH, AgingModel
+from aging_model.caae.inference import DEFAULT_MODEL_PATH, AgingModel
+from aging_model.estimator.age_gender import AgeGenderEstimator
+from aging_model.evaluation.held_out import load_held_out, render_all_groups, serve_like_the_pipeline
+from aging_model.evaluation.identity import FaceEmbedder, identity_distance
+from aging_model.evaluation.metrics import age_metrics, identity_metrics
 
 
 def main() -> None:

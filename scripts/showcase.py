@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from aging_model.estimator import AgeGenderEstimator
-from aging_model.inference import AgingModel
+from aging_model.caae.inference import AgingModel
+from aging_model.estimator.age_gender import AgeGenderEstimator
+from aging_model.media.sheets import face_grid
 from aging_model.pipeline import AgingPipeline, PipelineSettings
-from aging_model.sheets import face_grid
 
 AGES = (5, 20, 40, 60, 80)
 ROOT = Path(__file__).resolve().parents[1]

@@ -193,8 +193,8 @@ def faceless(detector) -> dict:
 
 
 def main() -> None:
-    from aging_model.estimator import AgeGenderEstimator
-    from aging_model.inference import AgingModel
+    from aging_model.caae.inference import AgingModel
+    from aging_model.estimator.age_gender import AgeGenderEstimator
     from aging_model.pipeline import AgingPipeline
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

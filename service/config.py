@@ -10,11 +10,9 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from aging_model.renderers import DEFAULT_RENDERER, RENDERER_NAMES
+
 _PREFIX = "FACEAGE_"
-
-
-# aging_model.pipeline.RENDERERS, repeated so that reading the configuration does not import PyTorch.
-_RENDERERS = ("prototypes", "caae")
 
 
 @dataclass(frozen=True)
@@ -24,7 +22,7 @@ class Settings:
     broker_url: str = ""  # default: sqla+sqlite:///{data_dir}/broker.sqlite
     model_path: str = ""  # default: the shipped model
     estimator_path: str = ""  # default: the shipped estimator
-    renderer: str = "prototypes"  # how aged faces are made: "prototypes" or "caae" (aging_model.pipeline.RENDERERS)
+    renderer: str = DEFAULT_RENDERER  # how aged faces are made: one of aging_model.renderers.RENDERER_NAMES
     device: str = "auto"
     max_upload_bytes: int = 30 * 1024 * 1024
     max_pixels: int = 120_000_000  # a photo's declared size
@@ -51,8 +49,8 @@ class Settings:
     secure_cookies: bool = False
 
     def __post_init__(self):
-        if self.renderer not in _RENDERERS:
-            raise ValueError(f"{_PREFIX}RENDERER must be one of {', '.join(_RENDERERS)}, not {self.renderer!r}")
+        if self.renderer not in RENDERER_NAMES:
+            raise ValueError(f"{_PREFIX}RENDERER must be one of {', '.join(RENDERER_NAMES)}, not {self.renderer!r}")
         data = Path(self.data_dir)
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{(data / 'faceage.sqlite').resolve()}")

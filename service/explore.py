@@ -1,6 +1,6 @@
 """The explorer: a page (/explore) and its API (/api/v1/explore/...) over the generator's latent space.
 
-A face is a code (50 hex digits, `aging_model.latent`) rendered at an age and a gender, so every face has a
+A face is a code (50 hex digits, `aging_model.explore.latent`) rendered at an age and a gender, so every face has a
 URL. The views validate, call the explorer, and answer JSON or PNG; no API key is needed, and the API is rate
 limited like uploads (service.app), in faces rendered rather than requests (`faces_rendered`). The model is
 loaded on the first request that needs it, not when the web app starts: the rest of the web process runs
@@ -30,6 +30,8 @@ DEFAULT_GENDER = "female"
 DEFAULT_SAMPLES = 8
 MAX_SCORE = 5.0  # a direction's score, in spreads of the training faces (the page's sliders go to 3)
 _MAX_SEED = 2**32 - 1
+# Below this |r|, an unnamed direction is said to go with nothing measured (r = 0.15: 2 % of its variance).
+WEAK_CORRELATION = 0.15
 # What reading a photo as a code costs against the rate limit, in faces rendered: detecting, aligning and encoding
 # its face took 0.45 core-seconds for a 512 px photo and 0.9 for a 2048 px one, a face 0.085 (measured on 2 cores).
 PHOTO_COST = 8
@@ -132,12 +134,70 @@ def faces_rendered() -> int:
 def _directions_view(code: str) -> dict:
     explorer = _explorer()
     scores = explorer.direction_scores(code)
+    correlations = explorer.directions.card.get("correlations", {})
     return {
         "code": code,
         "directions": [
-            {"index": i, "name": d.name, "lower": d.lower, "higher": d.higher, "score": round(float(s), 3)}
+            {"index": i, **describe_direction(i, d, correlations), "score": round(float(s), 3)}
             for i, (d, s) in enumerate(zip(explorer.directions.directions, scores))
         ],
+    }
+
+
+def describe_direction(index: int, direction, correlations: dict[str, list[float]]) -> dict:
+    """What the page calls direction `index` and its ends, and why, from what is stored with the directions.
+
+    A direction named after a measure keeps that name. One that no measure goes with strongly enough to name it
+    (|r| below the builder's MIN_CORRELATION) is called "unnamed direction N (weakly like ...)" after the measure
+    it goes with most in the correlations stored with the basis, its ends that measure's ends, marked weak (turned
+    where r is negative); it is not given a name it has not earned. Where even that is under WEAK_CORRELATION,
+    or nothing was stored, it goes with nothing measured. `named_after` is the key of the measure the name and
+    ends come from, `correlation` |r| with it over the training faces (a higher score goes with the higher end).
+    """
+    from aging_model.explore.directions import MIN_CORRELATION
+    from aging_model.explore.face_measures import MEASURES
+
+    if direction.measure is not None:
+        r = direction.correlation
+        return {
+            "name": direction.name,
+            "lower": direction.lower,
+            "higher": direction.higher,
+            "named": True,
+            "named_after": direction.measure,
+            "correlation": r,
+            "about": f"r = {r:.3g} with {direction.name} over the training faces." if r else "",
+        }
+    number = index + 1
+    by_key = {measure.key: measure for measure in MEASURES}
+    related = sorted(
+        ((values[index], by_key[key]) for key, values in correlations.items() if key in by_key and index < len(values)),
+        key=lambda pair: -abs(pair[0]),
+    )
+    if not related or abs(related[0][0]) < WEAK_CORRELATION:
+        return {
+            "name": f"unnamed direction {number} (goes with nothing measured)",
+            "lower": f"direction {number}, lower",
+            "higher": f"direction {number}, higher",
+            "named": False,
+            "named_after": None,
+            "correlation": None,
+            "about": f"Unnamed: no measure reaches r = {WEAK_CORRELATION:g} with it.",
+        }
+    r, measure = related[0]
+    lower, higher = (measure.lower, measure.higher) if r > 0 else (measure.higher, measure.lower)
+    others = ", ".join(f"{m.name} (r = {value:.3g})" for value, m in related[1:3] if abs(value) >= WEAK_CORRELATION)
+    return {
+        "name": f"unnamed direction {number} (weakly like {measure.name})",
+        "lower": f"{lower}, weakly",
+        "higher": f"{higher}, weakly",
+        "named": False,
+        "named_after": measure.key,
+        "correlation": round(abs(r), 3),
+        "about": (
+            f"Unnamed: no measure reaches r = {MIN_CORRELATION:g}; the closest is {measure.name} (r = {r:.3g})"
+            + (f", then {others}." if others else ".")
+        ),
     }
 
 
@@ -146,7 +206,7 @@ def _data_url(png: bytes) -> str:
 
 
 def _code_arg() -> str:
-    from aging_model.latent import latent_from_code
+    from aging_model.explore.latent import latent_from_code
 
     raw = request.args.get("code")
     if raw is None:
@@ -159,14 +219,14 @@ def _code_arg() -> str:
 
 
 def _sample_count_arg() -> int:
-    from aging_model.explorer import MAX_SAMPLES
+    from aging_model.explore.explorer import MAX_SAMPLES
 
     message = f"n must be a whole number from 1 to {MAX_SAMPLES}"
     return _number_arg("n", DEFAULT_SAMPLES, 1, MAX_SAMPLES, "bad_n", message, whole=True)
 
 
 def _age_arg() -> float:
-    from aging_model.explorer import MAX_AGE
+    from aging_model.explore.explorer import MAX_AGE
 
     return _number_arg("age", DEFAULT_AGE, 0, MAX_AGE, "bad_age", f"age must be a number of years from 0 to {MAX_AGE}")
 
@@ -203,9 +263,9 @@ def _explorer():
 
 @functools.lru_cache(maxsize=2)
 def _load_explorer(model_path: str, estimator_path: str):
-    from aging_model.estimator import DEFAULT_ESTIMATOR_PATH
-    from aging_model.explorer import FaceExplorer
-    from aging_model.inference import DEFAULT_MODEL_PATH
+    from aging_model.caae.inference import DEFAULT_MODEL_PATH
+    from aging_model.estimator.age_gender import DEFAULT_ESTIMATOR_PATH
+    from aging_model.explore.explorer import FaceExplorer
 
     log.info("loading the explorer's model (first explore request)")
     return FaceExplorer.load(model_path or DEFAULT_MODEL_PATH, estimator_path or DEFAULT_ESTIMATOR_PATH)

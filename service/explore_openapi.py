@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from service.openapi import _errors, _json
+from service.openapi_parts import error_responses as _errors
+from service.openapi_parts import json_response as _json
 
 _CODE = {
     "name": "code",
@@ -33,9 +34,22 @@ _DIRECTIONS = {
                 "type": "object",
                 "properties": {
                     "index": {"type": "integer"},
-                    "name": {"type": "string"},
+                    "name": {
+                        "type": "string",
+                        "description": "the measure it is named after, or 'unnamed direction N (weakly like ...)'",
+                    },
                     "lower": {"type": "string", "description": "what a negative score looks like"},
                     "higher": {"type": "string", "description": "what a positive score looks like"},
+                    "named": {"type": "boolean", "description": "whether a measure goes with it strongly enough"},
+                    "named_after": {
+                        "type": ["string", "null"],
+                        "description": "the key of the measure its name and ends come from (weakly where not named)",
+                    },
+                    "correlation": {
+                        "type": ["number", "null"],
+                        "description": "|Pearson r| with the measure its name and ends come from",
+                    },
+                    "about": {"type": "string", "description": "why it is called what it is, in a sentence"},
                     "score": {"type": "number", "description": "in spreads of the training faces' scores"},
                 },
             },

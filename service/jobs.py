@@ -281,10 +281,10 @@ def mark_stage(db: Database, job_id: str, stage: str, progress: float) -> None:
         job.status, job.stage, job.progress = JobStatus.running, stage, round(progress, 3)
 
 
-def start_attempt(db: Database, job_id: str, task_id: str | None = None) -> Job | None:
-    """Count an attempt by task `task_id`; returns the job, or None when there is nothing to do: it is gone,
-    finished, or being aged by another task that took it along (if that task's worker dies, the stalled-job
-    sweep hands the job to the workers again)."""
+def start_attempt(db: Database, job_id: str, task_id: str | None = None, worker: str | None = None) -> Job | None:
+    """Count an attempt by task `task_id` of `worker` (its heartbeat's name); returns the job, or None when there is
+    nothing to do: it is gone, finished, or being aged by another task that took it along (if that task's worker
+    dies, the job is handed to the workers again once its heartbeat is gone: service.workers.requeue_orphans)."""
     with db.session() as session:
         job = session.get(Job, job_id)
         if job is None or job.status in (JobStatus.done, JobStatus.failed):
@@ -293,10 +293,11 @@ def start_attempt(db: Database, job_id: str, task_id: str | None = None) -> Job 
             return None
         job.attempts += 1
         job.status, job.stage, job.progress, job.claimed_by = JobStatus.running, "starting", 0.0, task_id
+        job.worker = worker
         return job
 
 
-def claim_queued(db: Database, task_id: str, limit: int) -> list[Job]:
+def claim_queued(db: Database, task_id: str, limit: int, worker: str | None = None) -> list[Job]:
     """Take up to `limit` queued jobs (oldest first) for task `task_id`, to be aged in one model call with its
     own. Rows locked by another worker's claim are skipped (PostgreSQL), so no job is taken twice."""
     if limit <= 0:
@@ -313,6 +314,7 @@ def claim_queued(db: Database, task_id: str, limit: int) -> list[Job]:
         for job in claimed:
             job.attempts += 1
             job.status, job.stage, job.progress, job.claimed_by = JobStatus.running, "starting", 0.0, task_id
+            job.worker = worker
         return claimed
 
 
@@ -387,7 +389,12 @@ def requeue(db: Database, job_id: str) -> None:
     with db.session() as session:
         job = session.get(Job, job_id)
         if job is not None and job.status in (JobStatus.queued, JobStatus.running):
-            job.status, job.stage, job.claimed_by, job.updated_at = JobStatus.queued, "queued", None, utcnow()
+            hand_back(job)
+
+
+def hand_back(job: Job) -> None:
+    """Within a session: the job queued again, claimed by no task of no worker, looked after as of now."""
+    job.status, job.stage, job.claimed_by, job.worker, job.updated_at = JobStatus.queued, "queued", None, None, utcnow()
 
 
 def requeue_running(db: Database) -> list[str]:
@@ -397,7 +404,7 @@ def requeue_running(db: Database) -> list[str]:
     with db.session() as session:
         running = list(session.scalars(select(Job).where(Job.status == JobStatus.running)))
         for job in running:
-            job.status, job.stage, job.claimed_by, job.updated_at = JobStatus.queued, "queued", None, utcnow()
+            hand_back(job)
         return [job.id for job in running]
 
 

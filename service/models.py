@@ -79,6 +79,9 @@ class Job(Base):
     # The task working on the job: its own, or another task's that took it along to age several jobs' faces
     # in one model call. A delivery of the job's own task leaves a job that another live task has claimed.
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # The worker whose process runs it (its heartbeat's name, service.workers): when that worker's heartbeat is
+    # gone, the job is handed to the others (service.workers.requeue_orphans).
+    worker: Mapped[str | None] = mapped_column(String(255))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict | None] = mapped_column(JSON)  # faces with quality, estimated age, timings

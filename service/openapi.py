@@ -6,27 +6,12 @@ blueprint is described with its methods and that nothing described is missing fr
 
 from __future__ import annotations
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
+from service.explore_openapi import explore_paths
+from service.openapi_parts import error_responses as _errors
+from service.openapi_parts import json_response as _json
+
 _JOB = {"$ref": "#/components/schemas/Job"}
 _BATCH = {"$ref": "#/components/schemas/Batch"}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*codes: int) -> dict:
-    texts = {
-        400: "bad input",
-        401: "no or invalid credentials",
-        404: "no such job or batch, or not yours",
-        409: "not done yet",
-        413: "too large",
-        429: "rate limited",
-        503: "queue unavailable",
-    }
-    return {str(code): _json(_ERROR, texts[code]) for code in codes}
-
 
 _JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -37,7 +22,6 @@ _OPTIONS = {
 
 
 def openapi_document() -> dict:
-    from service.explore_openapi import explore_paths  # it uses this module's helpers
 
     return {
         "openapi": "3.1.0",

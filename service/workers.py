@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from service import jobs
 from service.database import Database
 from service.models import Job, JobStatus, WorkerHeartbeat, utcnow
 
@@ -42,6 +43,28 @@ def forget(db: Database, name: str) -> None:
     """A worker that stops cleanly takes itself off the list at once."""
     with db.session() as session:
         session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.name == name))
+
+
+def requeue_orphans(db: Database, heartbeat_s: float, now: datetime | None = None) -> list[str]:
+    """Hand back to the queue every running job whose worker has missed MISSED_HEARTBEATS beats (killed outright:
+    its heartbeat went stale) or is gone from the list; returns their ids, for the caller to send again.
+
+    With Redis a killed worker's message comes back only after the visibility timeout (longer than any job may
+    run), so without this its job would wait that long. Jobs of workers heard from recently are left alone, and
+    rows another worker is handing back at the same moment are skipped (PostgreSQL), so a job goes back once."""
+    now = now or datetime.now(UTC)
+    fresh_after = now - timedelta(seconds=heartbeat_s * MISSED_HEARTBEATS)
+    alive = select(WorkerHeartbeat.name).where(WorkerHeartbeat.seen_at >= fresh_after)
+    with db.session() as session:
+        query = (
+            select(Job)
+            .where(Job.status == JobStatus.running, Job.worker.is_not(None), Job.worker.not_in(alive))
+            .with_for_update(skip_locked=True)
+        )
+        orphans = list(session.scalars(query))
+        for job in orphans:
+            jobs.hand_back(job)
+        return [job.id for job in orphans]
 
 
 def ready_since(db: Database, moment: datetime) -> bool:

@@ -107,7 +107,7 @@ def test_building_prototypes_without_a_dataset_says_what_to_pass(tmp_path):
 
 
 def test_animate_writes_each_faces_lifespan_and_the_photos(photos, tmp_path):
-    from aging_model.animation import frames_and_seconds
+    from aging_model.media.animation import frames_and_seconds
 
     done = run_faceage("age", str(photos / "astronaut.jpg"), "--out", str(tmp_path), "--ages", "40", "--animate")
     assert done.returncode == 0, done.stderr

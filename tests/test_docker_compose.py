@@ -38,6 +38,8 @@ def test_the_stack_has_its_services_with_health_checks(compose):
     gpu = services["worker"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
     assert services["migrate"]["command"] == ["faceage", "db", "upgrade"]
+    for name in ("web", "worker", "worker-cpu"):  # a killed web app or worker is started again
+        assert services[name]["restart"] == "unless-stopped", name
 
 
 def test_every_faceage_command_it_runs_exists(compose):

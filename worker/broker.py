@@ -14,6 +14,7 @@ run by beat, removes those rows once they are older than any job may run.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -25,7 +26,41 @@ EMBEDDED_PREFIXES = ("sqla+", "sqlalchemy+")
 POLLING_INTERVAL_S = 0.05  # an idle worker runs 20 small SELECTs a second on the SQLite file: cheap
 
 
+class Channel(kombu_sqlalchemy.Channel):
+    """kombu's channel, its one SQLAlchemy session used by one thread at a time.
+
+    A worker uses its channel from two threads when a pool process dies: the consumer polls the queue while the
+    pool's result handler puts the lost task back (reject with requeue). kombu's session is not thread-safe, and
+    the two at once broke it ("IllegalStateChangeError: Method 'commit()' can't be called here"): the worker
+    exited, and `faceage serve` had to start it again (tests/worker/test_broker_threads.py)."""
+
+    def __init__(self, *args, **kwargs):
+        self._session_lock = threading.RLock()
+        super().__init__(*args, **kwargs)
+
+    def _get(self, queue):
+        with self._session_lock:
+            return super()._get(queue)
+
+    def _put(self, queue, payload, **kwargs):
+        with self._session_lock:
+            return super()._put(queue, payload, **kwargs)
+
+    def _new_queue(self, queue, **kwargs):
+        with self._session_lock:
+            return super()._new_queue(queue, **kwargs)
+
+    def _purge(self, queue):
+        with self._session_lock:
+            return super()._purge(queue)
+
+    def _size(self, queue):
+        with self._session_lock:
+            return super()._size(queue)
+
+
 class Transport(kombu_sqlalchemy.Transport):
+    Channel = Channel
     polling_interval = POLLING_INTERVAL_S
 
 

@@ -44,7 +44,8 @@ def create_celery(settings: Settings | None = None) -> Celery:
     )
     if settings.broker_url.startswith(("redis://", "rediss://")):
         # A killed worker's unacknowledged task becomes visible to others after this many seconds; longer
-        # than any job may run. (The SQLite broker of the embedded default takes no such option.)
+        # than any job may run. Its job is handed back long before that by the other workers, or the next to
+        # start, once its heartbeat is gone (worker.heartbeat). (The SQLite broker takes no such option.)
         app.conf.broker_transport_options = {"visibility_timeout": settings.task_time_limit_s + 60}
     app.conf.faceage_settings = settings
     return app
@@ -88,4 +89,4 @@ def _load_model_before_the_first_job(**_kwargs) -> None:
     # connections (and, with them, their locks).
     _database.cache_clear()
     warm_up()
-    heartbeat.mark_ready()
+    heartbeat.mark_ready(_database())

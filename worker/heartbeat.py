@@ -34,15 +34,19 @@ def _heartbeat_database():
     global _database
     if _database is None:
         from service.database import Database
-        from worker.tasks import _settings
 
         _database = Database(_settings().database_url)
     return _database
 
 
-def _interval_s() -> float:
-    from worker.tasks import _settings
+def _settings():
+    """The worker's settings, from the Celery app this process runs (no import of the app: it imports us)."""
+    from celery import current_app
 
+    return current_app.conf.faceage_settings
+
+
+def _interval_s() -> float:
     return _settings().worker_heartbeat_s
 
 
@@ -60,6 +64,11 @@ def _start_beating(**_kwargs) -> None:
     threading.Thread(target=_beat_until_stopped, name="faceage-heartbeat", daemon=True).start()
 
 
+def worker_name() -> str | None:
+    """This worker's name in the heartbeats (also in its pool processes); None outside a worker."""
+    return _name
+
+
 def _beat_until_stopped() -> None:
     from service import workers
 
@@ -67,19 +76,32 @@ def _beat_until_stopped() -> None:
         try:
             with _beating:
                 workers.beat(_heartbeat_database(), _name)
+                _requeue_orphans()
         except Exception:  # the database may be away for a moment; the next beat tries again
             log.warning("could not record this worker's heartbeat", exc_info=True)
         if _stop.wait(_interval_s()):
             return
 
 
-def mark_ready() -> None:
-    """Called by a pool process after it loaded its models."""
+def _requeue_orphans() -> None:
+    """After each beat: the jobs of workers whose heartbeat is gone (killed outright) go back to the queue, and
+    their tasks are sent again (the broker would hand the old ones out only after its visibility timeout)."""
+    from celery import current_app
+
     from service import workers
-    from worker.tasks import _database as tasks_database
+
+    orphans = workers.requeue_orphans(_heartbeat_database(), _interval_s())
+    for job_id in orphans:
+        log.warning("job %s was running on a worker that is gone; handing it to the workers again", job_id)
+        current_app.send_task("worker.tasks.age_photo", args=[job_id], queue="faceage")
+
+
+def mark_ready(database) -> None:
+    """Called by a pool process after it loaded its models, with the process's own database."""
+    from service import workers
 
     if _name is not None:
-        workers.beat(tasks_database(), _name, ready=True)
+        workers.beat(database, _name, ready=True)
 
 
 @worker_shutdown.connect

@@ -13,7 +13,7 @@ from preprocessing.errors import PhotoError
 from service import batches, jobs
 from service.config import Settings
 from service.database import Database
-from worker import broker
+from worker import broker, heartbeat
 from worker.celery_app import celery_app
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ def _database() -> Database:
 @lru_cache(maxsize=1)
 def _pipeline():
     """The detector, estimator and aging model, loaded once per worker process (CUDA when present)."""
-    from aging_model.estimator import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
-    from aging_model.inference import DEFAULT_MODEL_PATH, AgingModel
+    from aging_model.caae.inference import DEFAULT_MODEL_PATH, AgingModel
+    from aging_model.estimator.age_gender import DEFAULT_ESTIMATOR_PATH, AgeGenderEstimator
     from aging_model.pipeline import AgingPipeline, PipelineSettings
 
     settings = _settings()
@@ -58,7 +58,7 @@ def _rehearse(pipeline) -> None:
 
     from aging_model.outputs import render_photo_result
     from aging_model.pipeline import PhotoRequest
-    from aging_model.prototypes import AgePrototypes
+    from aging_model.prototypes.age_prototypes import AgePrototypes
 
     face = AgePrototypes.load().textures[5, 0]  # 31-40, the middle of the range
     photo = np.full((640, 640, 3), 128, np.uint8)
@@ -77,11 +77,13 @@ def age_photo(self, job_id: str) -> None:
     ages all their faces in one model call; their own deliveries then find them taken or done.
     """
     db = _database()
-    job = jobs.start_attempt(db, job_id, self.request.id)
+    job = jobs.start_attempt(db, job_id, self.request.id, heartbeat.worker_name())
     if job is None:
         return  # deleted, finished by an earlier delivery, or taken along by another task
     taken_along = (
-        [] if jobs.morph_age(job) is not None else jobs.claim_queued(db, self.request.id, _jobs_per_model_call() - 1)
+        []
+        if jobs.morph_age(job) is not None
+        else jobs.claim_queued(db, self.request.id, _jobs_per_model_call() - 1, heartbeat.worker_name())
     )
     uploads = {j.id: _upload_to_age(db, j) for j in [job, *taken_along]}
     runnable = [j for j in [job, *taken_along] if uploads[j.id] is not None]
@@ -146,7 +148,7 @@ def _age_jobs(db: Database, batch: list, uploads: dict[str, bytes]) -> None:
 
 def _morph_job(db: Database, job, upload_a: bytes) -> None:
     """The largest face of the job's first photo becoming that of its second, at the job's age."""
-    from aging_model.morph import faces_to_morph, morph_outputs
+    from aging_model.media.morph import faces_to_morph, morph_outputs
     from aging_model.outputs import OutputFile
 
     upload_b = jobs.second_upload_of(db, job.id)
@@ -172,7 +174,7 @@ def _morph_job(db: Database, job, upload_a: bytes) -> None:
 
 def _lifespan(db: Database, pipeline, job, upload: bytes):
     """The same photo aged to every age of the lifespan animation (the faces come in the same order)."""
-    from aging_model.animation import lifespan_ages
+    from aging_model.media.animation import lifespan_ages
 
     jobs.mark_stage(db, job.id, "animating", 0.9)
     return pipeline.run(upload, ages=lifespan_ages(), gender=job.gender)
@@ -191,9 +193,10 @@ def _try_again_later(db: Database, job) -> None:
 def requeue_stalled() -> int:
     """Hand jobs that no worker is visibly working on to the workers again (scheduled every minute).
 
-    Redis redelivers a killed worker's task by itself; this also covers brokers that cannot (the embedded
-    SQLite one) and messages lost with a broker. A job requeued while it still runs does no harm: the second
-    delivery finds it finished and returns, and MAX_ATTEMPTS bounds a photo that kills its worker every time.
+    The jobs of a killed worker are handed back sooner, once its heartbeat is gone (worker.heartbeat); this is the
+    last resort, for messages lost with a broker and jobs that no worker recorded. A job requeued while it still
+    runs does no harm: the second delivery finds it finished and returns, and MAX_ATTEMPTS bounds a photo that
+    kills its worker every time.
     """
 
     settings = _settings()

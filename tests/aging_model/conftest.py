@@ -32,7 +32,7 @@ def landmarker():
 @pytest.fixture(scope="session")
 def face(astronaut, detector, landmarker):
     """The astronaut aligned at the prototypes' size (256 px), with her 68 landmarks."""
-    from aging_model.prototypes import TEXTURE_SIZE
+    from aging_model.prototypes.age_prototypes import TEXTURE_SIZE
 
     crop = align_face(astronaut, detector.detect(astronaut)[0].landmarks, TEXTURE_SIZE).pixels
     return crop, landmarker.landmarks(crop)

@@ -9,7 +9,7 @@ from curation.embedder import _padded_add
 
 @pytest.fixture(scope="module")
 def embedders():
-    from aging_model.identity import FaceEmbedder
+    from aging_model.evaluation.identity import FaceEmbedder
     from curation.embedder import TorchFaceEmbedder
 
     return FaceEmbedder(), TorchFaceEmbedder()

@@ -38,7 +38,7 @@ def test_a_chain_of_weak_matches_cannot_grow_a_group_past_its_limit():
 
 
 def test_each_face_is_read_by_an_estimator_that_never_trained_on_it(monkeypatch):
-    from aging_model.estimator import EstimatorTrainConfig, fit_estimator
+    from aging_model.estimator.age_gender import EstimatorTrainConfig, fit_estimator
 
     taught = []
 
@@ -46,7 +46,7 @@ def test_each_face_is_read_by_an_estimator_that_never_trained_on_it(monkeypatch)
         taught.append({int(name) for name in train_set.names})
         return fit_estimator(train_set, val_set, config, device, desc=desc)
 
-    monkeypatch.setattr("aging_model.estimator.fit_estimator", recording_fit)
+    monkeypatch.setattr("aging_model.estimator.age_gender.fit_estimator", recording_fit)
     rng = np.random.default_rng(0)
     chips = rng.integers(0, 255, (12, 64, 64, 3), dtype=np.uint8)
     ages, genders = np.arange(12) * 5, np.arange(12) % 2
@@ -61,7 +61,7 @@ def test_each_face_is_read_by_an_estimator_that_never_trained_on_it(monkeypatch)
 
 
 def test_too_few_faces_for_the_folds_is_a_clear_error():
-    from aging_model.estimator import EstimatorTrainConfig
+    from aging_model.estimator.age_gender import EstimatorTrainConfig
 
     chips = np.zeros((4, 64, 64, 3), np.uint8)
     with pytest.raises(ValueError, match="use fewer folds"):

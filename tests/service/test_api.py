@@ -146,7 +146,7 @@ def test_twenty_concurrent_uploads_all_end_done(live_server, astronaut):
 
 
 def test_animate_adds_the_lifespan_films_and_they_can_be_seeked(client, astronaut_jpeg, wait_for_job):
-    from aging_model.animation import frames_and_seconds
+    from aging_model.media.animation import frames_and_seconds
 
     reply = _post(client, astronaut_jpeg, ages="30", animate="true")
     assert reply.status_code == 202 and reply.get_json()["animate"] is True
@@ -167,7 +167,7 @@ def test_animate_adds_the_lifespan_films_and_they_can_be_seeked(client, astronau
 def test_a_morph_job_makes_a_film_of_one_face_becoming_the_other(client, astronaut_jpeg, wait_for_job):
     from pathlib import Path
 
-    from aging_model.animation import frames_and_seconds
+    from aging_model.media.animation import frames_and_seconds
 
     obama = (Path(__file__).resolve().parents[2] / "docs" / "obama.jpg").read_bytes()
     data = {"photo_a": (io.BytesIO(astronaut_jpeg), "a.jpg"), "photo_b": (io.BytesIO(obama), "b.jpg"), "age": "60"}

@@ -38,11 +38,15 @@ def test_the_renderer_is_configuration_and_a_wrong_one_is_named():
         Settings.from_env({"FACEAGE_RENDERER": "oil-paint"})
 
 
-def test_the_configuration_knows_the_pipelines_renderers():
-    from aging_model.pipeline import RENDERERS
-    from service.config import _RENDERERS
+def test_the_configuration_takes_every_renderer_the_pipeline_can_make_and_reads_without_pytorch():
+    import subprocess
+    import sys
 
-    assert _RENDERERS == RENDERERS
+    from aging_model.renderers import RENDERER_NAMES
+
+    assert [Settings.from_env({"FACEAGE_RENDERER": name}).renderer for name in RENDERER_NAMES] == list(RENDERER_NAMES)
+    check = "import sys, service.config; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check]).returncode == 0
 
 
 def test_switches_read_the_usual_spellings_and_name_a_wrong_one():

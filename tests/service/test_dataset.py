@@ -229,7 +229,7 @@ def test_export_can_add_the_unflagged_pending_images_and_never_the_rejected(data
 
 
 def test_the_out_of_fold_label_check_reads_every_face_and_replaces_its_label_flags(database, folder, models):
-    from aging_model.estimator import MAX_AGE, EstimatorTrainConfig
+    from aging_model.estimator.age_gender import MAX_AGE, EstimatorTrainConfig
     from curation.label_check import assign_folds, cross_fit, group_errors, out_of_fold_label_flags
 
     _import(database, folder)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aging_model.latent import sample_codes
+from aging_model.explore.latent import sample_codes
 from service.app import create_app
 from service.config import Settings
 
@@ -132,8 +132,44 @@ def test_directions_are_named_and_steering_moves_the_code_along_one(client):
         assert reply.status_code == 400 and reply.get_json()["error"]["code"] == error
 
 
+def test_every_direction_has_a_name_that_says_what_it_changes_and_how_sure_that_is(client):
+    """No slider is called a bare "direction 3": one no measure names is "unnamed direction 3 (weakly like head
+    turn)", after the measure it goes with most in the correlations stored with the basis."""
+    from aging_model.explore.directions import MIN_CORRELATION, load_directions
+
+    shipped = load_directions()
+    directions = client.get(f"/api/v1/explore/directions?code={CODE}").get_json()["directions"]
+    for d, stored in zip(directions, shipped.directions):
+        assert not d["name"].startswith("direction") and "direction" not in d["lower"] + d["higher"]
+        assert d["about"] and d["lower"] != d["higher"]
+        if stored.measure is not None:
+            assert d["named"] and d["name"] == stored.name and d["correlation"] >= MIN_CORRELATION
+        else:
+            r = shipped.card["correlations"][d["named_after"]][d["index"]]
+            assert not d["named"] and d["name"].startswith(f"unnamed direction {d['index'] + 1} (weakly like ")
+            assert d["correlation"] == pytest.approx(abs(r), abs=1e-3) and d["correlation"] < MIN_CORRELATION
+            assert d["lower"].endswith(", weakly") and d["higher"].endswith(", weakly")
+    assert [d["named"] for d in directions].count(False) == sum(d.measure is None for d in shipped.directions)
+
+
+def test_an_unnamed_directions_ends_follow_the_sign_of_its_correlation_and_none_is_made_up():
+    from aging_model.explore.directions import Direction
+    from service.explore import describe_direction
+
+    unnamed = Direction("direction 2", "direction 2 -", "direction 2 +", 0.7, 0.03)
+    described = describe_direction(1, unnamed, {"yaw": [0.5, -0.26], "face_width": [0.1, 0.2], "other": [0, 0.9]})
+    assert described["name"] == "unnamed direction 2 (weakly like head turn)"
+    assert (described["lower"], described["higher"]) == ("nose to image right, weakly", "nose to image left, weakly")
+    assert described["named_after"] == "yaw" and described["correlation"] == 0.26
+    assert "face width (r = 0.2)" in described["about"]
+    for correlations in ({}, {"yaw": [0.0, 0.1]}):
+        nothing = describe_direction(1, unnamed, correlations)
+        assert nothing["name"] == "unnamed direction 2 (goes with nothing measured)"
+        assert nothing["named_after"] is None and nothing["correlation"] is None
+
+
 def test_an_uploaded_photo_comes_back_as_its_faces_code(client, astronaut_jpeg):
-    from aging_model.explorer import FaceExplorer
+    from aging_model.explore.explorer import FaceExplorer
     from preprocessing.alignment import align_face
     from preprocessing.loading import load_photo
     from service.jobs import normalise_photo

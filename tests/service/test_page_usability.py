@@ -54,6 +54,24 @@ def test_every_control_has_a_name_and_the_job_page_announces_its_status(page, ur
     assert page.get_by_label("Your photo").get_attribute("type") == "file"
 
 
+@pytest.mark.parametrize(
+    "path, current",
+    [
+        ("/", "Age a photo"),
+        ("/morph", "Morph two faces"),
+        ("/explore", "Explore the model"),
+        ("/jobs/0123456789abcdef0123456789abcdef", None),
+        ("/review/login", None),
+    ],
+)
+def test_every_page_links_to_explore_in_its_header_and_marks_the_page_you_are_on(sized_page, url, path, current):
+    sized_page.goto(url + path)
+    nav = sized_page.get_by_role("navigation", name="Faceage")
+    explore = nav.get_by_role("link", name="Explore the model")
+    assert explore.get_attribute("href") == "/explore" and explore.is_visible()
+    assert nav.locator("a[aria-current=page]").all_text_contents() == ([current] if current else [])
+
+
 @pytest.mark.parametrize("path", ["/", "/morph", "/explore", "/jobs/0123456789abcdef0123456789abcdef", "/review/login"])
 def test_no_page_has_a_serious_accessibility_violation(sized_page, url, path, serious_violations):
     sized_page.goto(url + path)

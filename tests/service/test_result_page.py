@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aging_model import animation
+from aging_model.media import animation
 from aging_model.outputs import OutputFile
 from service import jobs
 

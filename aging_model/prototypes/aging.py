@@ -1,0 +1,424 @@
+"""Aging a face by the prototypes' difference, on the photo's own pixels (Burt & Perrett 1995; Tiddeman, Burt
+& Perrett 2001; the idea behind Kemelmacher-Shlizerman et al., CVPR 2014).
+
+A face of age a is aged to age b in three parts, each the change between the prototypes of a and of b:
+- colour and shading: the face's coarse band times the ratio of the prototypes' coarse bands;
+- skin detail: the face's own medium and fine detail scaled by the ratio of the prototypes' detail energies
+  (a child's skin has less of both; an old face more medium detail), plus the prototypes' own medium-band
+  difference, which carries the folds and bags that age draws in the same place on every face;
+- shape: the face's landmarks moved by the difference of the prototypes' mean shapes, and the face bent to
+  follow with a thin-plate spline.
+All of it is computed in the prototypes' frame at their resolution, carried onto the face by one warp, and
+applied at the face's own resolution, so nothing is rendered at a lower resolution than the photo has.
+Strengths above 1 exaggerate the change: averages are milder than any one face (Burt & Perrett found
+caricatured prototypes read truer to age).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from aging_model.prototypes.age_prototypes import (
+    COARSE_SIGMA,
+    DEFAULT_PROTOTYPES_PATH,
+    ENERGY_SIZE,
+    FINE_SIGMA,
+    TEXTURE_SIZE,
+    AgePrototypes,
+    detail_bands,
+)
+from aging_model.prototypes.face_regions import brows_mask, lips_mask, lower_face_mask, skin_likelihood, skin_mask
+from aging_model.prototypes.proportions import (
+    feature_shift,
+    head_growth,
+)
+from preprocessing.alignment import padding_pixels
+from preprocessing.warping import border_anchors, sampling_map, warp_points
+
+_ENERGY_FLOOR = 1.0  # grey levels; keeps the ratio of two nearly flat regions near 1
+_COARSE_FLOOR = 16.0
+# Faces fill their crop to its edges; the frame that holds the map into the prototypes' frame lies this far
+# (a share of the side) outside, so a cheek near the edge does not fold the map. The shape warp itself is
+# pinned at the crop's edge: pinned further out, the crop's edge would move and show pixels from beyond it.
+_MAP_MARGIN = 0.25
+# The share of the face crop's side added around it for aging (see PrototypeAger.age): a child's chin rises
+# by up to about a tenth of the side at the default strength.
+AGING_PADDING = 0.15
+# Of the prototypes' colour change, the share applied to hue and saturation (the rest is brightness only):
+# the averages' hue differences between ages are small and partly noise, and full-strength ones read as
+# make-up or ghost-white skin.
+_CHROMA_SHARE = 0.5
+_LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
+# How far a face's skin is drawn towards the target group's own prototype (its shading and medium detail, in the
+# face's own skin tone), by target age: an average of real children carries what a difference between averages
+# cannot (smooth cheeks, no shaving shadow, a child's soft shading); a moderate pull reads as a child of that
+# person, a strong one as a generic child (../shared/notes/aging-levers.md). Forwards there is no pull: drawn
+# towards the (smooth) adult average, held-out children aimed at 25 / 45 / 75 read 18 / 28 / 55 to the estimator,
+# against 21 / 34 / 60 without it (docs/model-card.md, "Honest judges").
+_YOUNGER_PULL = ((3.0, 0.65), (8.0, 0.55), (13.0, 0.38), (18.0, 0.15), (25.0, 0.0))
+# An old face made middle-aged or young keeps its own wrinkles and folds at any strength of the ratio of detail
+# energies: a deep fold is shading as much as detail. So, going back many years to an adult age too, the skin is
+# pulled towards the target's prototype (in its own tone), growing from nothing at _YEARS_FREE years taken away to
+# _YEARS_PULL at _YEARS_FULL (years from the estimator's reading, which under-reads the old). On held-out faces of
+# 65-95 aimed at 20 and 40 the readings fell from 48 and 56 to 38 and 49 (estimator; judge 42 and 56 to 34 and 48);
+# more took glasses' frames away with the wrinkles.
+_YEARS_PULL = 0.7
+_YEARS_FREE = 5.0
+_YEARS_FULL = 30.0
+# A grey beard or moustache aimed at an adult age many years back darkens (going to a child it goes altogether):
+# the colourless and light part of the beard zone moves towards the dark brown grey hair takes going young
+# (hair.py), by up to _BEARD_DARKENING as the years taken away reach _BEARD_YEARS.
+_YOUNG_BEARD = np.array([62.0, 46.0, 36.0], np.float32)
+_BEARD_DARKENING = 0.8
+_BEARD_YEARS = 30.0
+_FINE_PULL = 0.5  # share of the finest detail (pores, fine lines) the pull takes away with it
+_SHAPE_PULL = 0.4  # of the skin's pull times the shape's strength, for the face's outline
+# Below the nose, the shaving zone: going young it is drawn nearly all the way to the child prototype in the
+# face's own tone (stubble, moustache and beard are not skin and are left out of the skin mask otherwise).
+_LOWER_FACE_PULL = 0.9
+_LOWER_FACE_FINE_GAIN = 0.2
+_NATURAL_LIPS = np.array([1.02, 0.82, 0.84], np.float32)  # of the skin's own colour (UTKFace children's lips)
+_LIPS_PULL = 0.6  # of the shaving zone's pull
+_GREY_COLOURFULNESS = 3.0  # QualityThresholds.grayscale_colourfulness
+
+
+@dataclass(frozen=True)
+class AgingStrength:
+    """How much of each part of the prototypes' change is applied (1 = the change between the averages)."""
+
+    shape: float = 1.0
+    colour: float = 1.0
+    fine: float = 1.0  # exponent on the ratio of fine-detail energies (pores, stubble, fine lines)
+    medium: float = 1.0  # exponent on the ratio of medium-detail energies (wrinkles, folds)
+    folds: float = 1.0  # weight of the prototypes' medium-band difference
+    pull: float = 1.0  # share of the pull towards the target's own prototype (see _YOUNGER_PULL)
+
+
+# Chosen on held-out UTKFace faces (docs/model-card.md, "Strengths"; scripts/prototype_strength_sweep.py): at
+# face value the averages move faces only about two thirds of the way to the target age, as Burt & Perrett
+# found; forwards, the exaggerated change reads at the target age with wrinkles that still look like skin;
+# backwards, more than a little exaggeration turns children's faces into dolls.
+OLDER_STRENGTH = AgingStrength(shape=2.0, colour=1.5, fine=1.2, medium=3.5, folds=5.0)
+YOUNGER_STRENGTH = AgingStrength(shape=1.5, colour=1.0, fine=2.0, medium=2.5, folds=1.0)
+
+
+@dataclass
+class _PrototypeBands:
+    """The prototypes decomposed once, at load: per cell, coarse and medium bands and detail energies."""
+
+    coarse: np.ndarray  # (10, 2, E, E, 3) float32, of the skin only (see _skin_colour); smooth, so at E
+    medium: np.ndarray  # (10, 2, T, T, 3) float32
+    energy: np.ndarray  # (10, 2, E, E, 2) float32, [fine, medium]
+
+
+class PrototypeAger:
+    """Ages aligned faces with their 68 landmarks; loaded once, then cheap per face and age.
+
+    `older` and `younger` are the strengths applied when a face is aged forwards and backwards: the two
+    directions need different amounts (see the model card's sweep)."""
+
+    def __init__(
+        self,
+        prototypes: AgePrototypes,
+        older: AgingStrength = OLDER_STRENGTH,
+        younger: AgingStrength = YOUNGER_STRENGTH,
+    ):
+        self.prototypes = prototypes
+        self.older = older
+        self.younger = younger
+        self._skin = skin_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._lower_face = lower_face_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._lips = lips_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._brows = brows_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._bands = _decompose(prototypes, self._skin)
+        small_skin = cv2.resize(self._skin, (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
+        self._skin_weights = (small_skin / small_skin.sum())[..., None].astype(np.float32)
+        self._skin_weights_full = (self._skin / self._skin.sum())[..., None].astype(np.float32)
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_PROTOTYPES_PATH) -> PrototypeAger:
+        """The ager with the shipped prototypes (or those at `path`) and the default strengths."""
+        return cls(AgePrototypes.load(path))
+
+    def age(
+        self,
+        crop: np.ndarray,
+        landmarks: np.ndarray,
+        own_age: float,
+        female: float,
+        target_ages,
+        padding: float = 0.0,
+    ) -> np.ndarray:
+        """(n_ages, D, D, 3) uint8: the chip-framed face `crop` with `landmarks` (68, 2) in its pixels, now
+        `own_age` years old and `female` (0..1) female, at each of `target_ages`.
+
+        With `padding`, `crop` is the D x D chip framing plus that share of D of the photo on every side
+        (`align_face(..., padding=)`); the change of shape then pulls in the photo's own neck and hair from
+        the margin where a child's chin rises or an old jaw drops, and the margin is cut off the results.
+
+        Everything but the fine band is smooth at the prototypes' resolution, so colour, medium detail and
+        folds are changed on a copy of at most TEXTURE_SIZE px and only their change is enlarged; the fine
+        band (pores, stubble) is scaled at the crop's own resolution.
+        """
+        size = crop.shape[0]
+        inner = _unpadded_size(size, padding)
+        pad = (size - inner) // 2
+        work = min(size, round(TEXTURE_SIZE * size / inner))
+        face = crop.astype(np.float32)
+        fine = face - cv2.GaussianBlur(face, (0, 0), FINE_SIGMA * inner / TEXTURE_SIZE)
+        fine_luminance = np.ascontiguousarray(fine @ _LUMINANCE)
+        small = face if work == size else cv2.resize(face, (work, work), interpolation=cv2.INTER_AREA)
+        coarse, medium, _ = detail_bands(small, work * inner / size / TEXTURE_SIZE)
+        medium_luminance = (medium @ _LUMINANCE)[..., None]
+        to_reference = self._map_to_reference(landmarks * (work / size), work, pad * work / size, inner * work / size)
+        to_smooth = _rescaled_map(to_reference, ENERGY_SIZE / TEXTURE_SIZE)
+        skin_region = _remap(self._skin[..., None], to_reference, outside=0.0)
+        skin = skin_region * skin_likelihood(small, landmarks * (work / size))
+        lower_face = _remap(self._lower_face, to_reference, outside=0.0)
+        shaving_zone, under_jaw = lower_face[..., 0:1], lower_face[..., 1:2]
+        lips = _remap(self._lips[..., None], to_reference, outside=0.0)
+        brows = _remap(self._brows[..., None], to_reference, outside=0.0)
+        own_tone = _mean_colour(coarse, skin).astype(np.float32)
+        # Only the skin (and, going young, the shaving zone) changes colour and detail: the arithmetic at full
+        # resolution stays inside its box (a change weighted under 2 % is invisible).
+        changing = np.maximum(np.maximum(skin, under_jaw), np.maximum(lips, brows))
+        top, bottom, left, right = _box(changing[..., 0] > 0.02, size / work, size)
+        face_box = np.ascontiguousarray(face[top:bottom, left:right])
+        fine_box = np.ascontiguousarray(fine_luminance[top:bottom, left:right])
+        box_size = (right - left, bottom - top)
+        own = self._blend(own_age, female)
+        own_shape = self._shape(own_age, female)
+        keeps_grey = _is_grey(small)  # a black-and-white photo stays black and white
+        grey_hair = _grey_hair(small)
+
+        def at(target: float) -> np.ndarray:
+            """The face at one target age: its skin changed inside the box, then its shape."""
+            strength = self.older if target >= own_age else self.younger
+            goal = self._blend(float(target), female)
+            smooth, fold_change = self._change(own, goal, strength)
+            smooth = _remap(smooth, to_smooth)
+            ratio, gain_fine, gain_medium = smooth[..., 0:3], smooth[..., 3:4], smooth[..., 4:5]
+            folds = _remap(fold_change, to_reference)
+            # Detail is changed in brightness only: amplified colour detail reads as dirt and red speckles.
+            aged_coarse = coarse * ratio
+            aged_medium = medium_luminance * (gain_medium - 1) + folds
+            pull, lower_pull = (strength.pull * p for p in _pull(own_age, float(target)))
+            lips_pull = lower_pull * _LIPS_PULL
+            # Beards are men's: on a woman's face the zone keeps the skin's pull (a hand or a glass held at the
+            # mouth is not smeared into skin).
+            beard = 1.0 - float(np.clip(female, 0.0, 1.0))
+            lower_pull = max(pull, lower_pull * beard) if lower_pull > 0 else 0.0
+            colour_weight = detail_weight = skin
+            if pull > 0:
+                prototype_skin = _remap(goal[0], to_smooth) * (own_tone / _mean_colour(goal[0], self._skin_weights))
+                prototype_medium = _remap(goal[1] @ _LUMINANCE[:, None], to_reference)
+                colour_pull = detail_pull = pull
+                gain_fine = gain_fine * (1.0 - _FINE_PULL * pull)
+                if lower_pull > 0:
+                    # Going young, the shaving zone is all skin, whatever it holds now; under the jaw line only its
+                    # detail (stubble) goes: the prototypes' colour there is neck and studio backdrop, not skin.
+                    colour_pull = pull + (lower_pull - pull) * shaving_zone
+                    detail_pull = pull + (lower_pull - pull) * under_jaw
+                    colour_weight = np.maximum(skin, shaving_zone * beard)
+                    detail_weight = np.maximum(skin, under_jaw * beard)
+                    gain_fine = gain_fine + (_LOWER_FACE_FINE_GAIN - gain_fine) * under_jaw * beard
+                if lips_pull > 0:
+                    # An adult's strong brows are an adult's: a child's are fainter and softer (the skin's pull
+                    # reaches them too, though they do not look like skin).
+                    colour_weight = np.maximum(colour_weight, brows)
+                    detail_weight = np.maximum(detail_weight, brows)
+                aged_coarse = aged_coarse + colour_pull * (prototype_skin - aged_coarse)
+                aged_medium = aged_medium + detail_pull * (prototype_medium - medium_luminance - aged_medium)
+            change = colour_weight * (aged_coarse - coarse) + detail_weight * aged_medium
+            if lips_pull > 0:
+                # A child wears no lipstick: the lips take a natural colour, the face's own skin a little redder.
+                natural_lips = own_tone * _NATURAL_LIPS
+                change = change + lips * lips_pull * (natural_lips - coarse)
+            if lower_pull == 0 and target < own_age and beard > 0:
+                darkening = _BEARD_DARKENING * beard * min(1.0, (own_age - float(target)) / _BEARD_YEARS)
+                change = change + darkening * under_jaw * grey_hair * (_YOUNG_BEARD - small)
+            if keeps_grey:
+                change = np.repeat(change @ _LUMINANCE[:, None], 3, axis=2)
+            weight = detail_weight
+            smooth_change = change.astype(np.float32)
+            fine_gain = (weight * (gain_fine - 1)).astype(np.float32)
+            # Both are smooth: enlarged from the work size to the crop's own, only over the skin's box.
+            smooth_change = _enlarged_box(smooth_change, size / work, (top, bottom, left, right), box_size)
+            fine_gain = _enlarged_box(fine_gain, size / work, (top, bottom, left, right), box_size)
+            fine_change = cv2.multiply(fine_box, fine_gain)[..., None]
+            changed = cv2.add(face_box, cv2.add(smooth_change, np.repeat(fine_change, 3, axis=2)))
+            result = crop.copy()
+            result[top:bottom, left:right] = np.clip(changed, 0, 255, out=changed).astype(np.uint8)
+            shift = strength.shape * feature_shift(landmarks, own_shape, self._shape(float(target), female), inner)
+            shift += head_growth(landmarks, own_age, float(target), pad, inner)
+            if pull > 0:
+                # The shape too is drawn towards the target's own (a child's rounder, shorter face), as a whole
+                # outline: eyes and lips keep their own shape (see feature_shift).
+                now = landmarks + shift
+                target_shape = self._shape(float(target), female)
+                shift += (
+                    strength.shape * _SHAPE_PULL * pull * feature_shift(now, (now - pad) / inner, target_shape, inner)
+                )
+            return warp_points(result, landmarks, landmarks + shift, border_margin=0.0, region=(pad, pad, inner, inner))
+
+        # Threads over the ages measured no faster: OpenCV already spreads each warp over the cores.
+        aged = [at(float(target)) for target in target_ages]
+        return np.stack(aged)
+
+    # -- the change between two prototypes, in the reference frame ------------------------------------------
+    def _blend(self, age: float, female: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        weights = self.prototypes.weights(age, female)
+        cells = [(g, s, w) for (g, s), w in np.ndenumerate(weights) if w > 0]
+        coarse = sum(w * self._bands.coarse[g, s] for g, s, w in cells)
+        medium = sum(w * self._bands.medium[g, s] for g, s, w in cells)
+        energy = sum(w * self._bands.energy[g, s] for g, s, w in cells)
+        return coarse, medium, energy
+
+    def _shape(self, age: float, female: float) -> np.ndarray:
+        weights = self.prototypes.weights(age, female)
+        return np.tensordot(weights, self.prototypes.shapes.astype(np.float64), axes=([0, 1], [0, 1]))
+
+    def _change(self, own, target, s: AgingStrength) -> tuple[np.ndarray, np.ndarray]:
+        """(E, E, 5): coarse ratio (3), fine and medium gains (2); and (T, T, 1): the folds' difference, in
+        brightness.
+
+        The colour ratio keeps its pattern over the face (eye sockets, under-eye shadows, a child's rosy
+        cheeks) but not its mean: the averages' overall tone differs between ages by lighting and camera, and a
+        face made darker or paler as a whole reads as a grey or white patch against its own neck and ears."""
+        (own_coarse, own_medium, own_energy), (target_coarse, target_medium, target_energy) = own, target
+        per_channel = (target_coarse + _COARSE_FLOOR) / (own_coarse + _COARSE_FLOOR)
+        per_channel = per_channel / (per_channel * self._skin_weights).sum(axis=(0, 1))
+        brightness = (per_channel @ _LUMINANCE)[..., None]
+        ratio = brightness**s.colour * (per_channel / brightness) ** (s.colour * _CHROMA_SHARE)
+        exponents = np.array([s.fine, s.medium], np.float32)
+        gains = ((target_energy + _ENERGY_FLOOR) / (own_energy + _ENERGY_FLOOR)) ** exponents
+        folds = s.folds * (target_medium - own_medium) @ _LUMINANCE[:, None]
+        # Folds and lines, not a shade: their mean over the skin is taken out, as the colour ratio's is.
+        folds = folds - (folds * self._skin_weights_full).sum()
+        smooth = np.concatenate([np.clip(ratio, 0.5, 2.0), np.clip(gains, 0.15, 2.5)], axis=2)
+        return smooth.astype(np.float32), folds.astype(np.float32)
+
+    def _map_to_reference(
+        self,
+        landmarks: np.ndarray,
+        size: int,
+        pad: float,
+        inner: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For every pixel of the (padded) face crop, where it lies in the prototypes' reference frame; the
+        chip framing starts at `pad` and spans `inner` pixels of the crop."""
+        anchors = border_anchors(size, size, margin=_MAP_MARGIN)
+        face_points = np.concatenate([landmarks, anchors])
+        reference_points = np.concatenate(
+            [self.prototypes.reference_shape * TEXTURE_SIZE, (anchors - pad) * (TEXTURE_SIZE / inner)]
+        )
+        return sampling_map(face_points, reference_points, (size, size))
+
+
+def _pull(own_age: float, target: float) -> tuple[float, float]:
+    """(pull of the skin, pull of the shaving zone) towards the target's prototype, 0..1 (see _YOUNGER_PULL)."""
+    if target < own_age:
+        ages, pulls = zip(*_YOUNGER_PULL)
+        # A child made younger still is mostly a child already: the pull grows with the years taken away.
+        pull = float(np.interp(target, ages, pulls)) * min(1.0, (own_age - target) / 15.0)
+        years = float(np.clip((own_age - target - _YEARS_FREE) / (_YEARS_FULL - _YEARS_FREE), 0.0, 1.0))
+        pull = max(pull, _YEARS_PULL * years)
+        lower = _LOWER_FACE_PULL * float(np.clip((18.0 - target) / 8.0, 0.0, 1.0)) if own_age > 16 else 0.0
+        return pull, lower
+    return 0.0, 0.0
+
+
+def _grey_hair(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 1) 1 on pixels that are colourless and light (grey or white hairs, each on its own: salt and pepper
+    blurs into the skin's colour), 0 on skin, whose channels differ by more, and on dark hair."""
+    spread = pixels.max(axis=2) - pixels.min(axis=2)
+    colourless = np.clip((28.0 - spread) / 12.0, 0.0, 1.0)
+    light = np.clip((pixels @ _LUMINANCE - 90.0) / 40.0, 0.0, 1.0)
+    return (colourless * light)[..., None].astype(np.float32)
+
+
+def _mean_colour(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(3,) the weighted mean colour of an (H, W, 3) image, weights (H, W, 1)."""
+    total = max(float(weights.sum()), 1e-6)
+    return (image * weights).sum(axis=(0, 1)) / total
+
+
+def _box(mask: np.ndarray, scale: float, size: int) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of a mask's True pixels, scaled by `scale` and widened by a pixel, within
+    `size`; the whole image when the mask is empty."""
+    rows, columns = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if len(rows) == 0:
+        return 0, size, 0, size
+    top, bottom = max(int(rows[0] * scale) - 1, 0), min(int(np.ceil((rows[-1] + 1) * scale)) + 1, size)
+    left, right = max(int(columns[0] * scale) - 1, 0), min(int(np.ceil((columns[-1] + 1) * scale)) + 1, size)
+    return top, bottom, left, right
+
+
+def _enlarged_box(
+    image: np.ndarray, scale: float, box: tuple[int, int, int, int], box_size: tuple[int, int]
+) -> np.ndarray:
+    """The part of `image` (at 1/`scale` of the crop) under the crop's `box`, enlarged to the box's size."""
+    top, _bottom, left, _right = box
+    # The affine map from box pixels to image pixels, centre-aligned as cv2.resize is.
+    matrix = np.array([[1 / scale, 0, (left + 0.5) / scale - 0.5], [0, 1 / scale, (top + 0.5) / scale - 0.5]])
+    return cv2.warpAffine(
+        image, matrix, box_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def _is_grey(image: np.ndarray) -> bool:
+    """True for a black-and-white photo (the quality check's measure of colourfulness, same threshold)."""
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    return float((np.abs(r - g) + np.abs(g - b)).mean() / 2) < _GREY_COLOURFULNESS
+
+
+def _unpadded_size(size: int, padding: float) -> int:
+    """The side D of the chip framing inside a crop of `size` made with `align_face(..., D, padding)`."""
+    guess = round(size / (1 + 2 * padding))
+    for inner in (guess, guess - 1, guess + 1):
+        if inner + 2 * padding_pixels(inner, padding) == size:
+            return inner
+    raise ValueError(f"a crop of {size} px was not made with padding {padding}")
+
+
+def _skin_colour(texture: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """The coarse band of a prototype's skin alone: a blur normalised by the skin mask, so hair and background
+    (whose averages differ between ages for reasons that are not age, such as a child's bright studio
+    backdrop) do not bleed into the colour change at the face's edge."""
+    weight = (skin > 0.5).astype(np.float32)
+    blurred = cv2.GaussianBlur(texture * weight[..., None], (0, 0), COARSE_SIGMA)
+    norm = cv2.GaussianBlur(weight, (0, 0), COARSE_SIGMA)[..., None]
+    return np.where(norm > 0.05, blurred / np.maximum(norm, 1e-3), texture)
+
+
+def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
+    textures = prototypes.textures.astype(np.float32)
+    groups, genders = textures.shape[:2]
+    medium = np.zeros_like(textures)
+    coarse = np.zeros((groups, genders, ENERGY_SIZE, ENERGY_SIZE, 3), np.float32)
+    for g in range(groups):
+        for s in range(genders):
+            _, medium[g, s], _ = detail_bands(textures[g, s])
+            coarse[g, s] = cv2.resize(
+                _skin_colour(textures[g, s], skin), (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA
+            )
+    energy = np.ascontiguousarray(prototypes.detail_energy.astype(np.float32).transpose(0, 1, 3, 4, 2))
+    return _PrototypeBands(coarse, medium, energy)
+
+
+def _rescaled_map(to_reference: tuple[np.ndarray, np.ndarray], factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """A sampling map into the reference frame, for the same frame stored `factor` times as large."""
+    return tuple(np.ascontiguousarray((m + 0.5) * factor - 0.5) for m in to_reference)
+
+
+def _remap(maps: np.ndarray, to_reference: tuple[np.ndarray, np.ndarray], outside: float | None = None) -> np.ndarray:
+    """(H, W, C) maps in the reference frame, sampled at the face's pixels: (h, w, C), C kept even when 1.
+    Beyond the reference frame the maps' edge is repeated, or `outside` is used."""
+    map_x, map_y = to_reference
+    border = (cv2.BORDER_REPLICATE, 0.0) if outside is None else (cv2.BORDER_CONSTANT, outside)
+    sampled = cv2.remap(maps, map_x, map_y, cv2.INTER_LINEAR, borderMode=border[0], borderValue=border[1])
+    return sampled if sampled.ndim == 3 else sampled[..., None]

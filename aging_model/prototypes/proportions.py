@@ -1,0 +1,47 @@
+"""How the prototype renderer moves a face's landmarks: the prototypes' change of shape (eyes and lips as wholes)
+and, for a child aged to an adult, the face growing against its skull.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from preprocessing.landmarks import LEFT_EYE, RIGHT_EYE
+
+CHILD_AGE = 13.0  # below it a face is a child's: it loses adult cues, or gains them when aged forwards
+# A child's face against its skull (see head_growth): aged to an adult it grows by this share away from the
+# crown, which lies CROWN_ABOVE of the chip's side above its top.
+FACE_GROWTH_ADULT = 0.1
+CROWN_ABOVE = 0.3
+
+
+def feature_shift(landmarks: np.ndarray, own_shape: np.ndarray, target_shape: np.ndarray, size: int) -> np.ndarray:
+    """Where each landmark moves, in crop pixels, at strength 1. The outline (jaw, brows, nose) takes the
+    prototypes' change of shape point by point; each eye and the mouth move and scale as a whole (a child's
+    eyes are larger for its face) but keep their own shape: reshaping them bends glasses, makes a stare, and
+    twists a smile into a grimace."""
+    shift = (target_shape - own_shape) * size
+    for part in (LEFT_EYE, RIGHT_EYE, slice(48, 68)):
+        own_part, target_part = own_shape[part], target_shape[part]
+        scale = float(np.clip(spread(target_part) / max(spread(own_part), 1e-6), 0.9, 1.1))
+        centre = landmarks[part].mean(axis=0)
+        moved_centre = centre + (target_part.mean(axis=0) - own_part.mean(axis=0)) * size
+        shift[part] = moved_centre + scale * (landmarks[part] - centre) - landmarks[part]
+    return shift
+
+
+def head_growth(landmarks: np.ndarray, own_age: float, target: float, pad: int, inner: int) -> np.ndarray:
+    """(68, 2) landmark shifts for a child's face growing against its skull (the cardioidal strain of Pittenger
+    & Shaw; Ramanathan & Chellappa 2006): the face grows down and out from a point above the forehead while the
+    cranium grows little, so a child's face made adult lengthens below the eyes. The prototypes' shapes cannot
+    carry this: aligned by the eyes, every chip has the same face size. (The reverse, an adult's face shrunk
+    for a child's, was tried: it dragged collars and the old jaw's stubble up into the neck, so it is not done.)"""
+    maturity = float(np.clip((target - own_age) / 20.0, 0.0, 1.0)) if own_age < CHILD_AGE else 0.0
+    if maturity == 0.0:
+        return np.zeros_like(landmarks)
+    crown = np.array([pad + 0.5 * inner, pad - CROWN_ABOVE * inner])
+    return FACE_GROWTH_ADULT * maturity * (landmarks - crown)
+
+
+def spread(points: np.ndarray) -> float:
+    return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()))

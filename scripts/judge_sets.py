@@ -1,0 +1,92 @@
+"""Quick judged sets for trying a renderer lever: held-out UTKFace faces aimed at other ages, read by the shipped
+estimator and the age judge, with a sheet per set (input, then each target). Faster than `faceage evaluate
+--judges-only` (no realism test, fewer faces); use that for the numbers of record.
+
+    uv run python scripts/judge_sets.py NAME [--sets old,mid] [--faces 24] [CONSTANT=value ...]
+
+CONSTANT=value overrides a module constant of aging_model.prototypes.aging for this run (e.g. _YEARS_PULL=0.5),
+so a lever is compared with itself at the same faces. Sheets go to runs/judge-sets/NAME-SET.png (never commit
+them: they are dataset faces).
+
+Sets: adults (20-60, aimed at 3, 8, 13), children (1-7, at 25, 45, 75), old (65-95, at 20, 40, 60),
+mid (40-60, at 20, 30).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import aging_model.prototypes.aging as prototype_aging
+from aging_model.caae.inference import AgingModel
+from aging_model.data import index_folder, split_faces
+from aging_model.estimator.age_gender import AgeGenderEstimator
+from aging_model.evaluation import judged
+from aging_model.evaluation.age_judge import AgeJudge
+from aging_model.evaluation.judged_sampling import stratified_choice
+from aging_model.pipeline import AgingPipeline
+
+SETS = {
+    "adults": ((20, 60), (3, 8, 13), 1.0),
+    "children": ((1, 7), (25, 45, 75), 0.5),
+    "old": ((65, 95), (20, 40, 60), 0.5),
+    "mid": ((40, 60), (20, 30), 0.5),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name")
+    parser.add_argument("overrides", nargs="*", help="CONSTANT=value of aging_model.prototypes.aging")
+    parser.add_argument("--sets", default="adults,children,old,mid")
+    parser.add_argument("--faces", type=int, default=24, help="adults per run; the other sets take half")
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets/utkface"))
+    parser.add_argument("--cache-dir", type=Path, default=Path(".cache"))
+    parser.add_argument("--out", type=Path, default=Path("runs/judge-sets"))
+    args = parser.parse_args()
+    for override in args.overrides:
+        constant, value = override.split("=", 1)
+        if not hasattr(prototype_aging, constant):
+            parser.error(f"aging_model.prototypes.aging has no {constant}")
+        setattr(prototype_aging, constant, ast.literal_eval(value))
+
+    _, val = split_faces(index_folder(args.data).faces)
+    chosen = {
+        name: (stratified_choice([f for f in val if low <= f.age <= high], round(args.faces * share), 0), targets)
+        for name, ((low, high), targets, share) in SETS.items()
+        if name in args.sets.split(",")
+    }
+    chips = judged.align_chips(args.data, args.cache_dir, [f for faces, _ in chosen.values() for f in faces])
+    model = AgingModel.load(device="cpu")
+    estimator = AgeGenderEstimator.load(device="cpu")
+    pipeline = AgingPipeline(model, estimator=estimator)
+    readers = judged._Readers(estimator, AgeJudge.load(), None)
+    args.out.mkdir(parents=True, exist_ok=True)
+    began, readings = time.monotonic(), {}
+    for name, (faces, targets) in chosen.items():
+        faces = [f for f in faces if f.path.name in chips]
+        rendered = judged.render_as_served(pipeline, [chips[f.path.name] for f in faces], targets)["served"]
+        served = np.stack([judged._crops(rendered[:, i]) for i in range(len(targets))], axis=1)
+        for i, target in enumerate(targets):
+            read = readers.read(np.ascontiguousarray(served[:, i]))
+            readings[f"{name} -> {target}"] = {
+                "estimator": round(float(np.mean(read["estimator"])), 1),
+                "judge": round(float(np.mean(read["judge"])), 1),
+            }
+        inputs = judged._crops(np.stack([chips[f.path.name].padded for f in faces]))
+        rows = [np.concatenate([inputs[k], *served[k]], axis=1) for k in range(min(12, len(faces)))]
+        sheet = Image.fromarray(np.concatenate(rows, axis=0))
+        sheet.thumbnail((900, 3000))
+        sheet.save(args.out / f"{args.name}-{name}.png")
+    print(json.dumps({"run": args.name, "overrides": args.overrides, "readings": readings}, indent=1))
+    print(f"{time.monotonic() - began:.0f} s; sheets in {args.out}/")
+
+
+if __name__ == "__main__":
+    main()

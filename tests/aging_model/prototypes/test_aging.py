@@ -1,0 +1,287 @@
+"""Prototype aging on a real face: the astronaut (about 34, female), aligned at 256 px, aged with the shipped
+prototypes. Older means rougher cheeks, younger smoother cheeks and a shorter face; hair and background stay."""
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from aging_model.prototypes.aging import (
+    OLDER_STRENGTH,
+    YOUNGER_STRENGTH,
+    AgingStrength,
+    PrototypeAger,
+)
+from aging_model.prototypes.face_regions import skin_likelihood
+
+OWN_AGE, FEMALE = 34.0, 1.0
+TARGETS = (34.0, 80.0, 3.0, 60.0)
+SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def ager() -> PrototypeAger:
+    return PrototypeAger.load()
+
+
+@pytest.fixture(scope="module")
+def aged(ager, face) -> dict[float, np.ndarray]:
+    crop, marks = face
+    return dict(zip(TARGETS, ager.age(crop, marks, OWN_AGE, FEMALE, TARGETS)))
+
+
+def _cheeks(marks: np.ndarray) -> list[np.ndarray]:
+    return [marks[[1, 2, 3, 31, 48]].mean(axis=0), marks[[13, 14, 15, 35, 54]].mean(axis=0)]
+
+
+def _cheek_apples(marks: np.ndarray) -> list[np.ndarray]:
+    """The middle of each cheek: between the nose's wing, the jaw, the mouth's corner and the lower eyelid."""
+    return [marks[[31, 3, 48, 40]].mean(axis=0), marks[[35, 13, 54, 47]].mean(axis=0)]
+
+
+def _cheek_detail(image: np.ndarray, marks: np.ndarray, radius: int = 10) -> float:
+    """The variance of the Laplacian over both cheeks: how much fine and medium detail the skin shows."""
+    laplacian = cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)
+    return float(
+        np.mean(
+            [
+                laplacian[int(y) - radius : int(y) + radius, int(x) - radius : int(x) + radius].var()
+                for x, y in _cheek_apples(marks)
+            ]
+        )
+    )
+
+
+def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(int) - b.astype(int)).mean())
+
+
+def test_every_target_age_gives_one_face_crop_of_the_input_size(aged, face):
+    crop, _ = face
+    assert set(aged) == set(TARGETS)
+    for image in aged.values():
+        assert image.shape == crop.shape and image.dtype == np.uint8
+
+
+def test_several_ages_at_once_match_each_age_alone(ager, face, aged):
+    crop, marks = face
+    [alone] = ager.age(crop, marks, OWN_AGE, FEMALE, [80.0])
+    assert np.array_equal(alone, aged[80.0])
+
+
+def test_aging_to_her_own_age_changes_almost_nothing(aged, face):
+    crop, _ = face
+    assert _mean_abs_diff(aged[OWN_AGE], crop) < 2
+
+
+def test_aging_changes_the_face_more_the_further_the_target_age(aged, face):
+    crop, _ = face
+    own, sixty, eighty = (_mean_abs_diff(aged[age], crop) for age in (OWN_AGE, 60.0, 80.0))
+    assert eighty > sixty > own and eighty > 15
+
+
+def test_aging_to_80_roughens_the_cheeks_and_to_3_smooths_them(aged, face, landmarker):
+    crop, marks = face
+    before = _cheek_detail(crop, marks)
+    older = _cheek_detail(aged[80.0], landmarker.landmarks(aged[80.0]))
+    younger = _cheek_detail(aged[3.0], landmarker.landmarks(aged[3.0]))
+    assert older > 1.4 * before, (before, older)
+    assert younger < 0.75 * before, (before, younger)
+
+
+def test_aging_to_3_brings_the_chin_up_towards_the_eyes(aged, face, landmarker):
+    """A child's face is short below the eyes: measured by dlib on the output, the chin (landmark 8) rises
+    relative to the eyes by several percent of the crop."""
+    _, marks = face
+    chin_below_eyes = lambda m: m[8, 1] - m[36:48, 1].mean()  # noqa: E731
+    child = landmarker.landmarks(aged[3.0])
+    assert chin_below_eyes(child) < chin_below_eyes(marks) - 0.03 * SIZE, (
+        chin_below_eyes(marks),
+        chin_below_eyes(child),
+    )
+    older = landmarker.landmarks(aged[80.0])
+    assert chin_below_eyes(older) > chin_below_eyes(child) + 0.03 * SIZE
+
+
+def _shape_held(ager) -> PrototypeAger:
+    return PrototypeAger(
+        ager.prototypes,
+        older=replace(OLDER_STRENGTH, shape=0.0),
+        younger=replace(YOUNGER_STRENGTH, shape=0.0),
+    )
+
+
+def test_with_the_shape_held_hair_and_background_keep_their_pixels(ager, face):
+    """The colour and detail change is a skin change: where the crop does not look like her skin (the dark
+    hair at the top right, the dark background and suit at the bottom left) nothing changes. Going young, the
+    shaving zone below the nose and the brows are the exception (stubble, beards and an adult's strong brows
+    are not skin): elsewhere above the nose, nothing."""
+    crop, marks = face
+    not_skin = skin_likelihood(crop, marks)[..., 0] < 0.05
+    rows = np.arange(SIZE)[:, None] * np.ones((1, SIZE))
+    above_nose = rows < marks[30, 1] - 0.08 * SIZE  # the zone reaches up to the nostrils
+    # Going young the brows fade too: the band around them is left out.
+    brow_band = (rows > marks[17:27, 1].min() - 0.06 * SIZE) & (rows < marks[17:27, 1].max() + 0.06 * SIZE)
+    above_nose &= ~brow_band
+    assert not_skin.sum() > 1000 and (not_skin & above_nose).sum() > 500
+    old, young = _shape_held(ager).age(crop, marks, OWN_AGE, FEMALE, [80.0, 3.0])
+    # Going young the pull towards the child's prototype is a large change, so its faint tail over non-skin
+    # (likelihood under 0.05) may reach a few grey levels more.
+    for image, kept, tolerance in ((old, not_skin, 4), (young, not_skin & above_nose, 6)):
+        diff = np.abs(image.astype(int) - crop.astype(int)).max(axis=2)
+        assert np.abs(image.astype(int) - crop.astype(int)).mean() > 5  # the face did change
+        assert diff[kept].max() <= tolerance
+
+
+def test_going_young_the_shaving_zone_loses_its_fine_detail_and_the_face_keeps_its_tone(ager, face):
+    """A child has no stubble: below the nose the fine detail of an adult made 3 drops to a fraction; the
+    face's mean colour stays its own (the change is in shading and detail, not a paler or darker patch). Aged as
+    a man: on a woman's face the zone is not cleared beyond the rest of the skin."""
+    crop, marks = face
+    [young] = _shape_held(ager).age(crop, marks, OWN_AGE, 0.0, [3.0])
+    top, bottom = int(marks[57, 1]) + 6, int(marks[8, 1]) - 6  # the chin, below the lower lip
+    left, right = int(marks[5, 0]), int(marks[11, 0])
+
+    def fine_energy(image: np.ndarray) -> float:
+        grey = image[top:bottom, left:right].astype(np.float32).mean(axis=2)
+        return float(np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.5)).mean())
+
+    assert fine_energy(young) < 0.6 * fine_energy(crop)
+    cheeks = skin_likelihood(crop, marks)[..., 0] > 0.8
+    tone_change = young[cheeks].astype(float).mean(axis=0) - crop[cheeks].astype(float).mean(axis=0)
+    assert np.abs(tone_change).max() < 8
+
+
+def test_hair_and_background_at_the_edges_of_the_crop_stay_in_place(aged, face):
+    # The shape warp is pinned at the crop's edge, so what lies there never moves and nothing from beyond the
+    # crop is smeared in; a few pixels inwards, textured hair may shift by a fraction of a pixel.
+    crop, _ = face
+    top_right_hair, bottom_left_background = (slice(0, 24), slice(232, SIZE)), (slice(232, SIZE), slice(0, 16))
+    for age in (80.0, 3.0):
+        for region in (top_right_hair, bottom_left_background):
+            assert _mean_abs_diff(aged[age][region], crop[region]) < 6, (age, region)
+
+
+def test_with_padding_the_results_are_the_chip_framing_and_the_chin_may_move_into_the_margin(
+    astronaut, detector, landmarker
+):
+    from aging_model.prototypes.aging import AGING_PADDING, PrototypeAger
+    from preprocessing.alignment import align_face, padding_pixels
+
+    landmarks = detector.detect(astronaut)[0].landmarks
+    inner = align_face(astronaut, landmarks, 200).pixels
+    padded = align_face(astronaut, landmarks, 200, padding=AGING_PADDING).pixels
+    pad = padding_pixels(200, AGING_PADDING)
+    assert padded.shape[0] == 200 + 2 * pad
+    assert _mean_abs_diff(padded[pad : pad + 200, pad : pad + 200], inner) < 1.0  # the same framing inside
+    marks = landmarker.landmarks(inner) + pad
+    ager = PrototypeAger.load()
+    [child, same] = ager.age(padded, marks, OWN_AGE, FEMALE, [3.0, OWN_AGE], padding=AGING_PADDING)
+    assert child.shape == same.shape == inner.shape
+    assert _mean_abs_diff(same, inner) < 2.5
+    # Below the rising chin, the photo's own neck comes up from the margin: no smeared rows at the bottom.
+    bottom = child[-12:].astype(float)
+    assert np.abs(np.diff(bottom, axis=1)).mean() > 0.5 * np.abs(np.diff(inner[-12:].astype(float), axis=1)).mean()
+
+
+def test_skin_likelihood_is_high_on_the_cheeks_and_low_on_hair_and_background(face):
+    crop, marks = face
+    likelihood = skin_likelihood(crop, marks)
+    assert likelihood.shape == (SIZE, SIZE, 1) and likelihood.min() >= 0 and likelihood.max() <= 1
+    likelihood = likelihood[..., 0]
+    for x, y in (c.astype(int) for c in _cheeks(marks)):
+        assert likelihood[y - 8 : y + 8, x - 8 : x + 8].mean() > 0.85
+    dark = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) < 40  # her dark hair, the backdrop's shadow, the suit
+    assert dark.sum() > 1000 and likelihood[dark].mean() < 0.1
+    assert likelihood[:24, 236:].mean() < 0.1 and likelihood[232:, :16].mean() < 0.1
+
+
+def test_aging_is_deterministic(ager, face, aged):
+    crop, marks = face
+    again = ager.age(crop, marks, OWN_AGE, FEMALE, TARGETS)
+    for image, age in zip(again, TARGETS):
+        assert np.array_equal(image, aged[age])
+
+
+def test_zero_strength_keeps_the_face(ager, face):
+    """With every part of the change switched off, only the warp's resampling is left."""
+    crop, marks = face
+    nothing = AgingStrength(shape=0.0, colour=0.0, fine=0.0, medium=0.0, folds=0.0, pull=0.0)
+    off = PrototypeAger(ager.prototypes, older=nothing, younger=nothing)
+    [to_80, to_3] = off.age(crop, marks, OWN_AGE, FEMALE, [80.0, 3.0])
+    assert np.array_equal(to_80, to_3)  # no prototype difference reaches the output
+
+
+def test_the_aged_face_is_still_the_same_person(aged, face):
+    pytest.importorskip("dlib")
+    from aging_model.evaluation.identity import SAME_PERSON_DISTANCE, FaceEmbedder, identity_distance
+
+    crop, _ = face
+    embeddings = FaceEmbedder().embed_aligned(np.stack([crop, aged[60.0], aged[OWN_AGE]]))
+    assert identity_distance(embeddings[1], embeddings[0]) < SAME_PERSON_DISTANCE
+    assert identity_distance(embeddings[2], embeddings[0]) < 0.2
+
+
+def test_a_black_and_white_face_stays_black_and_white(face, ager):
+    crop, marks = face
+    grey = np.repeat(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    for image in ager.age(grey, marks, OWN_AGE, FEMALE, [3.0, 80.0]):
+        channels = image.astype(int)
+        assert (
+            np.abs(channels[..., 0] - channels[..., 1]).max() <= 2
+            and np.abs(channels[..., 1] - channels[..., 2]).max() <= 2
+        )
+
+
+def test_a_child_aged_to_an_adult_grows_its_lower_face_against_its_skull(face):
+    """The cardioidal strain: from a point above the forehead the chin moves down much more than the eyes, and
+    an adult's face aimed at any age does not grow."""
+    from aging_model.prototypes.proportions import head_growth
+
+    _, marks = face
+    grown = head_growth(marks, own_age=5.0, target=45.0, pad=0, inner=SIZE)
+    assert grown[8, 1] > 2 * grown[36:48, 1].mean() > 0
+    assert grown[8, 1] > 0.05 * SIZE
+    assert not head_growth(marks, own_age=34.0, target=80.0, pad=0, inner=SIZE).any()
+    assert not head_growth(marks, own_age=34.0, target=3.0, pad=0, inner=SIZE).any()
+
+
+def test_an_old_face_made_forty_loses_more_of_its_skin_detail_the_more_years_are_taken_away(ager, face, landmarker):
+    """Read as 80 and aimed at 40, the face is pulled towards the forties' prototype (its wrinkles are shading as
+    much as detail, which the ratio of energies alone keeps); ten years back, almost not."""
+    from aging_model.prototypes import aging
+
+    crop, marks = face
+    [forty] = ager.age(crop, marks, 80.0, FEMALE, [40.0])
+    [seventy] = ager.age(crop, marks, 80.0, FEMALE, [70.0])
+    assert aging._pull(80.0, 40.0)[0] == pytest.approx(aging._YEARS_PULL)
+    assert aging._pull(80.0, 70.0)[0] < 0.25 * aging._YEARS_PULL
+    here = landmarker.landmarks(crop)
+    assert _cheek_detail(forty, here) < 0.8 * _cheek_detail(seventy, here)
+
+
+def test_a_grey_beard_aimed_decades_back_darkens_and_skin_and_dark_hair_are_not_taken_for_grey():
+    from aging_model.prototypes.aging import _grey_hair
+
+    colours = {"white": (215, 212, 205), "grey": (150, 148, 146), "pale skin": (232, 196, 170)}
+    colours |= {"dark skin": (120, 80, 60), "black hair": (40, 36, 34), "light brown skin": (200, 150, 120)}
+    mask = {name: float(_grey_hair(np.array([[rgb]], np.float32))[0, 0, 0]) for name, rgb in colours.items()}
+    assert mask["white"] == 1.0 and mask["grey"] > 0.9
+    assert max(mask["pale skin"], mask["dark skin"], mask["black hair"], mask["light brown skin"]) == 0.0
+
+
+def test_a_mans_grey_chin_aimed_at_twenty_darkens_and_a_womans_does_not(ager, face, monkeypatch):
+    from aging_model.prototypes import aging
+
+    # The years' pull towards the prototype would recolour so small a tuft as skin: here only the beard is looked at.
+    monkeypatch.setattr(aging, "_YEARS_PULL", 0.0)
+    crop, marks = face
+    greyed = crop.copy()
+    chin = marks[[7, 8, 9, 57]].mean(axis=0).astype(int)
+    greyed[chin[1] - 6 : chin[1] + 6, chin[0] - 10 : chin[0] + 10] = 200  # a grey beard's tuft on the chin
+    patch = np.s_[chin[1] - 4 : chin[1] + 4, chin[0] - 8 : chin[0] + 8]
+    [man] = ager.age(greyed, marks, 70.0, 0.0, [20.0])
+    [woman] = ager.age(greyed, marks, 70.0, 1.0, [20.0])
+    assert man[patch].mean() < greyed[patch].mean() - 60
+    assert woman[patch].mean() > greyed[patch].mean() - 20
