@@ -365,7 +365,7 @@ def start_film(db: Database, job_id: str, task_id: str | None = None) -> Job | N
     """Count a film attempt by task `task_id`; returns the job, or None when there is nothing to do: it is gone,
     its stills are not done, its film is made or given up, or another task is making it."""
     with db.session() as session:
-        job = session.get(Job, job_id)
+        job = session.get(Job, job_id, with_for_update=True)  # two deliveries at once: one waits (PostgreSQL)
         if job is None or job.status != JobStatus.done or not film_to_make(job):
             return None
         if job.film_status == FilmStatus.running and job.claimed_by not in (None, task_id):
