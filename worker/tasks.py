@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import lru_cache
 
@@ -230,27 +231,24 @@ def _make_film(db: Database, job) -> None:
     jobs.store_film(db, job.id, document, files)
 
 
-class _estimated_progress:
+@contextmanager
+def _estimated_progress(db: Database, job_id: str, start: float, expected_s: float, every_s: float = 0.5):
     """While the block runs, move the film's progress from `start` towards 0.95 over `expected_s` (never past it)."""
+    stop = threading.Event()
 
-    def __init__(self, db: Database, job_id: str, start: float, expected_s: float, every_s: float = 0.5):
-        self.db, self.job_id, self.start, self.expected_s, self.every_s = db, job_id, start, expected_s, every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._tick, name="film-progress", daemon=True)
-
-    def _tick(self) -> None:
+    def tick() -> None:
         began = time.monotonic()
-        while not self._stop.wait(self.every_s):
-            share = min(1.0, (time.monotonic() - began) / max(self.expected_s, 0.1))
-            jobs.mark_film_progress(self.db, self.job_id, self.start + (0.95 - self.start) * share)
+        while not stop.wait(every_s):
+            share = min(1.0, (time.monotonic() - began) / max(expected_s, 0.1))
+            jobs.mark_film_progress(db, job_id, start + (0.95 - start) * share)
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._stop.set()
-        self._thread.join()
+    thread = threading.Thread(target=tick, name="film-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _try_again_later(db: Database, job) -> None:
