@@ -10,7 +10,8 @@ ready. For each portrait (the 512 px astronaut of docs/astronaut.jpg; the same u
   its `film.state` reading `done` (the film is out), polled every 20 ms;
 - without the film: upload to `done`, for comparison;
 - the pipeline's own time for the stills (the job's `timings_s`), so that the stills' overhead can be read.
-Medians of `--runs` runs, each after the previous film is finished (one job at a time). The machine's load average is
+Medians of `--runs` runs (with and without the film in turn), each after the previous film is finished (one job at a
+time). The machine's load average is
 recorded before and after: on a shared machine the numbers are only as good as it was quiet.
 """
 
@@ -90,8 +91,10 @@ def one_job(session: requests.Session, base: str, photo: bytes, animate: bool) -
 
 
 def measure(session, base: str, photo: bytes, runs: int) -> dict:
-    with_film = [one_job(session, base, photo, animate=True) for _ in range(runs)]
-    without = [one_job(session, base, photo, animate=False) for _ in range(runs)]
+    with_film, without = [], []
+    for _ in range(runs):  # in turn, so that a change in the machine's load falls on both alike
+        with_film.append(one_job(session, base, photo, animate=True))
+        without.append(one_job(session, base, photo, animate=False))
 
     def median(rows, key):
         return round(statistics.median(r[key] for r in rows), 3)

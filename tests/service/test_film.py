@@ -5,6 +5,7 @@ end is made again. End to end through the session's real worker where the model 
 test's own (`isolated`) where the states are set by hand."""
 
 import io
+import secrets
 import time
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -212,26 +213,58 @@ def test_the_sweep_finds_films_nobody_is_making(isolated, astronaut_jpeg):
     assert find(datetime.now(UTC) + timedelta(minutes=12)) == {stuck, lost}
 
 
-def test_the_migration_gives_the_film_state_to_jobs_of_before(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """An empty database: SQLite, and PostgreSQL where one answers at 127.0.0.1:5432 (as in production)."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path}/faceage.sqlite")
+        yield database
+        database.dispose()
+        return
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable: {error}")
+    name = f"faceage_test_{secrets.token_hex(4)}"
+    admin.execute(f"CREATE DATABASE {name}")
+    database = Database(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    yield database
+    database.dispose()
+    admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+def test_the_migration_gives_the_film_state_to_jobs_of_before(empty_database):
     """Jobs that asked for the film before 0008 made it with their stills: a done one has it, a waiting one gets it
     after its stills."""
-    database = Database(f"sqlite:///{tmp_path}/faceage.sqlite")
+    database = empty_database
     database.upgrade("0007")
-    row = (
-        "INSERT INTO jobs (id, token_hash, photo_sha256, status, stage, progress, ages, gender, attempts, options,"
-        " created_at, updated_at, expires_at) VALUES (:id, 'h', 's', :status, 'x', 0, '[40]', 'auto', 0, :options,"
-        " '2026-11-30', '2026-11-30', '2026-12-01')"
+    columns = ("id", "token_hash", "photo_sha256", "status", "stage", "progress", "gender", "attempts")
+    table = sa.table(
+        "jobs",
+        *(sa.column(name) for name in columns),
+        *(sa.column(name, sa.JSON) for name in ("ages", "options")),
+        *(sa.column(name, sa.DateTime(timezone=True)) for name in ("created_at", "updated_at", "expires_at")),
     )
+    now = datetime.now(UTC)
     with database.engine.begin() as connection:
         for job_id, status, options in [
-            ("done", "done", '{"animate": true}'),
-            ("queued", "queued", '{"animate": true}'),
+            ("done", "done", {"animate": True}),
+            ("queued", "queued", {"animate": True}),
             ("stills", "done", None),
-            ("morph", "done", '{"morph": {"age": 40}}'),
+            ("morph", "done", {"morph": {"age": 40}}),
         ]:
-            connection.execute(sa.text(row), {"id": job_id, "status": status, "options": options})
+            values = dict(zip(columns, (job_id, "h", "s", status, status, 0.0, "auto", 0)))
+            times = {"created_at": now, "updated_at": now, "expires_at": now + timedelta(days=1)}
+            connection.execute(table.insert().values(**values, ages=[40], options=options, **times))
     database.upgrade()
     states = {job_id: jobs.get_job(database, job_id).film_status for job_id in ("done", "queued", "stills", "morph")}
     assert states == {"done": FilmStatus.done, "queued": FilmStatus.pending, "stills": None, "morph": None}
-    database.upgrade("0007")  # and down again
-    database.dispose()
+    from alembic import command
+
+    from service.database import alembic_config
+
+    command.downgrade(alembic_config(database.url), "0007")  # and down again
+    with database.engine.connect() as connection:
+        assert "film_status" not in {c["name"] for c in sa.inspect(connection).get_columns("jobs")}
