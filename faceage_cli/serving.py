@@ -90,29 +90,35 @@ def _supervised_worker(settings, lock: int, database):
 
 
 def _hand_back_running_jobs(settings, database) -> None:
-    """Queue again every job recorded as running, when no worker of ours is running (before the first starts,
-    and once one died, its whole group ended). The embedded broker never hands out a message twice, so a job
-    its dead worker was running would otherwise wait for the stalled-job sweep (the task time limit + 60 s).
+    """Queue again every job, and every film, recorded as running, when no worker of ours is running (before the
+    first starts, and once one died, its whole group ended). The embedded broker never hands out a message twice,
+    so a job (or film) its dead worker was running would otherwise wait for the stalled-job sweep (the task time
+    limit + 60 s).
     Only with the embedded broker: its queue is a file of this data folder, and the serve lock keeps any other
     serve's worker off it, so a running job can only be ours. On Redis other workers may be running jobs; there the
     workers hand back the jobs of one whose heartbeat is gone (service.workers.requeue_orphans)."""
-    from service import jobs
+    from service import films, jobs
     from worker.broker import embedded_database_url
     from worker.celery_app import create_celery
 
     if embedded_database_url(settings.broker_url) is None:
         return
     try:
-        job_ids = jobs.requeue_running(database)
-        if not job_ids:
+        job_ids, film_ids = jobs.requeue_running(database), films.requeue_running_films(database)
+        if not job_ids and not film_ids:
             return
         celery = create_celery(settings)
         for job_id in job_ids:
             celery.send_task("worker.tasks.age_photo", args=[job_id], queue="faceage")
+        for job_id in film_ids:
+            celery.send_task("worker.tasks.make_film", args=[job_id], queue="faceage")
     except Exception as error:  # the stalled-job sweep still finds them
         click.echo(f"Could not hand the interrupted jobs to the worker again ({error}).", err=True)
         return
-    click.echo(f"{len(job_ids)} job(s) interrupted by the worker's end queued again.", err=True)
+    if job_ids:
+        click.echo(f"{len(job_ids)} job(s) interrupted by the worker's end queued again.", err=True)
+    if film_ids:
+        click.echo(f"{len(film_ids)} film(s) interrupted by the worker's end queued again.", err=True)
 
 
 def _one_per_core(most: int = 4) -> int:

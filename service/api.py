@@ -20,7 +20,7 @@ from service import batches, jobs
 from service.auth import api_key_id
 from service.byte_ranges import ranged_response
 from service.jobs import RequestError
-from service.models import Job, JobStatus
+from service.models import FilmStatus, Job, JobStatus
 from service.uploads import read_at_most, uploaded_photo
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def openapi():
 @api.post("/jobs")
 def create_job():
     """Multipart `photo`, optional `ages` (comma separated), `gender` (auto, male, female) and `animate` (true adds
-    the lifespan animations) -> 202."""
+    the lifespan animations, made after the stills: see `film_view`) -> 202."""
     ctx = _ctx()
     settings = ctx["settings"]
     key = _caller_key()
@@ -301,6 +301,7 @@ def job_view(job: Job) -> dict:
         "error": {"code": job.error_code, "message": job.error_message} if job.status == JobStatus.failed else None,
         "urls": {"self": url_for("api.read_job", job_id=job.id)},
     }
+    body["film"] = film_view(job)
     if job.batch_id:
         body["batch"] = job.batch_id
     if jobs.morph_age(job) is not None:
@@ -360,3 +361,17 @@ def job_view(job: Job) -> dict:
             }
         body["timings_s"] = result.get("timings_s")
     return body
+
+
+def film_view(job: Job) -> dict | None:
+    """The lifespan film of a job that asked for it (None otherwise): made after the stills, so a job is `done` with
+    its stills while its film is still pending or running; `results.lifespan` appears once the film is done. A
+    failed film leaves the job done, with the reason here."""
+    if job.film_status is None:
+        return None
+    failed = job.film_status == FilmStatus.failed
+    return {
+        "state": job.film_status.value,
+        "progress": job.film_progress,
+        "error": (job.film_error or {"code": "failed", "message": "the film could not be made"}) if failed else None,
+    }

@@ -20,7 +20,7 @@ from preprocessing.errors import PhotoError
 from preprocessing.loading import DEFAULT_MAX_SIDE, load_photo
 from service.config import Settings
 from service.database import Database
-from service.models import Job, JobStatus, ResultImage, SecondUpload, Upload, utcnow
+from service.models import FilmStatus, Job, JobStatus, ResultImage, SecondUpload, Upload, utcnow
 
 GENDERS = ("auto", "male", "female")
 # The face detector (MTCNN) cannot run on a photo under 32 px on a side, and the smallest face it keeps is 40 px:
@@ -172,6 +172,7 @@ def accept_photo(
         ages=ages,
         gender=gender,
         options={"animate": True} if animate else None,
+        film_status=FilmStatus.pending if animate else None,
         expires_at=utcnow() + timedelta(hours=settings.retention_hours),
     )
     job.upload = upload
@@ -348,6 +349,12 @@ def mark_failed(db: Database, job_id: str, code: str, message: str) -> None:
             return
         job.status, job.stage, job.error_code, job.error_message = JobStatus.failed, "failed", code, message
         job.finished_at = utcnow()
+        if job.film_status in (FilmStatus.pending, FilmStatus.running):  # no stills, no film: nobody waits for it
+            job.film_status = FilmStatus.failed
+            job.film_error = {"code": "no_stills", "message": "there is no film: the photo itself could not be aged"}
+
+
+# The lifespan film: made by its own task once the job is done with its stills, so that they never wait for it.
 
 
 def result_image(db: Database, job_id: str, name: str) -> ResultImage | None:

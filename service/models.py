@@ -29,6 +29,15 @@ class JobStatus(str, enum.Enum):
     failed = "failed"
 
 
+class FilmStatus(str, enum.Enum):
+    """Where a job's lifespan film is (it is made after the stills, which never wait for it)."""
+
+    pending = "pending"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
 class ApiKey(Base):
     """An operator's key. Only its SHA-256 is stored; the key itself is shown once, when created."""
 
@@ -85,6 +94,13 @@ class Job(Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict | None] = mapped_column(JSON)  # faces with quality, estimated age, timings
+    # The lifespan film of a job that asked for it (None otherwise), made after the stills, which never wait for
+    # it: pending (waiting for the stills, then in the queue) -> running -> done or failed. A failed film leaves
+    # the job done with its stills. While the film is made, `claimed_by` is the film task's (the stills are done).
+    film_status: Mapped[FilmStatus | None] = mapped_column(Enum(FilmStatus, native_enum=False, length=16), index=True)
+    film_progress: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    film_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    film_error: Mapped[dict | None] = mapped_column(JSON)  # {code, message} of a failed film
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

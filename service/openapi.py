@@ -58,7 +58,7 @@ def openapi_document() -> dict:
                                             "type": "boolean",
                                             "default": False,
                                             "description": "also each face's life and the photo's, 0 to 100, as "
-                                            "MP4 and GIF (results.lifespan)",
+                                            "MP4 and GIF (results.lifespan), made after the stills: see Job.film",
                                         },
                                     },
                                 }
@@ -249,6 +249,33 @@ def _schemas() -> dict:
                 },
                 "token": {"type": "string"},
                 "duplicate": {"type": "boolean"},
+                "animate": {"type": "boolean", "description": "whether the job asked for the lifespan film"},
+                "film": {
+                    "description": "the lifespan film of a job sent with animate=true (null otherwise). It is made "
+                    "after the stills: the job is `done` as soon as its stills are, while `film.state` is still "
+                    "pending or running; poll until it is done (then results.lifespan is there) or failed. A failed "
+                    "film leaves the job done with its stills, and says why in `film.error`.",
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "required": ["state", "progress"],
+                            "properties": {
+                                "state": {"type": "string", "enum": ["pending", "running", "done", "failed"]},
+                                "progress": {"type": "number", "minimum": 0, "maximum": 1},
+                                "error": {
+                                    "oneOf": [
+                                        {"type": "null"},
+                                        {
+                                            "type": "object",
+                                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                                        },
+                                    ]
+                                },
+                            },
+                        },
+                    ],
+                },
                 "faces": {"type": "array", "items": {"type": "object"}},
                 "results": {
                     "type": "object",
@@ -258,6 +285,11 @@ def _schemas() -> dict:
                             "items": {"type": "object", "properties": {"age": {"type": "number"}, "url": url}},
                         },
                         "faces": {"type": "array", "items": {"type": "object"}},
+                        "lifespan": {
+                            "type": "object",
+                            "description": "the lifespan film (MP4 of the photo, MP4 and GIF of each face), once "
+                            "`film.state` is done",
+                        },
                         "zip": url,
                     },
                 },

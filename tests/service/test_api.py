@@ -145,25 +145,6 @@ def test_twenty_concurrent_uploads_all_end_done(live_server, astronaut):
     assert not pending, f"{len(pending)} of 20 jobs did not finish"
 
 
-def test_animate_adds_the_lifespan_films_and_they_can_be_seeked(client, astronaut_jpeg, wait_for_job):
-    from aging_model.media.animation import frames_and_seconds
-
-    reply = _post(client, astronaut_jpeg, ages="30", animate="true")
-    assert reply.status_code == 202 and reply.get_json()["animate"] is True
-    headers = {"X-Job-Token": reply.get_json()["token"]}
-    job = wait_for_job(client, reply.get_json()["id"], headers)
-    assert job["status"] == "done", job
-    lifespan = job["results"]["lifespan"]
-    assert lifespan["ages"][0] == 0 and lifespan["ages"][-1] == 100 and lifespan["frames_per_second"] == 10
-    [face] = lifespan["faces"]
-    for url, kind in ((lifespan["photo"], "video/mp4"), (face["mp4"], "video/mp4"), (face["gif"], "image/gif")):
-        whole = client.get(url, headers=headers)
-        assert whole.status_code == 200 and whole.mimetype == kind
-        assert frames_and_seconds(whole.data)[0] == 41
-    part = client.get(face["mp4"], headers={**headers, "Range": "bytes=0-99"})
-    assert part.status_code == 206 and len(part.data) == 100
-
-
 def test_a_morph_job_makes_a_film_of_one_face_becoming_the_other(client, astronaut_jpeg, wait_for_job):
     from pathlib import Path
 

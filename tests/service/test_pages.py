@@ -28,9 +28,38 @@ def test_a_person_uploads_a_photo_and_sees_it_aged(page, live_server, astronaut,
     page.screenshot(path=str(tmp_path / "result.png"), full_page=True)
 
 
-def test_with_the_film_the_slider_moves_through_every_age_and_the_video_follows(page, live_server, astronaut, tmp_path):
+# What the result page shows, noted each time it changes: the stills (the photo), the film's progress, the film.
+NOTE_WHAT_IS_SHOWN = """
+window.shown = [];
+const visible = id => { const e = document.getElementById(id); return !!e && !e.closest("[hidden]"); };
+const note = () => {
+  const now = {stills: visible("composite"), filmComing: visible("film-coming"), film: visible("lifespan"),
+               filmStatus: visible("film-coming") ? document.getElementById("film-status").textContent : ""};
+  const last = window.shown[window.shown.length - 1];
+  if (!last || JSON.stringify(last) !== JSON.stringify(now)) window.shown.push(now);
+};
+document.addEventListener("DOMContentLoaded", () => {
+  note();
+  const all = {subtree: true, attributes: true, childList: true, characterData: true};
+  new MutationObserver(note).observe(document.body, all);
+});
+"""
+
+
+def test_with_the_film_the_stills_come_first_then_the_film_and_its_slider_moves_through_every_age(
+    page, live_server, astronaut, tmp_path
+):
+    page.add_init_script(NOTE_WHAT_IS_SHOWN)
     _upload_and_wait(page, live_server, astronaut, tmp_path / "me.jpg", "40", animate=True)
-    assert page.is_visible("#lifespan") and page.is_hidden("#composite")
+    page.wait_for_selector("#lifespan:not([hidden])", timeout=180_000)
+    assert page.is_visible("#lifespan") and page.is_hidden("#composite") and page.is_hidden("#film-coming")
+    shown = page.evaluate("window.shown")
+    stills = next(i for i, s in enumerate(shown) if s["stills"])
+    film = next(i for i, s in enumerate(shown) if s["film"])
+    assert stills < film, shown  # the stills first, the film after them
+    assert shown[stills]["filmComing"] and not shown[stills]["film"], shown  # with the film said to be coming
+    said = [s["filmStatus"] for s in shown[stills:film] if s["filmStatus"]]
+    assert said and all(t.startswith(("The film of your whole life is next", "Making the film")) for t in said), said
     assert page.get_attribute("#slider", "max") == "100" and page.get_attribute("#slider", "step") == "2.5"
     page.wait_for_function("document.getElementById('lifespan').readyState >= 1", timeout=30_000)
     page.fill("#slider", "37.5")  # between the stills: the film's frame of age 37.5

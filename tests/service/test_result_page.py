@@ -5,6 +5,7 @@ of the photo), so that the page is all that is tested and each test takes second
 
 import functools
 import io
+import time
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from PIL import Image
 
 from aging_model.media import animation
 from aging_model.outputs import OutputFile
-from service import jobs
+from service import films, jobs
 
 SIX_FACES = [40, 44, 38, 46, 42, 40]  # face sizes (px) in the group photo, all aged
 TOO_SMALL = 19  # px: a seventh face, too small to age
@@ -42,14 +43,16 @@ def _film(pixels: np.ndarray) -> bytes:
     return _film_of_bytes(np.ascontiguousarray(pixels).tobytes(), pixels.shape)
 
 
-def _finished_job(page, site, pixels: np.ndarray, ages: list[float], boxes: list, left_out=(), film=False) -> str:
+def _finished_job(
+    page, site, pixels: np.ndarray, ages: list[float], boxes: list, left_out=(), film=False, animate=False
+) -> str:
     """A job of `pixels`, accepted through the API and finished here: a face at each of `boxes` aged to `ages`, and
-    the faces at `left_out` ((box, size px)) too small to age. Returns its page's address (token included)."""
+    the faces at `left_out` ((box, size px)) too small to age; with `film`, its film is in its results already; with
+    `animate`, it asked for the film, which is still to come. Returns its page's address (token included)."""
     url, _settings, database = site
-    reply = page.request.post(
-        url + "/api/v1/jobs",
-        multipart={"photo": {"name": "us.jpg", "mimeType": "image/jpeg", "buffer": _encoded(pixels, "JPEG")}},
-    ).json()
+    photo = {"name": "us.jpg", "mimeType": "image/jpeg", "buffer": _encoded(pixels, "JPEG")}
+    form = {"photo": photo, **({"animate": "true"} if animate else {})}
+    reply = page.request.post(url + "/api/v1/jobs", multipart=form).json()
     files, faces = [], []
     for number, box in enumerate(boxes, start=1):
         x0, y0, x1, y1 = (round(v) for v in box)
@@ -88,21 +91,28 @@ def _finished_job(page, site, pixels: np.ndarray, ages: list[float], boxes: list
     height, width = pixels.shape[:2]
     document = {"original_size": [width, height], "ages": ages, "faces": faces, "composites": composites}
     if film:
-        lifespan_faces = []
-        files.append(OutputFile("lifespan-photo.mp4", "lifespan-photo", None, None, "video/mp4", _film(pixels)))
-        for face in faces[: len(boxes)]:
-            x0, y0, x1, y1 = (round(v) for v in face["box"])
-            name = f"face-{face['face']}/lifespan.mp4"
-            files.append(OutputFile(name, "lifespan", face["face"], None, "video/mp4", _film(pixels[y0:y1, x0:x1])))
-            lifespan_faces.append({"face": face["face"], "mp4": name, "gif": name})
-        document["lifespan"] = {
-            "ages": animation.lifespan_ages(),
-            "frames_per_second": animation.FRAMES_PER_SECOND,
-            "photo": "lifespan-photo.mp4",
-            "faces": lifespan_faces,
-        }
+        document["lifespan"], film_files = _film_files(pixels, faces[: len(boxes)])
+        files += film_files
     jobs.store_results(database, reply["id"], document, files)
     return url + reply["urls"]["page"]
+
+
+def _film_files(pixels: np.ndarray, faces: list[dict]) -> tuple[dict, list[OutputFile]]:
+    """(results.lifespan, its files) of a photo and its aged faces, as the worker makes them."""
+    lifespan_faces = []
+    files = [OutputFile("lifespan-photo.mp4", "lifespan-photo", None, None, "video/mp4", _film(pixels))]
+    for face in faces:
+        x0, y0, x1, y1 = (round(v) for v in face["box"])
+        name = f"face-{face['face']}/lifespan.mp4"
+        files.append(OutputFile(name, "lifespan", face["face"], None, "video/mp4", _film(pixels[y0:y1, x0:x1])))
+        lifespan_faces.append({"face": face["face"], "mp4": name, "gif": name})
+    document = {
+        "ages": animation.lifespan_ages(),
+        "frames_per_second": animation.FRAMES_PER_SECOND,
+        "photo": "lifespan-photo.mp4",
+        "faces": lifespan_faces,
+    }
+    return document, files
 
 
 def _boxes(centres, sizes) -> list[list[float]]:
@@ -169,16 +179,16 @@ def test_the_stills_are_shown_once_without_the_strip_that_repeats_them(sized_pag
 def test_with_the_film_the_caption_the_slider_and_every_film_show_one_age(sized_page, site, one_face, group_photo):
     pixels, centres = group_photo([44, 46])
     _open(sized_page, _finished_job(sized_page, site, pixels, [40], _boxes(centres, [44, 46]), film=True))
-    films = "[...document.querySelectorAll('#aging video:not([hidden])')]"
-    sized_page.wait_for_function(f"{films}.length === 3 && {films}.every(v => v.readyState >= 2)", timeout=30_000)
-    assert sized_page.evaluate(f"{films}.every(v => !v.loop && !v.autoplay)")  # no film runs on its own
+    videos = "[...document.querySelectorAll('#aging video:not([hidden])')]"
+    sized_page.wait_for_function(f"{videos}.length === 3 && {videos}.every(v => v.readyState >= 2)", timeout=30_000)
+    assert sized_page.evaluate(f"{videos}.every(v => !v.loop && !v.autoplay)")  # no film runs on its own
     assert sized_page.get_attribute("#slider", "step") == "2.5"  # the film's own steps: 41 frames from 0 to 100
     sized_page.focus("#slider")
     sized_page.keyboard.press("Home")  # the films stop where the slider is
     for _ in range(3):
         sized_page.keyboard.press("ArrowRight")
     assert _age_everywhere(sized_page) == {"label": "age 7.5", "valuetext": "age 7.5", "stills": [[], []]}
-    state = sized_page.evaluate(f"{films}.map(v => [v.paused, v.currentTime])")
+    state = sized_page.evaluate(f"{videos}.map(v => [v.paused, v.currentTime])")
     assert state == [[True, pytest.approx(0.35)]] * 3  # frame 3 of each film, at 10 frames a second
 
     sized_page.eval_on_selector("#lifespan", "v => { v.playbackRate = 0.25; }")  # not at its end before the pause
@@ -188,7 +198,7 @@ def test_with_the_film_the_caption_the_slider_and_every_film_show_one_age(sized_
     assert sized_page.evaluate(f"{faces}.every(v => v.paused && v.currentTime > 0.35)")
     sized_page.click("#play")
     assert sized_page.text_content("#play") == "Play"
-    frame = sized_page.evaluate(f"{films}.map(v => [v.paused, Math.floor(v.currentTime * 10)])")
+    frame = sized_page.evaluate(f"{videos}.map(v => [v.paused, Math.floor(v.currentTime * 10)])")
     assert len(set(map(tuple, frame))) == 1 and frame[0][0]  # all paused on one frame
     assert _age_everywhere(sized_page)["label"] == f"age {frame[0][1] * 2.5:g}"
 
@@ -258,3 +268,73 @@ def test_the_photo_as_sent_is_served_to_its_owner_only(page, site, one_face):
     assert photo.ok and photo.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(photo.body())).size == (512, 512)
     assert page.request.get(url + job["results"]["photo"]).status == 401
+
+
+# The film after the stills: the stills show as soon as the job is done, the film under them with its progress, and
+# the film takes the photo's place once it is there; a film that fails is said plainly and the stills stay.
+
+
+def _job_id(address: str) -> str:
+    return address.split("/jobs/", 1)[1].split("#", 1)[0]
+
+
+def test_the_stills_show_at_once_and_the_film_follows_with_its_progress(page, site, one_face, serious_violations):
+    pixels, boxes = one_face
+    _url, _settings, database = site
+    address = _finished_job(page, site, pixels, [20, 70], boxes, animate=True)
+    job_id = _job_id(address)
+    _open(page, address)
+    assert page.is_visible("#composite") and page.is_hidden("#lifespan") and page.is_hidden("#play")
+    assert page.locator(".face-stills img").count() == 3 and page.locator(".face-film").count() == 0
+    assert page.text_content("#status") == "Done: your photo at every age. The film of your whole life follows."
+    assert page.is_visible("#film-coming") and page.text_content("#film-status").startswith("The film of your whole")
+    assert serious_violations(page) == []
+    zip_size = "async () => (await (await fetch(document.getElementById('zip').href)).blob()).size"
+    stills_zip = page.evaluate(zip_size)
+
+    films.start_film(database, job_id, "film-task")
+    films.mark_film_progress(database, job_id, 0.4)
+    page.wait_for_function("document.getElementById('film-progress').value === 0.4", timeout=10_000)
+    assert page.text_content("#film-status") == "Making the film of your whole life… 40 %"
+    assert page.is_visible("#composite")  # the stills stay while it is made
+
+    lifespan, files = _film_files(pixels, [{"face": 1, "box": boxes[0]}])
+    films.store_film(database, job_id, lifespan, files)
+    page.wait_for_selector("#lifespan:not([hidden])", timeout=10_000)
+    videos = "[...document.querySelectorAll('#aging video:not([hidden])')]"
+    page.wait_for_function(f"{videos}.length === 2 && {videos}.every(v => v.readyState >= 2)", timeout=30_000)
+    assert page.is_hidden("#composite") and page.is_hidden("#film-coming") and page.is_visible("#play")
+    assert page.text_content("#status") == "Done."
+    assert page.get_attribute("#slider", "step") == "2.5"  # the slider now moves through the film's frames
+    page.fill("#slider", "37.5")
+    page.dispatch_event("#slider", "input")
+    assert page.text_content("#slider-age") == "age 37.5"
+    assert page.evaluate(f"{videos}.map(v => v.currentTime)") == [pytest.approx(1.55)] * 2
+    # The zip link is made again, with the film in it.
+    deadline = time.monotonic() + 10
+    while page.evaluate(zip_size) <= stills_zip and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert page.evaluate(zip_size) > stills_zip
+
+
+def test_a_film_that_fails_is_said_plainly_and_the_stills_stay(page, site, one_face):
+    pixels, boxes = one_face
+    _url, _settings, database = site
+    address = _finished_job(page, site, pixels, [20, 70], boxes, animate=True)
+    job_id = _job_id(address)
+    films.start_film(database, job_id, "film-task")
+    films.mark_film_progress(database, job_id, 0.2)
+    _open(page, address)
+    assert page.text_content("#film-status") == "Making the film of your whole life… 20 %"
+
+    films.mark_film_failed(database, job_id, "internal_error", "the film could not be made; the stills are kept")
+    page.wait_for_function("document.getElementById('film-coming').classList.contains('failed')", timeout=10_000)
+    assert page.text_content("#film-status") == (
+        "Sorry, the film of your whole life could not be made (the film could not be made; the stills are kept). "
+        "Your photo at every age is here and stays."
+    )
+    assert page.is_hidden("#film-progress") and page.text_content("#status") == "Done, without the film (see below)."
+    assert page.is_visible("#composite") and page.is_hidden("#lifespan")
+    page.focus("#slider")  # the stills work as ever
+    page.keyboard.press("End")
+    assert page.text_content("#slider-age") == "age 70"

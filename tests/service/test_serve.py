@@ -103,6 +103,24 @@ def _wait_for_status(url: str, *statuses: str, within_s: float = 60) -> dict:
     return state
 
 
+def _wait_for_film(url: str, *states: str, within_s: float = 60) -> dict:
+    """The job once its film (made after its stills) is in one of `states`."""
+    deadline = time.monotonic() + within_s
+    while (state := _get(url)[1])["film"]["state"] not in states and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state["film"]["state"] in states, state
+    return state
+
+
+def _attempts(database: Path, job_id: str) -> tuple[list[str], int, int]:
+    """A job's result file names, its stills' attempts and its film's."""
+    with sqlite3.connect(database) as connection:
+        names = [name for (name,) in connection.execute("SELECT name FROM result_images WHERE job_id = ?", [job_id])]
+        query = "SELECT attempts, film_attempts FROM jobs WHERE id = ?"
+        attempts, film_attempts = connection.execute(query, [job_id]).fetchone()
+    return names, attempts, film_attempts
+
+
 def _busiest(pids: list[int], over_s: float = 0.5) -> int:
     """The process that, with its children, used the most CPU time over the next `over_s` (the pool process aging
     a photo)."""
@@ -144,13 +162,14 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
         status, health = _get(f"{base}/healthz")
         assert status == 200 and health["workers_ready"] == 1, health
 
-        jpeg = io.BytesIO()
+        jpeg, large = io.BytesIO(), io.BytesIO()
         Image.fromarray(astronaut).save(jpeg, "JPEG")
+        Image.fromarray(astronaut).resize((1024, 1024)).save(large, "JPEG")  # with 20 ages, stills of seconds
         [worker] = _children(serve.pid)
 
-        # A pool process killed while it ages a photo: Celery hands its task back to the queue (acks_late,
-        # reject_on_worker_lost) and a new pool process does it.
-        pooled = _upload(base, jpeg.getvalue(), ages="40", animate="true")
+        # A pool process killed while it ages a photo's stills: Celery hands its task back to the queue (acks_late,
+        # reject_on_worker_lost) and a new pool process does it; the film, asked for, is made after it.
+        pooled = _upload(base, large.getvalue(), ages=",".join(str(a) for a in range(5, 101, 5)), animate="true")
         pooled_url = f"{base}/api/v1/jobs/{pooled['id']}?token={pooled['token']}"
         _wait_for_status(pooled_url, "running")
         busiest = _busiest(_children(worker))
@@ -160,12 +179,13 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
         pool_recovery_s = time.monotonic() - pool_killed_at
         assert state["status"] == "done" and pool_recovery_s < 60, (state, pool_recovery_s)
         assert worker in _children(serve.pid)  # the worker itself lived on
+        assert _wait_for_film(pooled_url, "done", "failed", within_s=120)["film"]["state"] == "done"
 
-        # One job running when the worker is killed (the embedded broker never hands its message out again),
-        # one sent while no worker is there.
+        # One job whose film is being made when the worker is killed (the embedded broker never hands its message
+        # out again: serve queues the film again), one sent while no worker is there.
         running = _upload(base, jpeg.getvalue(), ages="40", animate="true")
         running_url = f"{base}/api/v1/jobs/{running['id']}?token={running['token']}"
-        _wait_for_status(running_url, "running")
+        assert _wait_for_film(running_url, "running")["status"] == "done"  # the stills are out already
 
         family = _descendants(worker)
         os.kill(worker, signal.SIGKILL)
@@ -179,26 +199,25 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
                 seen_down, down_after_s = health, time.monotonic() - killed_at
             time.sleep(0.2)
         assert seen_down and seen_down["status"] in ("no_worker", "starting"), seen_down
-        assert seen_down["queued_jobs"] == 2 and seen_down["oldest_queued_s"] is not None
+        assert seen_down["queued_jobs"] == 1 and seen_down["oldest_queued_s"] is not None  # the film's job is done
 
         back_at = None
         while time.monotonic() - killed_at < 240:
             if back_at is None and _get(f"{base}/healthz")[0] == 200:
                 back_at = time.monotonic()
             states = [_get(f"{base}/api/v1/jobs/{j['id']}?token={j['token']}")[1] for j in (running, job)]
-            if all(state["status"] in ("done", "failed") for state in states):
+            if states[0]["film"]["state"] in ("done", "failed") and states[1]["status"] in ("done", "failed"):
                 break
             time.sleep(0.5)
         recovery_s = time.monotonic() - killed_at
-        assert [state["status"] for state in states] == ["done", "done"], states
+        assert [states[0]["film"]["state"], states[1]["status"]] == ["done", "done"], states
         assert back_at is not None and recovery_s - (back_at - killed_at) < 60, "not done within 60 s of the worker"
-        # Each result written once: one attempt after the kill, one row per file name.
-        with sqlite3.connect(tmp_path / "data" / "faceage.sqlite") as connection:
-            for killed in (pooled, running):
-                query = "SELECT name FROM result_images WHERE job_id = ?"
-                names = [name for (name,) in connection.execute(query, [killed["id"]])]
-                [attempts] = connection.execute("SELECT attempts FROM jobs WHERE id = ?", [killed["id"]]).fetchone()
-                assert names and len(names) == len(set(names)) and attempts == 2, (names, attempts)
+        # Each result written once: one attempt after the kill (of the stills, or of the film), one row per file name.
+        database = tmp_path / "data" / "faceage.sqlite"
+        for killed, attempts in ((pooled, (2, 1)), (running, (1, 2))):
+            names, *made = _attempts(database, killed["id"])
+            assert names and len(names) == len(set(names)) and tuple(made) == attempts, (names, made)
+            assert "lifespan-photo.mp4" in names
         assert "queued again" in log.read_text()
         assert _get(f"{base}/healthz")[0] == 200
         assert not [pid for pid in family if _alive(pid)], "the killed worker's pool or beat is still running"
@@ -274,11 +293,12 @@ def test_a_killed_serve_takes_its_worker_along_and_no_second_serve_runs_beside_i
         second = subprocess.run([FACEAGE, "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=120)
         assert second.returncode != 0 and "still running" in second.stderr, second.stderr
 
-        # A job running when serve is killed: the next serve queues it again when it starts.
+        # A film being made when serve is killed (its job done with its stills): the next serve queues the film again
+        # when it starts.
         jpeg = io.BytesIO()
         Image.fromarray(astronaut).save(jpeg, "JPEG")
         job = _upload(base, jpeg.getvalue(), ages="40", animate="true")
-        _wait_for_status(f"{base}/api/v1/jobs/{job['id']}?token={job['token']}", "running")
+        _wait_for_film(f"{base}/api/v1/jobs/{job['id']}?token={job['token']}", "running")
         family = _process_group(worker)
         os.kill(serve.pid, signal.SIGKILL)
         serve.wait()
@@ -305,19 +325,16 @@ def test_a_killed_serve_takes_its_worker_along_and_no_second_serve_runs_beside_i
 
         next_serve, base = _start_serve(env, tmp_path / "next-serve.log")
         back_at = time.monotonic()
-        state = _wait_for_status(f"{base}/api/v1/jobs/{job['id']}?token={job['token']}", "done", "failed")
+        state = _wait_for_film(f"{base}/api/v1/jobs/{job['id']}?token={job['token']}", "done", "failed")
         done_s = time.monotonic() - back_at
-        assert state["status"] == "done" and done_s < 60, (state, done_s)
-        # Who queued it again is a race, and both are right: the next serve as it starts ("1 job(s) interrupted"),
+        assert (state["status"], state["film"]["state"]) == ("done", "done") and done_s < 60, (state, done_s)
+        # Who queued it again is a race, and both are right: the next serve as it starts ("1 film(s) interrupted"),
         # or the dying worker itself, whose main process can see its pool process end (WorkerLostError) and requeue
-        # the task a moment before the parent-death watch ends it. Either way it ran twice and was written once.
-        with sqlite3.connect(data / "faceage.sqlite") as connection:
-            names = [
-                name for (name,) in connection.execute("SELECT name FROM result_images WHERE job_id = ?", [job["id"]])
-            ]
-            [attempts] = connection.execute("SELECT attempts FROM jobs WHERE id = ?", [job["id"]]).fetchone()
-        assert names and len(names) == len(set(names)) and attempts == 2, (names, attempts)  # written once
-        print(f"serve killed during a job: the job done {done_s:.1f} s after the next serve gave its address")
+        # the task a moment before the parent-death watch ends it. Either way the film was made twice and written
+        # once, and the stills were made once.
+        names, attempts, film_attempts = _attempts(data / "faceage.sqlite", job["id"])
+        assert names and len(names) == len(set(names)) and (attempts, film_attempts) == (1, 2), (names, attempts)
+        print(f"serve killed during a film: the film done {done_s:.1f} s after the next serve gave its address")
         next_serve.send_signal(signal.SIGTERM)
         assert next_serve.wait(timeout=90) == 0
     finally:
