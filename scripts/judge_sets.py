@@ -4,7 +4,8 @@ estimator and the age judge, with a sheet per set (input, then each target). Fas
 
     uv run python scripts/judge_sets.py NAME [--sets old,mid] [--faces 24] [CONSTANT=value ...]
 
-CONSTANT=value overrides a module constant of aging_model.prototypes.aging for this run (e.g. _YEARS_PULL=0.5),
+CONSTANT=value overrides a module constant of aging_model.prototypes.aging for this run (e.g. _YEARS_PULL=0.5;
+module.CONSTANT=value one of another module of aging_model.prototypes, e.g. proportions.FACE_GROWTH_ADULT=0.2),
 so a lever is compared with itself at the same faces. Sheets go to runs/judge-sets/NAME-SET.png (never commit
 them: they are dataset faces).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import json
 import time
 from pathlib import Path
@@ -51,10 +53,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/judge-sets"))
     args = parser.parse_args()
     for override in args.overrides:
-        constant, value = override.split("=", 1)
-        if not hasattr(prototype_aging, constant):
-            parser.error(f"aging_model.prototypes.aging has no {constant}")
-        setattr(prototype_aging, constant, ast.literal_eval(value))
+        name, value = override.split("=", 1)
+        module, _, constant = name.rpartition(".")
+        target = importlib.import_module(f"aging_model.prototypes.{module}") if module else prototype_aging
+        if not hasattr(target, constant):
+            parser.error(f"{target.__name__} has no {constant}")
+        setattr(target, constant, ast.literal_eval(value))
 
     _, val = split_faces(index_folder(args.data).faces)
     chosen = {
