@@ -20,7 +20,7 @@ from aging_model.estimator.age_gender import AgeGenderEstimator
 from aging_model.hair import HairRecolour
 from aging_model.renderers import DEFAULT_RENDERER, Renderer, make_renderer
 from preprocessing.alignment import align_face, padding_pixels
-from preprocessing.compositing import RENDERING_WEIGHT, FacePatch, paste_faces
+from preprocessing.compositing import RENDERING_WEIGHT, FacePatch, as_pasted, paste_faces
 from preprocessing.detection import DetectedFace, FaceDetector
 from preprocessing.errors import NoUsableFace, PhotoError
 from preprocessing.landmarks import DenseLandmarker
@@ -226,6 +226,10 @@ class AgingPipeline:
                 for face, face_hair in zip(aged, hair):
                     if face_hair is not None:
                         face_hair.apply(composite, face.own_age, age)
+                # Each face's own images show what the photo shows: its hair greyed or darkened with it.
+                for face, face_hair in zip(aged, hair):
+                    if face_hair is not None:
+                        face.aged[i] = as_pasted(composite, FacePatch(face.aged[i], face.matrix))
                 composites.append(composite)
         return PhotoResult(
             photo=prepared.photo,

@@ -49,6 +49,25 @@ def face_mask(size: int, feather: float = 0.08) -> np.ndarray:
     return mask * np.minimum(ramp[:, None], ramp[None, :])
 
 
+def as_pasted(composite: np.ndarray, patch: FacePatch) -> np.ndarray:
+    """The crop as the composite shows it: the patch's own pixels over the inner face (sharp, not resampled) and,
+    around them, the composite seen through the same alignment (whatever was changed there after the paste, such
+    as hair, and the photo itself where the patch was not pasted)."""
+    size = patch.crop.shape[0]
+    around = cv2.warpAffine(
+        composite, patch.matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    ).astype(np.float32)
+    mask = _crop_mask(size)
+    return np.clip(around + mask * (patch.crop.astype(np.float32) - around) + 0.5, 0, 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=8)
+def _crop_mask(size: int) -> np.ndarray:
+    mask = face_mask(size)[..., None]
+    mask.setflags(write=False)
+    return mask
+
+
 def paste_faces(photo: np.ndarray, patches: list[FacePatch], blend: str = "feather") -> np.ndarray:
     """A copy of `photo` with every patch warped back and blended in."""
     result = photo.copy()

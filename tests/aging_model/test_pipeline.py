@@ -173,3 +173,27 @@ def test_several_photos_are_aged_in_one_call_each_with_its_own_ages_and_outcome(
     alone = pipeline.run(astronaut_jpeg, ages=[40, 80], gender="male")
     batched, single = second.faces[0].generated.astype(int), alone.faces[0].generated.astype(int)
     assert np.abs(batched - single).max() <= 2  # batching changes nothing but float rounding
+
+
+def test_each_faces_own_images_show_the_hair_the_whole_photo_shows(pipeline, astronaut_jpeg):
+    """At 80 the astronaut's hair greys in the photo; her face's own crop at 80 (its files, strip and film) must
+    show the same grey hair, not the dark hair of the crop the renderer made."""
+    import cv2
+
+    from preprocessing.compositing import face_mask
+
+    result = pipeline.run(astronaut_jpeg, ages=[40, 80])
+    [face] = result.aged_faces
+    size = face.aged.shape[1]
+    seen = cv2.warpAffine(result.composites[1], face.matrix, (size, size), flags=cv2.INTER_LINEAR)
+    around = face_mask(size) < 0.01
+    around[: size // 20] = around[-size // 20 :] = False  # away from the crop's border
+    assert np.abs(face.aged[1][around].astype(int) - seen[around].astype(int)).mean() < 3
+    upper = around.copy()
+    upper[size // 2 :] = False  # beside and above the forehead: her brown hair, greyer at 80 than at 40
+
+    def colourfulness(image):
+        pixels = image[upper].astype(int)
+        return (pixels.max(axis=1) - pixels.min(axis=1)).mean()
+
+    assert colourfulness(face.aged[1]) < colourfulness(face.aged[0]) - 5

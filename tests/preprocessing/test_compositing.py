@@ -73,3 +73,17 @@ def test_the_rendering_weight_blends_the_generators_own_face_in():
     assert np.all(transfer_aging(detail, rendering, rendering, rendering_weight=0) == 200)  # no change: the photo
     assert np.all(transfer_aging(detail, rendering, rendering, rendering_weight=1) == 100)  # the rendering alone
     assert np.all(transfer_aging(detail, rendering, rendering, rendering_weight=0.5) == 150)
+
+
+def test_as_pasted_keeps_the_crops_own_face_and_shows_the_composite_around_it(astronaut, aligned):
+    from preprocessing.compositing import as_pasted
+
+    crop = aligned.pixels.copy()
+    crop[:] = 0  # a black face pasted into the photo
+    composite = paste_faces(astronaut, [FacePatch(crop, aligned.matrix)])
+    composite[:] = np.clip(composite.astype(int) + 40, 0, 255).astype(np.uint8)  # then the photo changes around it
+    seen = as_pasted(composite, FacePatch(crop, aligned.matrix))
+    mask = face_mask(crop.shape[0])
+    assert seen[mask > 0.99].max() == 0  # the face is the crop's own, not resampled from the composite
+    outside = (mask < 0.01) & (np.arange(crop.shape[0])[:, None] > 8)
+    assert seen[outside].mean() > aligned.pixels[outside].mean() + 30  # around it, the changed photo
