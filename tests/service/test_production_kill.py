@@ -218,11 +218,22 @@ def _written(database: Database, job_id: str) -> tuple[list[str], int]:
     return names, attempts
 
 
+# A job long enough to be caught running: 20 ages of a 1024 px photo take seconds (the film, made after the stills
+# since issue 18, no longer lengthens a job).
+SLOW_AGES = ",".join(str(age) for age in range(5, 101, 5))
+
+
+def _photos(astronaut) -> tuple[bytes, bytes]:
+    """The astronaut as a JPEG, and enlarged to 1024 px."""
+    small, large = io.BytesIO(), io.BytesIO()
+    Image.fromarray(astronaut).save(small, "JPEG")
+    Image.fromarray(astronaut).resize((1024, 1024)).save(large, "JPEG")
+    return small.getvalue(), large.getvalue()
+
+
 def test_a_killed_pool_process_and_a_killed_worker_lose_no_job_and_run_none_twice_over(production, astronaut, tmp_path):
     env, database = production
-    jpeg = io.BytesIO()
-    Image.fromarray(astronaut).save(jpeg, "JPEG")
-    photo = jpeg.getvalue()
+    photo, slow_photo = _photos(astronaut)
     worker_log = tmp_path / "worker.log"
     worker = _start_worker(env, worker_log)
     next_worker = None
@@ -235,7 +246,7 @@ def test_a_killed_pool_process_and_a_killed_worker_lose_no_job_and_run_none_twic
 
             # A pool process killed while it ages a photo: the worker sees it lost (reject_on_worker_lost) and
             # Redis hands the task to the new pool process at once.
-            pooled = _upload(base, photo, ages="40", animate="true")
+            pooled = _upload(base, slow_photo, ages=SLOW_AGES)
             _wait_for_status(pooled["url"], "running", within_s=120)
             os.kill(_busiest(_children(worker.pid)), signal.SIGKILL)
             pool_killed_at = time.monotonic()
@@ -246,7 +257,7 @@ def test_a_killed_pool_process_and_a_killed_worker_lose_no_job_and_run_none_twic
 
             # The whole worker killed with a job running (Redis would hand its message out again only after the
             # visibility timeout, 11 minutes), and a job sent while no worker is there.
-            running = _upload(base, photo, ages="40", animate="true")
+            running = _upload(base, slow_photo, ages=SLOW_AGES)
             _wait_for_status(running["url"], "running", within_s=120)
             _kill_group(worker)
             killed_at = time.monotonic()
@@ -321,9 +332,7 @@ def test_a_worker_killed_beside_a_live_one_has_its_job_taken_over_and_the_live_o
     """Two workers, each aging a photo; one is killed outright. The other hands its job back once its heartbeat is
     gone (three beats of 1 s) and ages it after its own, which nobody took from it."""
     env, database = production
-    jpeg = io.BytesIO()
-    Image.fromarray(astronaut).save(jpeg, "JPEG")
-    photo = jpeg.getvalue()
+    _, slow_photo = _photos(astronaut)
     logs = {name: tmp_path / f"worker-{name}.log" for name in "ab"}
     started = {name: _start_worker(env, log) for name, log in logs.items()}
     try:
@@ -332,7 +341,7 @@ def test_a_worker_killed_beside_a_live_one_has_its_job_taken_over_and_the_live_o
             while _get(f"{base}/healthz")[1]["workers_ready"] < 2:
                 assert time.monotonic() < deadline, _get(f"{base}/healthz")
                 time.sleep(0.2)
-            first, second = (_upload(base, photo, ages="40", animate="true") for _ in range(2))
+            first, second = (_upload(base, slow_photo, ages=SLOW_AGES) for _ in range(2))
             for job in (first, second):
                 _wait_for_status(job["url"], "running", within_s=120)
             owners = {job["id"]: _running_on(database, job["id"])[1] for job in (first, second)}
