@@ -21,15 +21,14 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from preprocessing.landmarks import CHIP_FACE_BOX, face_recognition_models_dir
+from aging_model.evaluation.identity import aligned_face_chips
+from preprocessing.landmarks import face_recognition_models_dir
 
 _MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-_WORK_SIZE = 200  # as aging_model.evaluation.identity.FaceEmbedder: crops are scaled to the chip size first
 _MEAN_RGB = (122.782, 117.001, 104.298)  # dlib's input_rgb_image_sized: (pixel - mean) / 256
 # (filters, residual blocks, whether the stage's first block halves the size), from the input up.
 _STAGES = ((32, 3, False), (64, 4, True), (128, 3, True), (256, 3, True), (256, 1, True))
@@ -152,13 +151,7 @@ class TorchFaceEmbedder:
 
     def face_chips(self, crops: np.ndarray) -> np.ndarray:
         """(N, 150, 150, 3) uint8: the chips dlib's `compute_face_descriptor` would be given, as FaceEmbedder does."""
-        box = self._dlib.rectangle(*CHIP_FACE_BOX)  # the crops are aligned: no detector
-        chips = []
-        for crop in crops:
-            image = np.ascontiguousarray(cv2.resize(crop, (_WORK_SIZE, _WORK_SIZE), interpolation=cv2.INTER_CUBIC))
-            shape = self._shape_predictor(image, box)
-            chips.append(self._dlib.get_face_chip(image, shape, size=150, padding=0.25))
-        return np.stack(chips)
+        return np.stack(aligned_face_chips(self._dlib, self._shape_predictor, crops))
 
     def embed_chips(self, chips: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """(N, 128) descriptors of (N, 150, 150, 3) uint8 dlib face chips."""

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from service import jobs
 from service.database import Database
 from service.models import FilmStatus, Job, JobStatus, ResultImage, utcnow
 
@@ -48,18 +49,7 @@ def store_film(db: Database, job_id: str, lifespan: dict, files) -> None:
         if job is None or job.result is None:
             return
         session.execute(delete(ResultImage).where(ResultImage.job_id == job_id, ResultImage.kind.in_(film_kinds)))
-        for output in files:
-            session.add(
-                ResultImage(
-                    job_id=job_id,
-                    name=output.name,
-                    kind=output.kind,
-                    face=output.face,
-                    age=output.age,
-                    content_type=output.content_type,
-                    content=output.content,
-                )
-            )
+        jobs.add_result_images(session, job_id, files)
         result = copy.deepcopy(job.result)  # a new value: the JSON column sees a replacement, not an edit
         result["lifespan"] = lifespan
         animated = {item["face"]: {"mp4": item["mp4"], "gif": item["gif"]} for item in lifespan["faces"]}

@@ -319,6 +319,22 @@ def claim_queued(db: Database, task_id: str, limit: int, worker: str | None = No
         return claimed
 
 
+def add_result_images(session, job_id: str, files) -> None:
+    """Add each output file (an `OutputFile`) to the job's results, in the caller's transaction."""
+    for output in files:
+        session.add(
+            ResultImage(
+                job_id=job_id,
+                name=output.name,
+                kind=output.kind,
+                face=output.face,
+                age=output.age,
+                content_type=output.content_type,
+                content=output.content,
+            )
+        )
+
+
 def store_results(db: Database, job_id: str, document: dict, files) -> None:
     """Replace any earlier partial results with these, and mark the job done, in one transaction."""
     with db.session() as session:
@@ -326,18 +342,7 @@ def store_results(db: Database, job_id: str, document: dict, files) -> None:
         if job is None:
             return
         session.execute(delete(ResultImage).where(ResultImage.job_id == job_id))
-        for output in files:
-            session.add(
-                ResultImage(
-                    job_id=job_id,
-                    name=output.name,
-                    kind=output.kind,
-                    face=output.face,
-                    age=output.age,
-                    content_type=output.content_type,
-                    content=output.content,
-                )
-            )
+        add_result_images(session, job_id, files)
         job.result, job.status, job.stage, job.progress = document, JobStatus.done, "done", 1.0
         job.finished_at = utcnow()
 

@@ -274,20 +274,16 @@ def requeue_stalled() -> int:
 
     settings = _settings()
     db = _database()
-    stalled = jobs.stalled_jobs(
-        db,
-        running_for=timedelta(seconds=settings.task_time_limit_s + 60),
-        queued_for=timedelta(seconds=settings.requeue_queued_after_s),
-    )
+    windows = {
+        "running_for": timedelta(seconds=settings.task_time_limit_s + 60),
+        "queued_for": timedelta(seconds=settings.requeue_queued_after_s),
+    }
+    stalled = jobs.stalled_jobs(db, **windows)
     for job_id in stalled:
         log.warning("job %s stalled; handing it to the workers again", job_id)
         jobs.requeue(db, job_id)
         age_photo.apply_async(args=[job_id])
-    stalled_films = films.stalled_films(
-        db,
-        running_for=timedelta(seconds=settings.task_time_limit_s + 60),
-        queued_for=timedelta(seconds=settings.requeue_queued_after_s),
-    )
+    stalled_films = films.stalled_films(db, **windows)
     for job_id in stalled_films:
         log.warning("the film of job %s stalled; handing it to the workers again", job_id)
         films.requeue_film(db, job_id)

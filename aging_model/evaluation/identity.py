@@ -30,13 +30,18 @@ class FaceEmbedder:
         """(N, 128) embeddings of chip-framed aligned faces (N, R, R, 3) uint8, at any resolution R."""
         if len(crops) == 0:
             return np.zeros((0, 128), np.float32)
-        box = self._dlib.rectangle(*CHIP_FACE_BOX)  # the crops are aligned: no detector
-        chips = []
-        for crop in crops:
-            image = np.ascontiguousarray(cv2.resize(crop, (_WORK_SIZE, _WORK_SIZE), interpolation=cv2.INTER_CUBIC))
-            shape = self._shape_predictor(image, box)
-            chips.append(self._dlib.get_face_chip(image, shape, size=150, padding=0.25))
+        chips = aligned_face_chips(self._dlib, self._shape_predictor, crops)
         return np.array(self._net.compute_face_descriptor(chips), dtype=np.float32)
+
+
+def aligned_face_chips(dlib, shape_predictor, crops: np.ndarray) -> list[np.ndarray]:
+    """The 150 px chips dlib's face-recognition network takes, one per chip-framed aligned face (any size)."""
+    box = dlib.rectangle(*CHIP_FACE_BOX)  # the crops are aligned: no detector
+    chips = []
+    for crop in crops:
+        image = np.ascontiguousarray(cv2.resize(crop, (_WORK_SIZE, _WORK_SIZE), interpolation=cv2.INTER_CUBIC))
+        chips.append(dlib.get_face_chip(image, shape_predictor(image, box), size=150, padding=0.25))
+    return chips
 
 
 def identity_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:

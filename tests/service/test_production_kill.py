@@ -23,40 +23,25 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from production_support import scratch_postgres, scratch_redis
 
 from service.config import Settings
 from service.database import Database
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/12"
 BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {error}")
-    name = f"faceage_kill_{secrets.token_hex(4)}"
-    admin.execute(f"CREATE DATABASE {name}")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
+    with scratch_postgres("faceage_kill") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def redis_url():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {error}")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    with scratch_redis(REDIS_URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
