@@ -14,6 +14,7 @@ the face's own age and the target (Keogh & Walsh: most people are half grey by t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -42,6 +43,8 @@ _MIN_HAIR_SEED_SHARE = 0.3  # below: the seed region is mostly skin or backgroun
 _OUTLIER_DISTANCE = 4.0  # standard deviations from the hair's colour beyond which a pixel is something else
 _FLAT_SPREAD = 1.5  # Lab L units of local spread at the work size below which an area is flat, not hair
 _SEPARABLE_DISTANCE = 18.0  # Lab units between the hair's and the background's mean colours
+# Another face's head, as an ellipse's half-axes in units of its detector box's width and height.
+_HEAD_WIDTH, _HEAD_HEIGHT = 0.8, 1.0
 
 
 def grey_share(age: float) -> float:
@@ -60,17 +63,25 @@ class HairRecolour:
     texture: np.ndarray | None = None  # (h, w, 1) the hair's brightness against its local mean, set by `find`
 
     @classmethod
-    def find(cls, photo: np.ndarray, matrix: np.ndarray, crop_size: int) -> HairRecolour | None:
+    def find(
+        cls, photo: np.ndarray, matrix: np.ndarray, crop_size: int, others: Sequence[np.ndarray] = ()
+    ) -> HairRecolour | None:
         """The hair around the face whose chip-framed crop of `crop_size` px is made by `matrix` (photo ->
-        crop, 2x3); None where no hair is found (a bald head, hair the colour of the skin, a cut-off head)."""
+        crop, 2x3); None where no hair is found (a bald head, hair the colour of the skin, a cut-off head).
+        `others` are the boxes (x0, y0, x1, y1, photo pixels) of the photo's other faces: in a group, one
+        face's search region reaches over its neighbours' faces, whose lips, teeth and collars can share its
+        hair's colour; their heads are left to their own hair pass."""
         to_work = _scaled(matrix, _WORK_SIDE / crop_size)
         left, top, right, bottom = _REGION
         work_box = (left * _WORK_SIDE, top * _WORK_SIDE, right * _WORK_SIDE, bottom * _WORK_SIDE)
         shift = np.array([[1, 0, -work_box[0]], [0, 1, -work_box[1]]], np.float64)
         to_region = _compose(shift, to_work)
         size = (round(work_box[2] - work_box[0]), round(work_box[3] - work_box[1]))
-        region = cv2.warpAffine(photo, to_region, size, flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        # Beyond the photo's edge the region repeats the edge (black there would read as dark hair along it).
+        region = cv2.warpAffine(photo, to_region, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         inside = cv2.warpAffine(np.ones(photo.shape[:2], np.uint8), to_region, size, flags=cv2.INTER_NEAREST)
+        inside = cv2.erode(inside, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        inside = inside * (1 - _heads_of(others, to_region, size))
         probability = _hair_probability(region, inside, work_box)
         if probability is None:
             return None
@@ -114,6 +125,19 @@ def _greyish(pixels: np.ndarray) -> np.ndarray:
     """(H, W, 1) 1 where a pixel is nearly colourless (grey or white hair), 0 where it is coloured (skin)."""
     spread = pixels.max(axis=2, keepdims=True) - pixels.min(axis=2, keepdims=True)
     return np.clip((40.0 - spread) / 20.0, 0.0, 1.0)
+
+
+def _heads_of(boxes: Sequence[np.ndarray], to_region: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) uint8, 1 over the heads (face, hair and neck) of faces with detector `boxes` in the photo, as
+    ellipses in the work region: half a face above and below the box, most of a face to each side."""
+    heads = np.zeros((size[1], size[0]), np.uint8)
+    scale = float(np.sqrt(abs(np.linalg.det(to_region[:, :2]))))
+    angle = float(np.degrees(np.arctan2(to_region[1, 0], to_region[0, 0])))
+    for x0, y0, x1, y1 in boxes:
+        centre = to_region[:, :2] @ np.array([(x0 + x1) / 2, (y0 + y1) / 2]) + to_region[:, 2]
+        axes = (round(_HEAD_WIDTH * (x1 - x0) * scale), round(_HEAD_HEIGHT * (y1 - y0) * scale))
+        cv2.ellipse(heads, (round(centre[0]), round(centre[1])), axes, angle, 0, 360, 1, thickness=-1)
+    return heads
 
 
 def _scaled(matrix: np.ndarray, factor: float) -> np.ndarray:

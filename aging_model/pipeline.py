@@ -217,7 +217,16 @@ class AgingPipeline:
     def _composite(self, prepared: _PreparedPhoto, photos_aged_together: int) -> PhotoResult:
         aged = prepared.to_age
         with _timed(prepared.timings, "paste"):
-            hair = [HairRecolour.find(prepared.photo.pixels, f.matrix, f.detail.shape[0]) for f in aged]
+            boxes = [face.box * prepared.photo.scale for face in prepared.faces]  # every face found, in working pixels
+            hair = [
+                HairRecolour.find(
+                    prepared.photo.pixels,
+                    f.matrix,
+                    f.detail.shape[0],
+                    [b for g, b in zip(prepared.faces, boxes) if g is not f],
+                )
+                for f in aged
+            ]
             composites = []
             for i, age in enumerate(prepared.ages):
                 composite = paste_faces(

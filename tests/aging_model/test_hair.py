@@ -82,3 +82,16 @@ def test_a_head_without_hair_coloured_seeds_has_nothing_to_recolour(astronaut, m
     skin = astronaut[_photo_box(matrix, 0.3, 0.4, 0.4, 0.5)].reshape(-1, 3).mean(axis=0)
     bald[_photo_box(matrix, -0.6, -0.8, 1.6, 0.1)] = skin.astype(np.uint8)
     assert HairRecolour.find(bald, matrix, CROP) is None
+
+
+def test_a_neighbours_head_is_left_to_its_own_hair_pass(astronaut, matrix):
+    """In a group, one face's search region reaches over the faces beside it (their lips, teeth and collars can
+    share its hair's colour): with a neighbour's face box over her hair on the right, that hair stays as it is."""
+    rows, columns = _photo_box(matrix, 0.9, -0.3, 1.3, 0.5)
+    neighbour = np.array([columns.start, rows.start, columns.stop, rows.stop], float)
+    hair = HairRecolour.find(astronaut, matrix, CROP, others=[neighbour])
+    aged = astronaut.copy()
+    hair.apply(aged, own_age=34.0, target_age=80.0)
+    assert np.array_equal(aged[rows, columns], astronaut[rows, columns])
+    crown = _photo_box(matrix, 0.3, -0.3, 0.6, -0.08)
+    assert _lab(aged[crown])[:, 0].mean() > _lab(astronaut[crown])[:, 0].mean() + 10  # her own hair still greys
