@@ -1,6 +1,7 @@
 """The regions of a face the prototype renderer treats apart, as feathered masks from its 68 landmarks: the
 skin it recolours, the shaving zone a face made young loses its beard in, the lips and brows a child's face
-softens, and how much each pixel looks like the face's own skin.
+softens, the eyes whose lids a child's face takes, and how much each pixel looks like the face's own skin; and,
+from the pixels alone, where grey hairs are and whether the photo is black and white.
 
 Masks are (size, size) float32 in [0, 1] (the shaving zone (size, size, 2)) for landmarks in pixels of a
 square crop of `size`.
@@ -15,6 +16,9 @@ from preprocessing.landmarks import BROWS, JAW, LEFT_EYE, MOUTH, RIGHT_EYE
 
 SKIN_FEATHER = 0.035  # of the side
 BEARD_REACH = 0.05  # of the side, below the jaw line
+
+_LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
+_GREY_COLOURFULNESS = 3.0  # QualityThresholds.grayscale_colourfulness
 
 
 def skin_mask(shape: np.ndarray, size: int) -> np.ndarray:
@@ -32,6 +36,17 @@ def skin_mask(shape: np.ndarray, size: int) -> np.ndarray:
         centre = points.mean(axis=0)
         enlarged = centre + 1.3 * (points - centre)  # lashes and lids around the outline
         cv2.fillPoly(mask, [cv2.convexHull(enlarged.astype(np.int32))], 0.0)
+    return cv2.GaussianBlur(mask, (0, 0), SKIN_FEATHER * size)
+
+
+def eyes_mask(shape: np.ndarray, size: int) -> np.ndarray:
+    """1 over each eye with its lids and lashes (its outline enlarged about its centre), feathered."""
+    mask = np.zeros((size, size), np.float32)
+    for part in (LEFT_EYE, RIGHT_EYE):
+        points = shape[part]
+        centre = points.mean(axis=0)
+        enlarged = centre + np.array([1.5, 2.2]) * (points - centre)
+        cv2.fillPoly(mask, [cv2.convexHull(enlarged.astype(np.int32))], 1.0)
     return cv2.GaussianBlur(mask, (0, 0), SKIN_FEATHER * size)
 
 
@@ -96,3 +111,18 @@ def skin_likelihood(crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     distance = ((ycrcb - median) / (2.5 * spread)) ** 2
     likelihood = np.exp(-0.5 * distance.sum(axis=2))
     return cv2.GaussianBlur(likelihood.astype(np.float32), (0, 0), 0.01 * size)[..., None]
+
+
+def grey_hairs(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 1) 1 on pixels that are colourless and light (grey or white hairs, each on its own: salt and pepper
+    blurs into the skin's colour), 0 on skin, whose channels differ by more, and on dark hair."""
+    spread = pixels.max(axis=2) - pixels.min(axis=2)
+    colourless = np.clip((28.0 - spread) / 12.0, 0.0, 1.0)
+    light = np.clip((pixels @ _LUMINANCE - 90.0) / 40.0, 0.0, 1.0)
+    return (colourless * light)[..., None].astype(np.float32)
+
+
+def is_black_and_white(image: np.ndarray) -> bool:
+    """True for a black-and-white photo (the quality check's measure of colourfulness, same threshold)."""
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    return float((np.abs(r - g) + np.abs(g - b)).mean() / 2) < _GREY_COLOURFULNESS

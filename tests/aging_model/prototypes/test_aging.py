@@ -262,11 +262,11 @@ def test_an_old_face_made_forty_loses_more_of_its_skin_detail_the_more_years_are
 
 
 def test_a_grey_beard_aimed_decades_back_darkens_and_skin_and_dark_hair_are_not_taken_for_grey():
-    from aging_model.prototypes.aging import _grey_hair
+    from aging_model.prototypes.face_regions import grey_hairs
 
     colours = {"white": (215, 212, 205), "grey": (150, 148, 146), "pale skin": (232, 196, 170)}
     colours |= {"dark skin": (120, 80, 60), "black hair": (40, 36, 34), "light brown skin": (200, 150, 120)}
-    mask = {name: float(_grey_hair(np.array([[rgb]], np.float32))[0, 0, 0]) for name, rgb in colours.items()}
+    mask = {name: float(grey_hairs(np.array([[rgb]], np.float32))[0, 0, 0]) for name, rgb in colours.items()}
     assert mask["white"] == 1.0 and mask["grey"] > 0.9
     assert max(mask["pale skin"], mask["dark skin"], mask["black hair"], mask["light brown skin"]) == 0.0
 
@@ -281,7 +281,28 @@ def test_a_mans_grey_chin_aimed_at_twenty_darkens_and_a_womans_does_not(ager, fa
     chin = marks[[7, 8, 9, 57]].mean(axis=0).astype(int)
     greyed[chin[1] - 6 : chin[1] + 6, chin[0] - 10 : chin[0] + 10] = 200  # a grey beard's tuft on the chin
     patch = np.s_[chin[1] - 4 : chin[1] + 4, chin[0] - 8 : chin[0] + 8]
-    [man] = ager.age(greyed, marks, 70.0, 0.0, [20.0])
-    [woman] = ager.age(greyed, marks, 70.0, 1.0, [20.0])
+    # Nor is the chin moved (the change of shape would carry the tuft out of the patch looked at).
+    still = PrototypeAger(ager.prototypes, younger=replace(YOUNGER_STRENGTH, shape=0.0))
+    [man] = still.age(greyed, marks, 70.0, 0.0, [20.0])
+    [woman] = still.age(greyed, marks, 70.0, 1.0, [20.0])
     assert man[patch].mean() < greyed[patch].mean() - 60
     assert woman[patch].mean() > greyed[patch].mean() - 20
+
+
+def test_an_adults_eye_shadow_fades_when_she_is_made_a_child(ager, face, monkeypatch):
+    """Lids and their make-up are an adult's too: aimed at 3, a dark shadow painted on each upper lid is drawn
+    towards the child prototype's plain lids and lightens, more than the skin's own pull alone would."""
+    from aging_model.prototypes import aging
+
+    crop, marks = face
+    lids = np.zeros(crop.shape[:2], np.uint8)
+    for upper_lid in ([36, 37, 38, 39], [42, 43, 44, 45]):
+        cv2.polylines(lids, [(marks[upper_lid] - [0, 4]).round().astype(np.int32)], False, 1, thickness=4)
+    shadowed = crop.copy()
+    shadowed[lids > 0] = (60, 45, 50)
+    lightening = {}
+    for name, pull in (("skin's pull alone", 0.0), ("with the eyes' pull", aging._EYES_PULL)):
+        monkeypatch.setattr(aging, "_EYES_PULL", pull)
+        [child] = _shape_held(ager).age(shadowed, marks, OWN_AGE, FEMALE, [3.0])
+        lightening[name] = float(child[lids > 0].mean() - shadowed[lids > 0].mean())
+    assert lightening["with the eyes' pull"] > max(0.0, lightening["skin's pull alone"] + 5), lightening
