@@ -34,13 +34,13 @@ from aging_model.prototypes.age_prototypes import (
 from aging_model.prototypes.face_regions import (
     brows_mask,
     eyes_mask,
-    grey_hairs,
     is_black_and_white,
     lips_mask,
     lower_face_mask,
     skin_likelihood,
     skin_mask,
 )
+from aging_model.prototypes.facial_hair import facial_hair_change
 from aging_model.prototypes.proportions import (
     CHILD_AGE,
     feature_shift,
@@ -79,12 +79,6 @@ _YOUNGER_PULL = ((3.0, 0.65), (8.0, 0.55), (13.0, 0.38), (18.0, 0.15), (25.0, 0.
 _YEARS_PULL = 0.7
 _YEARS_FREE = 5.0
 _YEARS_FULL = 30.0
-# A grey beard or moustache aimed at an adult age many years back darkens (going to a child it goes altogether):
-# the colourless and light part of the beard zone moves towards the dark brown grey hair takes going young
-# (hair.py), by up to _BEARD_DARKENING as the years taken away reach _BEARD_YEARS.
-_YOUNG_BEARD = np.array([62.0, 46.0, 36.0], np.float32)
-_BEARD_DARKENING = 0.8
-_BEARD_YEARS = 30.0
 # Going to a child's age, over the eyes and their lids the medium detail is pulled this share of the skin's pull
 # towards the child prototype's: on 24 held-out adults aimed at 3 / 8 / 13, 0.5 outright moved the readings by
 # 0.7 / 0.5 / 0.4 years younger (estimator) with nothing seen amiss; 0.9 undid it (a blank, staring eye).
@@ -221,7 +215,7 @@ class PrototypeAger:
         own = self._blend(own_age, female)
         own_shape = self._shape(own_age, female)
         keeps_grey = is_black_and_white(small)  # a black-and-white photo stays black and white
-        grey_hair = grey_hairs(small)
+        facial_zones = (shaving_zone, under_jaw, brows)
 
         def at(target: float) -> np.ndarray:
             """The face at one target age: its skin changed inside the box, then its shape."""
@@ -271,9 +265,9 @@ class PrototypeAger:
                 # A child wears no lipstick: the lips take a natural colour, the face's own skin a little redder.
                 natural_lips = own_tone * _NATURAL_LIPS
                 change = change + lips * lips_pull * (natural_lips - coarse)
-            if lower_pull == 0 and target < own_age and beard > 0:
-                darkening = _BEARD_DARKENING * beard * min(1.0, (own_age - float(target)) / _BEARD_YEARS)
-                change = change + darkening * under_jaw * grey_hair * (_YOUNG_BEARD - small)
+            if lower_pull == 0:  # an adult's target: the beard and brows grey or darken (a child's have none)
+                hair = facial_hair_change(small, facial_zones, own_tone, own_age, float(target), beard)
+                change = change if hair is None else change + hair
             if keeps_grey:
                 change = np.repeat(change @ _LUMINANCE[:, None], 3, axis=2)
             weight = detail_weight
