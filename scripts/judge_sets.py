@@ -11,7 +11,7 @@ YOUNGER_STRENGTH=AgingStrength(shape=1.0) works too. Sheets go to runs/judge-set
 them: they are dataset faces).
 
 Sets: adults (20-60, aimed at 3, 8, 13), children (1-7, at 25, 45, 75), old (65-95, at 20, 40, 60),
-mid (40-60, at 20, 30).
+mid (40-60, at 20, 30), older (20-45, at 60, 75).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ SETS = {
     "children": ((1, 7), (25, 45, 75), 0.5),
     "old": ((65, 95), (20, 40, 60), 0.5),
     "mid": ((40, 60), (20, 30), 0.5),
+    "older": ((20, 45), (60, 75), 0.5),
 }
 
 

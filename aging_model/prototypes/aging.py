@@ -83,6 +83,7 @@ _YEARS_FULL = 30.0
 # towards the child prototype's: on 24 held-out adults aimed at 3 / 8 / 13, 0.5 outright moved the readings by
 # 0.7 / 0.5 / 0.4 years younger (estimator) with nothing seen amiss; 0.9 undid it (a blank, staring eye).
 _EYES_PULL = 0.8
+_KEEP_LIGHTNESS = 1.0
 _FINE_PULL = 0.5  # share of the finest detail (pores, fine lines) the pull takes away with it
 _SHAPE_PULL = 0.4  # of the skin's pull times the shape's strength, for the face's outline
 # Below the nose, the shaving zone: going young it is drawn nearly all the way to the child prototype in the
@@ -261,6 +262,11 @@ class PrototypeAger:
                 aged_coarse = aged_coarse + colour_pull * (prototype_skin - aged_coarse)
                 aged_medium = aged_medium + detail_pull * (prototype_medium - medium_luminance - aged_medium)
             change = colour_weight * (aged_coarse - coarse) + detail_weight * aged_medium
+            if target > own_age and _KEEP_LIGHTNESS > 0:
+                # Wrinkles and folds are dark lines and light ridges, not a darker face: what they take from the
+                # skin's mean lightness is given back, so the cheeks stay continuous with the unchanged neck.
+                shade = float((change @ _LUMINANCE * skin[..., 0]).sum() / max(float(skin.sum()), 1e-6))
+                change = change - _KEEP_LIGHTNESS * shade * skin
             if lips_pull > 0:
                 # A child wears no lipstick: the lips take a natural colour, the face's own skin a little redder.
                 natural_lips = own_tone * _NATURAL_LIPS
