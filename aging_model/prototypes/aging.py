@@ -40,7 +40,7 @@ from aging_model.prototypes.face_regions import (
     skin_likelihood,
     skin_mask,
 )
-from aging_model.prototypes.facial_hair import facial_hair_change
+from aging_model.prototypes.facial_hair import FacialHair
 from aging_model.prototypes.proportions import (
     CHILD_AGE,
     feature_shift,
@@ -216,7 +216,9 @@ class PrototypeAger:
         own = self._blend(own_age, female)
         own_shape = self._shape(own_age, female)
         keeps_grey = is_black_and_white(small)  # a black-and-white photo stays black and white
-        facial_zones = (shaving_zone, under_jaw, brows)
+
+        beard = 1.0 - float(np.clip(female, 0.0, 1.0))
+        facial_hair = FacialHair(small, (shaving_zone, under_jaw, brows), own_tone, own_age, beard)
 
         def at(target: float) -> np.ndarray:
             """The face at one target age: its skin changed inside the box, then its shape."""
@@ -235,7 +237,6 @@ class PrototypeAger:
             lips_pull = lower_pull * _LIPS_PULL
             # Beards are men's: on a woman's face the zone keeps the skin's pull (a hand or a glass held at the
             # mouth is not smeared into skin).
-            beard = 1.0 - float(np.clip(female, 0.0, 1.0))
             lower_pull = max(pull, lower_pull * beard) if lower_pull > 0 else 0.0
             colour_weight = detail_weight = skin
             if pull > 0:
@@ -272,7 +273,7 @@ class PrototypeAger:
                 natural_lips = own_tone * _NATURAL_LIPS
                 change = change + lips * lips_pull * (natural_lips - coarse)
             if lower_pull == 0:  # an adult's target: the beard and brows grey or darken (a child's have none)
-                hair = facial_hair_change(small, facial_zones, own_tone, own_age, float(target), beard)
+                hair = facial_hair.change(float(target))
                 change = change if hair is None else change + hair
             if keeps_grey:
                 change = np.repeat(change @ _LUMINANCE[:, None], 3, axis=2)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from aging_model.prototypes.aging import OLDER_STRENGTH, YOUNGER_STRENGTH, PrototypeAger
-from aging_model.prototypes.facial_hair import facial_hair_change
+from aging_model.prototypes.facial_hair import FacialHair
 
 MAN = 0.0
 
@@ -50,14 +50,13 @@ def test_a_smooth_shadow_in_the_skins_own_hue_is_not_taken_for_hair(still_ager, 
     shade[box] = 1.0
     shade = cv2.GaussianBlur(shade, (0, 0), 4.0)[..., None]  # soft-edged, as shadows are
     shadowed = (crop * (1.0 - 0.45 * shade)).astype(np.uint8)  # darker, in the same hue
-    change = facial_hair_change(
+    change = FacialHair(
         shadowed.astype(np.float32),
         tuple(np.zeros((*crop.shape[:2], 1), np.float32) + z for z in (1.0, 0.0, 0.0)),
         crop[box].reshape(-1, 3).mean(axis=0).astype(np.float32),
-        40.0,
-        80.0,
+        own_age=40.0,
         beard=1.0,
-    )
+    ).change(80.0)
     assert change is not None
     moved = np.abs(change[box]).max(axis=2)
     assert moved.mean() < 1.5 and np.percentile(moved, 99) < 8  # no grey blotch: a pixel or two at most
@@ -68,6 +67,6 @@ def test_a_womans_upper_lip_and_a_childs_face_have_no_beard_to_grey(face):
     zones = tuple(np.ones((*crop.shape[:2], 1), np.float32) * z for z in (1.0, 0.0, 0.0))
     tone = crop.reshape(-1, 3).mean(axis=0).astype(np.float32)
     dark = np.full_like(crop, 40, dtype=np.float32) + np.random.default_rng(1).normal(0, 12, crop.shape[:2])[..., None]
-    woman = facial_hair_change(dark, zones, tone, 40.0, 80.0, beard=0.0)
+    woman = FacialHair(dark, zones, tone, own_age=40.0, beard=0.0).change(80.0)
     assert woman is None or np.abs(woman).max() < 1e-3
-    assert facial_hair_change(dark, zones, tone, 6.0, 80.0, beard=1.0) is None
+    assert FacialHair(dark, zones, tone, own_age=6.0, beard=1.0).change(80.0) is None
