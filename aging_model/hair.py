@@ -43,6 +43,7 @@ _MIN_HAIR_SEED_SHARE = 0.3  # below: the seed region is mostly skin or backgroun
 _OUTLIER_DISTANCE = 4.0  # standard deviations from the hair's colour beyond which a pixel is something else
 _FLAT_SPREAD = 1.5  # Lab L units of local spread at the work size below which an area is flat, not hair
 _SEPARABLE_DISTANCE = 18.0  # Lab units between the hair's and the background's mean colours
+_CONNECTED_AT = 0.25  # probability above which hair counts as one area with the seeds (0.5 left lit ends out)
 # Another face's head, as an ellipse's half-axes in units of its detector box's width and height.
 _HEAD_WIDTH, _HEAD_HEIGHT = 0.8, 1.0
 
@@ -219,7 +220,7 @@ def _hair_probability(region: np.ndarray, inside: np.ndarray, work_box) -> tuple
 def _connected_to_seeds(probability: np.ndarray, work_box) -> np.ndarray:
     """1 over the parts of the likely-hair area that touch the hair seeds, feathered; 0 over islands (a dark
     jacket, a shadow in the background) that merely share the hair's colour."""
-    likely = (probability > 0.5).astype(np.uint8)
+    likely = (probability > _CONNECTED_AT).astype(np.uint8)
     _, labels = cv2.connectedComponents(likely, connectivity=8)
     seeds = np.zeros_like(likely)
     for left, top, right, bottom in _HAIR_SEEDS:

@@ -84,6 +84,7 @@ _YEARS_FULL = 30.0
 # 0.7 / 0.5 / 0.4 years younger (estimator) with nothing seen amiss; 0.9 undid it (a blank, staring eye).
 _EYES_PULL = 0.8
 _KEEP_LIGHTNESS = 1.0
+_MAX_GAIN = 2.5  # of the detail energies' ratio
 _FINE_PULL = 0.5  # share of the finest detail (pores, fine lines) the pull takes away with it
 _SHAPE_PULL = 0.4  # of the skin's pull times the shape's strength, for the face's outline
 # Below the nose, the shaving zone: going young it is drawn nearly all the way to the child prototype in the
@@ -333,7 +334,7 @@ class PrototypeAger:
         folds = s.folds * (target_medium - own_medium) @ _LUMINANCE[:, None]
         # Folds and lines, not a shade: their mean over the skin is taken out, as the colour ratio's is.
         folds = folds - (folds * self._skin_weights_full).sum()
-        smooth = np.concatenate([np.clip(ratio, 0.5, 2.0), np.clip(gains, 0.15, 2.5)], axis=2)
+        smooth = np.concatenate([np.clip(ratio, 0.5, 2.0), np.clip(gains, 0.15, _MAX_GAIN)], axis=2)
         return smooth.astype(np.float32), folds.astype(np.float32)
 
     def _map_to_reference(
