@@ -37,6 +37,7 @@ from aging_model.prototypes.face_regions import (
     is_black_and_white,
     lips_mask,
     lower_face_mask,
+    skin_around,
     skin_likelihood,
     skin_mask,
 )
@@ -84,6 +85,8 @@ _YEARS_FULL = 30.0
 # 0.7 / 0.5 / 0.4 years younger (estimator) with nothing seen amiss; 0.9 undid it (a blank, staring eye).
 _EYES_PULL = 0.8
 _KEEP_LIGHTNESS = 1.0
+_OWN_LOWER_SKIN = 1.0
+_LOWER_SKIN_SIGMA = 0.06  # of the work size
 _MAX_GAIN = 2.5  # of the detail energies' ratio
 _FINE_PULL = 0.5  # share of the finest detail (pores, fine lines) the pull takes away with it
 _SHAPE_PULL = 0.4  # of the skin's pull times the shape's strength, for the face's outline
@@ -130,7 +133,7 @@ YOUNGER_STRENGTH = AgingStrength(shape=2.0, colour=1.0, fine=2.0, medium=2.5, fo
 class _PrototypeBands:
     """The prototypes decomposed once, at load: per cell, coarse and medium bands and detail energies."""
 
-    coarse: np.ndarray  # (10, 2, E, E, 3) float32, of the skin only (see _skin_colour); smooth, so at E
+    coarse: np.ndarray  # (10, 2, E, E, 3) float32, of the skin only (see _decompose); smooth, so at E
     medium: np.ndarray  # (10, 2, T, T, 3) float32
     energy: np.ndarray  # (10, 2, E, E, 2) float32, [fine, medium]
 
@@ -200,13 +203,15 @@ class PrototypeAger:
         to_reference = self._map_to_reference(landmarks * (work / size), work, pad * work / size, inner * work / size)
         to_smooth = _rescaled_map(to_reference, ENERGY_SIZE / TEXTURE_SIZE)
         skin_region = _remap(self._skin[..., None], to_reference, outside=0.0)
-        skin = skin_region * skin_likelihood(small, landmarks * (work / size))
+        likely_skin = skin_likelihood(small, landmarks * (work / size))
+        skin = skin_region * likely_skin
         lower_face = _remap(self._lower_face, to_reference, outside=0.0)
         shaving_zone, under_jaw = lower_face[..., 0:1], lower_face[..., 1:2]
         lips = _remap(self._lips[..., None], to_reference, outside=0.0)
         brows = _remap(self._brows[..., None], to_reference, outside=0.0)
         eyes = _remap(self._eyes[..., None], to_reference, outside=0.0)
         own_tone = _mean_colour(coarse, skin).astype(np.float32)
+        own_lower_skin = skin_around(coarse, likely_skin * (1.0 - shaving_zone), _LOWER_SKIN_SIGMA * work, 0.02)
         # Only the skin (and, going young, the shaving zone) changes colour and detail: the arithmetic at full
         # resolution stays inside its box (a change weighted under 2 % is invisible).
         changing = np.maximum(np.maximum(skin, under_jaw), np.maximum(lips, brows))
@@ -261,6 +266,11 @@ class PrototypeAger:
                     # So are an adult's eyes: lids, lashes and eyeliner take the child prototype's detail in part.
                     detail_pull = detail_pull * (1 - eyes) + min(1.0, _EYES_PULL * pull) * eyes
                     detail_weight = np.maximum(detail_weight, eyes)
+                if lower_pull > 0 and _OWN_LOWER_SKIN > 0:
+                    # The shaving zone takes the face's own skin around it (cheeks above, neck below), not the child
+                    # prototype's lit chin: in its tone the zone ended in a pale band against a shadowed neck.
+                    own_lower = own_lower_skin * ratio
+                    prototype_skin = prototype_skin + _OWN_LOWER_SKIN * shaving_zone * (own_lower - prototype_skin)
                 aged_coarse = aged_coarse + colour_pull * (prototype_skin - aged_coarse)
                 aged_medium = aged_medium + detail_pull * (prototype_medium - medium_luminance - aged_medium)
             change = colour_weight * (aged_coarse - coarse) + detail_weight * aged_medium
@@ -405,16 +415,6 @@ def _unpadded_size(size: int, padding: float) -> int:
     raise ValueError(f"a crop of {size} px was not made with padding {padding}")
 
 
-def _skin_colour(texture: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """The coarse band of a prototype's skin alone: a blur normalised by the skin mask, so hair and background
-    (whose averages differ between ages for reasons that are not age, such as a child's bright studio
-    backdrop) do not bleed into the colour change at the face's edge."""
-    weight = (skin > 0.5).astype(np.float32)
-    blurred = cv2.GaussianBlur(texture * weight[..., None], (0, 0), COARSE_SIGMA)
-    norm = cv2.GaussianBlur(weight, (0, 0), COARSE_SIGMA)[..., None]
-    return np.where(norm > 0.05, blurred / np.maximum(norm, 1e-3), texture)
-
-
 def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
     textures = prototypes.textures.astype(np.float32)
     groups, genders = textures.shape[:2]
@@ -424,7 +424,11 @@ def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
         for s in range(genders):
             _, medium[g, s], _ = detail_bands(textures[g, s])
             coarse[g, s] = cv2.resize(
-                _skin_colour(textures[g, s], skin), (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA
+                # Hair and background (whose averages differ between ages for reasons that are not age, such as
+                # a child's bright studio backdrop) must not bleed into the colour change at the face's edge.
+                skin_around(textures[g, s], (skin > 0.5)[..., None].astype(np.float32), COARSE_SIGMA, 0.05),
+                (ENERGY_SIZE, ENERGY_SIZE),
+                interpolation=cv2.INTER_AREA,
             )
     energy = np.ascontiguousarray(prototypes.detail_energy.astype(np.float32).transpose(0, 1, 3, 4, 2))
     return _PrototypeBands(coarse, medium, energy)

@@ -126,3 +126,12 @@ def is_black_and_white(image: np.ndarray) -> bool:
     """True for a black-and-white photo (the quality check's measure of colourfulness, same threshold)."""
     r, g, b = image[..., 0], image[..., 1], image[..., 2]
     return float((np.abs(r - g) + np.abs(g - b)).mean() / 2) < _GREY_COLOURFULNESS
+
+
+def skin_around(image: np.ndarray, weight: np.ndarray, sigma: float, min_weight: float) -> np.ndarray:
+    """(H, W, 3) the colour of the skin around each pixel: a blur of `image` normalised by `weight` (H, W, 1, how
+    much each pixel is skin), so what is not skin (a beard, hair, a backdrop) takes the colour of the skin beside
+    it; where less than `min_weight` of skin is near, the image's own colour."""
+    blurred = cv2.GaussianBlur(image * weight, (0, 0), sigma)
+    norm = cv2.GaussianBlur(np.ascontiguousarray(weight[..., 0]), (0, 0), sigma)[..., None]
+    return np.where(norm > min_weight, blurred / np.maximum(norm, 1e-3), image)
