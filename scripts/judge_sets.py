@@ -7,8 +7,8 @@ estimator and the age judge, with a sheet per set (input, then each target). Fas
 CONSTANT=value overrides a module constant of aging_model.prototypes.aging for this run (e.g. _YEARS_PULL=0.5;
 module.CONSTANT=value one of another module of aging_model.prototypes, e.g. proportions.FACE_GROWTH_ADULT=0.2),
 so a lever is compared with itself at the same faces. Values are Python expressions in that module, so
-YOUNGER_STRENGTH=AgingStrength(shape=1.0) works too. Sheets go to runs/judge-sets/NAME-SET.png (never commit
-them: they are dataset faces).
+YOUNGER_STRENGTH="replace(YOUNGER_STRENGTH, shape=2.5)" works too. Sheets go to runs/judge-sets/NAME-SET.png
+(never commit them: they are dataset faces).
 
 Sets: adults (20-60, aimed at 3, 8, 13), children (1-7, at 25, 45, 75), old (65-95, at 20, 40, 60),
 mid (40-60, at 20, 30), older (20-45, at 60, 75).
@@ -17,6 +17,7 @@ mid (40-60, at 20, 30), older (20-45, at 60, 75).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import time
@@ -59,7 +60,8 @@ def main() -> None:
         target = importlib.import_module(f"aging_model.prototypes.{module}") if module else prototype_aging
         if not hasattr(target, constant):
             parser.error(f"{target.__name__} has no {constant}")
-        setattr(target, constant, eval(value, vars(target)))  # a dev tool: values may name the module's own types
+        # A dev tool: values may name the module's own types and constants.
+        setattr(target, constant, eval(value, {**vars(target), "replace": dataclasses.replace}))
 
     _, val = split_faces(index_folder(args.data).faces)
     chosen = {
