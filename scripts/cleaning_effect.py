@@ -139,14 +139,14 @@ def _aligned_split(resolution: int):
     )
 
 
-def train(name: str, manifest: Path | None, epochs: int, threads: int, limit: int | None = None) -> None:
+def train(name: str, manifest: Path | None, epochs: int, threads: int, limit: int | None = None, seed: int = 0) -> None:
     import torch
 
     from aging_model.data import parse_utkface_name
     from aging_model.estimator.age_gender import AgeGenderEstimator, EstimatorTrainConfig, fit_estimator, save_estimator
 
     torch.set_num_threads(threads)
-    config = EstimatorTrainConfig(data=str(DATASET), epochs=epochs, device="cpu")
+    config = EstimatorTrainConfig(data=str(DATASET), epochs=epochs, device="cpu", seed=seed)
     train_set, val_set = _aligned_split(config.model.resolution)
     if manifest is not None:
         kept = _kept_names(manifest)
@@ -155,7 +155,7 @@ def train(name: str, manifest: Path | None, epochs: int, threads: int, limit: in
         train_set = train_set.subset(list(range(min(limit, len(train_set)))))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    out = OUT / name
+    out = OUT / _run_name(name, seed)
     out.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
     history = []
@@ -202,13 +202,17 @@ def _paired_difference(raw: dict, cleaned: dict, mask: np.ndarray, rounds: int =
     return float(np.percentile(means, 2.5)), float(gain.mean()), float(np.percentile(means, 97.5))
 
 
-def table(manifest: Path) -> None:
+def _run_name(name: str, seed: int) -> str:
+    return name if seed == 0 else f"{name}-seed{seed}"
+
+
+def table(manifest: Path, seed: int = 0) -> None:
     """The Markdown table of docs/curation.md from the two runs' stored validation readings."""
     runs = {}
     for name in ("raw", "cleaned"):
-        with np.load(OUT / name / "validation.npz") as stored:
+        with np.load(OUT / _run_name(name, seed) / "validation.npz") as stored:
             runs[name] = {k: stored[k] for k in stored.files}
-        runs[name]["card"] = json.loads((OUT / name / "run.json").read_text())
+        runs[name]["card"] = json.loads((OUT / _run_name(name, seed) / "run.json").read_text())
     raw = runs["raw"]
     assert (raw["names"] == runs["cleaned"]["names"]).all(), "the two runs were measured on different faces"
     kept = _kept_names(manifest)
@@ -251,8 +255,10 @@ def main() -> None:
     run.add_argument("--epochs", type=int, required=True)
     run.add_argument("--threads", type=int, default=1)
     run.add_argument("--limit", type=int, default=None, help="Train on the first N faces only (a quick trial).")
+    run.add_argument("--seed", type=int, default=0, help="Another seed's pair is stored beside seed 0's.")
     shown = commands.add_parser("table", help="The table of both runs.")
     shown.add_argument("--manifest", type=Path, default=OUT / "cleaned.csv")
+    shown.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.command == "landmarks":
         landmarks_from_database()
@@ -261,9 +267,9 @@ def main() -> None:
     elif args.command == "train":
         if (args.name == "cleaned") != (args.manifest is not None):
             sys.exit("the cleaned run needs --manifest, the raw one none")
-        train(args.name, args.manifest, args.epochs, args.threads, args.limit)
+        train(args.name, args.manifest, args.epochs, args.threads, args.limit, args.seed)
     else:
-        table(args.manifest)
+        table(args.manifest, args.seed)
 
 
 if __name__ == "__main__":
