@@ -150,7 +150,9 @@ def test_a_face_brought_in_from_a_photo_is_brought_into_view_and_said_in_words(
     status = page.get_by_role("status").filter(has_text="Showing the face from your photo, at the age (")
     status.wait_for()
     assert status.is_visible() and "gender (female)" in status.text_content()
-    assert page.get_by_role("status").filter(has_text="Your photo's face is shown at the top").count() == 1
+    shown = page.get_by_role("status").filter(has_text="Your photo's face is shown at the top")
+    shown.wait_for()
+    assert shown.count() == 1
 
 
 def test_best_of_n_shows_a_rank_and_readable_reasons_not_a_score_of_0_00(sized_page, explore_server):
@@ -170,7 +172,9 @@ def test_best_of_n_shows_a_rank_and_readable_reasons_not_a_score_of_0_00(sized_p
     assert not any("0.00" in caption for caption in captions)
     first = page.get_by_role("button", name=re.compile(r"^#1 of 4 looks \d+"))
     assert first.count() == 1 and first.get_attribute("data-code") in first.get_attribute("title")
-    assert page.get_by_role("status").filter(has_text="4 faces drawn at age 80, male, best first.").count() == 1
+    said = page.get_by_role("status").filter(has_text="4 faces drawn at age 80, male, best first.")
+    said.wait_for()  # said once the faces are drawn, a moment after the last image is in place
+    assert said.count() == 1
 
 
 def test_every_direction_slider_is_named_for_what_it_changes(sized_page, explore_server):

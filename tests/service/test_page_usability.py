@@ -130,7 +130,9 @@ def test_delete_now_asks_first(page, url, astronaut_jpeg):
     assert page.request.get(f"{url}/api/v1/jobs/{job_id}", headers={"X-Job-Token": token}).status == 200
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#delete")
-    page.wait_for_selector("text=Deleted")
+    # The page's own words once the DELETE has answered ("text=Deleted" alone also matched the footer's "deleted
+    # automatically after a day", so the check below could run before the deletion).
+    page.wait_for_selector("text=Deleted: the photo and every result are gone")
     assert page.request.get(f"{url}/api/v1/jobs/{job_id}", headers={"X-Job-Token": token}).status == 404
 
 
