@@ -1,11 +1,10 @@
 """Loading any photo a person may send: formats, modes, orientation, damage, and size limits."""
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
+from image_files import png_header_only
 from PIL import Image
 
 from preprocessing.errors import ImageTooLarge, NotAnImage, PhotoError, TruncatedImage
@@ -121,28 +120,16 @@ def test_a_truncated_jpeg_is_named_as_such(astronaut_jpeg):
         load_photo(astronaut_jpeg[: len(astronaut_jpeg) // 2])
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares a size and holds no pixels: what a decompression bomb's header looks like."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    )
-
-
 @pytest.mark.parametrize("side", [12_000, 100_000])  # 144 MP: over our limit; 10 GP: over Pillow's own
 def test_a_decompression_bomb_is_refused_before_decoding(side):
     with pytest.raises(ImageTooLarge):
-        load_photo(_png_header_only(side, side))
+        load_photo(png_header_only(side, side))
 
 
 def test_a_png_that_would_decode_whole_beyond_the_decoding_limit_is_refused_from_its_header():
     # 119.9 MP: under the declared-size limit, but a PNG cannot be decoded at a reduced scale.
     with pytest.raises(ImageTooLarge, match="decoded whole"):
-        load_photo(_png_header_only(10_950, 10_950))
+        load_photo(png_header_only(10_950, 10_950))
 
 
 def test_a_jpeg_over_the_decoding_limit_is_decoded_at_a_reduced_scale(astronaut):

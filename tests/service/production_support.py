@@ -2,9 +2,14 @@
 skipped with the reason when the service cannot be reached (CI has both)."""
 
 import contextlib
+import os
 import secrets
+from pathlib import Path
 
 import pytest
+
+from service.config import Settings
+from service.database import Database
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -40,3 +45,23 @@ def scratch_redis(url: str):
         yield url
     finally:
         client.flushdb()
+
+
+@contextlib.contextmanager
+def migrated_production(postgres_url: str, redis_url: str, data_dir: Path, **settings: str):
+    """The environment of a production deployment on this machine (PostgreSQL, Redis, the CPU, `settings` on top)
+    and its database, migrated; yields (env, database)."""
+    env = {
+        **os.environ,
+        "FACEAGE_DATABASE_URL": postgres_url,
+        "FACEAGE_BROKER_URL": redis_url,
+        "FACEAGE_DATA_DIR": str(data_dir),
+        "FACEAGE_DEVICE": "cpu",
+        **settings,
+    }
+    database = Database(Settings.from_env(env).database_url)
+    database.upgrade()
+    try:
+        yield env, database
+    finally:
+        database.dispose()

@@ -2,14 +2,13 @@
 app of the test's own (`isolated`), which records what it would queue."""
 
 import io
-import struct
-import zlib
 from datetime import UTC
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from api_support import _jpeg, _post, _stored_jobs
+from image_files import png_header_only
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -40,22 +39,12 @@ def test_the_same_photo_twice_from_one_key_is_one_job(isolated, astronaut_jpeg):
     assert isolated.enqueued == [first.get_json()["id"], other_ages.get_json()["id"]]  # the duplicate is not
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    )
-
-
 @pytest.mark.parametrize(
     "content, status, code",
     [
         (b"just some text", 400, "not_an_image"),
         (b"\xff\xd8\xff\xe0" + b"\0" * 100, 400, None),  # a JPEG header and nothing after it
-        (_png_header_only(20_000, 20_000), 413, "image_too_large"),
+        (png_header_only(20_000, 20_000), 413, "image_too_large"),
     ],
 )
 def test_bad_files_are_refused_at_once_with_a_reason(isolated, content, status, code):

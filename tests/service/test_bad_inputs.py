@@ -4,11 +4,10 @@ gets a 4xx JSON error with a `code` (a batch: a failed item with a reason), neve
 
 import io
 import re
-import struct
 import zipfile
-import zlib
 
 import pytest
+from image_files import png_header_only
 from PIL import Image
 
 from service.auth import create_api_key, create_reviewer
@@ -22,18 +21,6 @@ def _image(mode: str, size: tuple[int, int], form: str) -> bytes:
     return buffer.getvalue()
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares `width` x `height` 8-bit RGB pixels and holds almost none: a decompression bomb's header."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    )
-
-
 _JPEG = _image("RGB", (256, 256), "JPEG")
 _PNG = _image("RGB", (256, 256), "PNG")
 
@@ -44,7 +31,7 @@ CORPUS = {
     "truncated_jpeg": ("cut.jpg", _JPEG[: len(_JPEG) // 3]),
     "jpeg_header_only": ("header.jpg", b"\xff\xd8\xff\xe0" + b"\0" * 100),
     "truncated_png": ("cut.png", _PNG[: len(_PNG) // 2]),
-    "bomb_header": ("bomb.png", _png_header_only(100_000, 100_000)),
+    "bomb_header": ("bomb.png", png_header_only(100_000, 100_000)),
     "1x1": ("dot.png", _image("RGB", (1, 1), "PNG")),
     "31x31": ("small.png", _image("RGB", (31, 31), "PNG")),
     "2000x20": ("thin.png", _image("RGB", (2000, 20), "PNG")),

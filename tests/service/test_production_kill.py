@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from production_support import scratch_postgres, scratch_redis
+from production_support import migrated_production, scratch_postgres, scratch_redis
 
-from service.config import Settings
 from service.database import Database
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -47,19 +46,14 @@ def redis_url():
 @pytest.fixture(scope="module")
 def production(postgres_url, redis_url, tmp_path_factory):
     """The environment of a production deployment on this machine, its database migrated."""
-    env = {
-        **os.environ,
-        "FACEAGE_DATABASE_URL": postgres_url,
-        "FACEAGE_BROKER_URL": redis_url,
-        "FACEAGE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-        "FACEAGE_DEVICE": "cpu",
-        "FACEAGE_WORKER_HEARTBEAT_S": "1",
-        "FACEAGE_SECRET_KEY": secrets.token_hex(16),
-    }
-    database = Database(Settings.from_env(env).database_url)
-    database.upgrade()
-    yield env, database
-    database.dispose()
+    with migrated_production(
+        postgres_url,
+        redis_url,
+        tmp_path_factory.mktemp("data"),
+        FACEAGE_WORKER_HEARTBEAT_S="1",
+        FACEAGE_SECRET_KEY=secrets.token_hex(16),
+    ) as (env, database):
+        yield env, database
 
 
 def _free_port() -> int:

@@ -10,12 +10,11 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-from production_support import scratch_postgres, scratch_redis
+from production_support import migrated_production, scratch_postgres, scratch_redis
 
 from service import jobs
 from service.app import create_app
 from service.config import Settings
-from service.database import Database
 
 REDIS_URL = "redis://127.0.0.1:6379/11"
 
@@ -34,18 +33,8 @@ def redis_url():
 
 @pytest.fixture(scope="module")
 def stack(postgres_url, redis_url, tmp_path_factory):
-    env = {
-        **os.environ,
-        "FACEAGE_DATABASE_URL": postgres_url,
-        "FACEAGE_BROKER_URL": redis_url,
-        "FACEAGE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-        "FACEAGE_DEVICE": "cpu",
-    }
-    settings = Settings.from_env(env)
-    database = Database(settings.database_url)
-    database.upgrade()
-    yield settings, database, env
-    database.dispose()
+    with migrated_production(postgres_url, redis_url, tmp_path_factory.mktemp("data")) as (env, database):
+        yield Settings.from_env(env), database, env
 
 
 def test_migrations_go_down_and_up_again_on_postgresql(stack):
