@@ -11,7 +11,7 @@ from preprocessing.landmarks import LEFT_EYE, RIGHT_EYE
 CHILD_AGE = 13.0  # below it a face is a child's: it loses adult cues, or gains them when aged forwards
 # A child's face against its skull (see head_growth): aged to an adult it grows by this share away from the
 # crown, which lies CROWN_ABOVE of the chip's side above its top.
-FACE_GROWTH_ADULT = 0.05  # 0.1 read 6-15 years younger to the estimator (the judge: no change)
+FACE_GROWTH_ADULT = 0.05  # 0.1 read 3-15 years younger to the estimator (the judge: no change)
 CROWN_ABOVE = 0.3
 
 
