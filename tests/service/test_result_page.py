@@ -207,6 +207,19 @@ def test_with_the_film_the_caption_the_slider_and_every_film_show_one_age(sized_
     assert _age_everywhere(sized_page) == {"label": "age 40", "valuetext": "age 40", "stills": [["40"], ["40"]]}
 
 
+def test_a_key_on_the_slider_stops_the_playing_films_even_where_the_value_stays(sized_page, site, one_face):
+    pixels, boxes = one_face
+    _open(sized_page, _finished_job(sized_page, site, pixels, [40], boxes, film=True))
+    sized_page.wait_for_function("document.getElementById('lifespan').readyState >= 2")
+    sized_page.eval_on_selector("#lifespan", "v => { v.playbackRate = 0.0625; v.currentTime = 0; v.play(); }")
+    sized_page.wait_for_function("!document.getElementById('lifespan').paused")
+    sized_page.wait_for_function("document.getElementById('slider').value === '0'")  # the film brought it back
+    sized_page.focus("#slider")
+    sized_page.keyboard.press("Home")  # at the first frame already: no "input" event, yet the person took hold
+    assert sized_page.evaluate("document.getElementById('lifespan').paused")
+    assert sized_page.text_content("#play") == "Play"
+
+
 def test_every_face_is_numbered_on_the_photo_and_marks_its_block(sized_page, site, seven_faces):
     pixels, boxes, left_out = seven_faces
     _open(sized_page, _finished_job(sized_page, site, pixels, [20, 50, 80], boxes, left_out))
