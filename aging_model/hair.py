@@ -38,11 +38,12 @@ _BACKGROUND_SEEDS = (
 _GREY_BY_AGE = ((30.0, 0.0), (40.0, 0.08), (50.0, 0.3), (60.0, 0.55), (70.0, 0.75), (80.0, 0.9), (95.0, 0.97))
 _WHITE = np.array([218.0, 216.0, 208.0], np.float32)  # grey-white hair, slightly warm, in RGB
 _YOUNG_BROWN = np.array([62.0, 46.0, 36.0], np.float32)  # a dark brown, for grey hair made young
-_TEXTURE_CONTRAST = 1.4  # strands keep (and, turned light, gain) their contrast against the local mean
+_TEXTURE_CONTRAST = 0.9  # of the strands' contrast against the local mean kept (1.4 read as a knitted cap in white)
 _MIN_HAIR_SEED_SHARE = 0.3  # below: the seed region is mostly skin or background, no hair to recolour
 _OUTLIER_DISTANCE = 4.0  # standard deviations from the hair's colour beyond which a pixel is something else
 _FLAT_SPREAD = 1.5  # Lab L units of local spread at the work size below which an area is flat, not hair
 _SEPARABLE_DISTANCE = 18.0  # Lab units between the hair's and the background's mean colours
+_HOLE_AREA = 0.004  # of the work region: an enclosed gap in the hair up to this size is hair (shadows)
 _CONNECTED_AT = 0.25  # probability above which hair counts as one area with the seeds (0.5 left lit ends out)
 # Another face's head, as an ellipse's half-axes in units of its detector box's width and height.
 _HEAD_WIDTH, _HEAD_HEIGHT = 0.8, 1.0
@@ -211,6 +212,7 @@ def _hair_probability(region: np.ndarray, inside: np.ndarray, work_box) -> tuple
     probability = cv2.GaussianBlur(probability.astype(np.float32), (0, 0), 1.0)
     probability = np.clip((probability - 0.3) / 0.4, 0.0, 1.0) * _connected_to_seeds(probability, work_box)
     probability *= _textured(lab[..., 0])
+    probability = _holes_filled(probability, inside)
     core = probability * _head_prior(region.shape[:2], work_box, 1.02)
     probability = np.ascontiguousarray(np.stack([probability, core], axis=2).astype(np.float32))
     own_grey = _greyness(hair.mean)
@@ -230,6 +232,29 @@ def _connected_to_seeds(probability: np.ndarray, work_box) -> np.ndarray:
     kept = np.isin(labels, np.unique(labels[(seeds > 0) & (likely > 0)])) & (likely > 0)
     grown = cv2.dilate(kept.astype(np.uint8), np.ones((5, 5), np.uint8))
     return cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 1.5)
+
+
+def _holes_filled(probability: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """The hair's mask with its small enclosed holes filled: the darkest shadows between strands lie beyond the
+    hair's colour model, and left out they stay brown spots in hair turned white."""
+    outside_hair = ((probability < 0.9) & (inside > 0)).astype(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(outside_hair, connectivity=4)
+    height, width = probability.shape
+    small = stats[:, cv2.CC_STAT_AREA] <= _HOLE_AREA * height * width
+    touches_edge = (
+        (stats[:, cv2.CC_STAT_LEFT] == 0)
+        | (stats[:, cv2.CC_STAT_TOP] == 0)
+        | (stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH] >= width)
+        | (stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] >= height)
+    )
+    holes = small & ~touches_edge
+    holes[0] = False  # the hair itself
+    if not holes[1:].any():
+        return probability
+    # A hole is hair as the hair around it is; grown over its rim and feathered there, so its edge does not show.
+    filled = cv2.dilate(holes[labels].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32)
+    around = cv2.dilate(probability, np.ones((7, 7), np.uint8))
+    return np.maximum(probability, cv2.GaussianBlur(filled * around, (0, 0), 1.0) * (inside > 0))
 
 
 def _textured(lightness: np.ndarray) -> np.ndarray:

@@ -95,3 +95,17 @@ def test_a_neighbours_head_is_left_to_its_own_hair_pass(astronaut, matrix):
     assert np.array_equal(aged[rows, columns], astronaut[rows, columns])
     crown = _photo_box(matrix, 0.3, -0.3, 0.6, -0.08)
     assert _lab(aged[crown])[:, 0].mean() > _lab(astronaut[crown])[:, 0].mean() + 10  # her own hair still greys
+
+
+def test_the_darkest_shadows_within_her_hair_turn_white_with_it(astronaut, matrix):
+    """Dark gaps between strands lie beyond the hair's colour model; enclosed by hair, they are hair, and they do
+    not stay as brown spots in hair turned white."""
+    shadowed = astronaut.copy()
+    spots = [_photo_box(matrix, x, -0.22, x + 0.05, -0.17) for x in (0.35, 0.5, 0.62)]  # in the crown's hair
+    for spot in spots:
+        shadowed[spot] = (12, 8, 5)
+    hair = HairRecolour.find(shadowed, matrix, CROP)
+    aged = shadowed.copy()
+    hair.apply(aged, own_age=34.0, target_age=80.0)
+    lightening = [_lab(aged[spot])[:, 0].mean() - _lab(shadowed[spot])[:, 0].mean() for spot in spots]
+    assert min(lightening) > 47, lightening  # left out of the mask, the darkest lightened by 36 L only
