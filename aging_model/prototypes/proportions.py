@@ -15,11 +15,11 @@ FACE_GROWTH_ADULT = 0.05  # 0.1 read 3-15 years younger to the estimator (the ju
 CROWN_ABOVE = 0.3
 # The share of the prototypes' change of the mouth's height against its width that a face takes besides the mouth's
 # scale: the lips' fullness and how open the mouth is (in the averages the old have thin lips, boys fuller ones than
-# men, and women of 20-50 smile wider and more open than girls). The eyes' distance, measured with the landmarker on
-# 32 held-out adults aimed at 3 against 40 real children of 2-4: lip thickness over it 0.25 (aged, the mouth scaled
-# as a whole) against 0.32 (real children). At 1.0, 64 held-out adults aimed at 3 / 8 / 13 read 0.2-0.3 years
-# younger, and adults of 20-45 aimed at 75 read 60.9 -> 63.3 (estimator) and 53.8 -> 59.0 (judge); real faces of
-# 70-80 read 68.5 and 67.7 (scripts/judge_sets.py).
+# men, and women of 20-50 smile wider and more open than girls). Measured with the landmarker on 32 held-out adults
+# aimed at 3 against 40 real children of 2-4: lip thickness over the eyes' distance 0.25 (aged, the mouth scaled as
+# a whole) against 0.32 (real children). At 1.0, those adults aimed at 3 / 8 / 13 read 0.2-0.3 years younger, and
+# 64 adults of 20-45 aimed at 75 read 60.9 -> 63.3 (estimator) and 53.8 -> 59.0 (judge), where real faces of 70-80
+# read 68.5 and 67.7 (scripts/judge_sets.py).
 MOUTH_HEIGHT = 1.0
 MOUTH = slice(48, 68)
 
