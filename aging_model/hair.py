@@ -38,6 +38,7 @@ _BACKGROUND_SEEDS = (
 _GREY_BY_AGE = ((30.0, 0.0), (40.0, 0.08), (50.0, 0.3), (60.0, 0.55), (70.0, 0.75), (80.0, 0.9), (95.0, 0.97))
 _WHITE = np.array([218.0, 216.0, 208.0], np.float32)  # grey-white hair, slightly warm, in RGB
 _YOUNG_BROWN = np.array([62.0, 46.0, 36.0], np.float32)  # a dark brown, for grey hair made young
+_PLAUSIBLE_EXTRA_GREY = 0.2  # greyness above the usual at the face's age beyond which grey hair is not darkened
 _TEXTURE_CONTRAST = 0.9  # of the strands' contrast against the local mean kept (1.4 read as a knitted cap in white)
 _MIN_HAIR_SEED_SHARE = 0.3  # below: the seed region is mostly skin or background, no hair to recolour
 _OUTLIER_DISTANCE = 4.0  # standard deviations from the hair's colour beyond which a pixel is something else
@@ -118,7 +119,10 @@ class HairRecolour:
         own, target = max(self.own_grey, grey_share(own_age)), grey_share(target_age)
         if target > own:  # what is still pigmented greys
             return (target - own) / max(1.0 - own, 1e-3), _WHITE
-        if self.own_grey > 0.25 and target < self.own_grey:  # grey hair made young takes a young colour
+        # Grey hair made young takes a young colour; but hair far greyer than is usual at the face's age is more
+        # likely a grey wall or window caught by the seeds, and darkening it paints brown crescents beside the head.
+        plausible = self.own_grey <= grey_share(own_age) + _PLAUSIBLE_EXTRA_GREY
+        if self.own_grey > 0.25 and target < self.own_grey and plausible:
             return (self.own_grey - target) / self.own_grey, _YOUNG_BROWN
         return 0.0, _WHITE
 
