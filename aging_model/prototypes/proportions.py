@@ -21,7 +21,7 @@ CROWN_ABOVE = 0.3
 # 64 adults of 20-45 aimed at 75 read 60.9 -> 63.3 (estimator) and 53.8 -> 59.0 (judge), where real faces of 70-80
 # read 68.5 and 67.7 (scripts/judge_sets.py).
 MOUTH_HEIGHT = 1.0
-MOUTH = slice(48, 68)
+WHOLE_MOUTH = slice(48, 68)  # the lips' outer and inner outlines (preprocessing.landmarks.MOUTH is the outer only)
 
 
 def feature_shift(landmarks: np.ndarray, own_shape: np.ndarray, target_shape: np.ndarray, size: int) -> np.ndarray:
@@ -31,11 +31,11 @@ def feature_shift(landmarks: np.ndarray, own_shape: np.ndarray, target_shape: np
     twists a smile into a grimace. Only the mouth's height changes besides: it follows the prototypes' beyond the
     mouth's scale (see MOUTH_HEIGHT)."""
     shift = (target_shape - own_shape) * size
-    for part in (LEFT_EYE, RIGHT_EYE, MOUTH):
+    for part in (LEFT_EYE, RIGHT_EYE, WHOLE_MOUTH):
         own_part, target_part = own_shape[part], target_shape[part]
         scale = float(np.clip(spread(target_part) / max(spread(own_part), 1e-6), 0.9, 1.1))
         scale_y = scale
-        if part is MOUTH:
+        if part is WHOLE_MOUTH:
             taller = _height(target_part) / max(_height(own_part), 1e-6) / scale
             scale_y = scale * (1.0 + MOUTH_HEIGHT * (float(np.clip(taller, 0.8, 1.25)) - 1.0))
         centre = landmarks[part].mean(axis=0)

@@ -7,7 +7,7 @@ import pytest
 
 from aging_model.prototypes import proportions
 from aging_model.prototypes.aging import PrototypeAger
-from aging_model.prototypes.proportions import MOUTH, feature_shift
+from aging_model.prototypes.proportions import WHOLE_MOUTH, feature_shift
 
 OWN_AGE = 34.0
 
@@ -19,7 +19,7 @@ def ager() -> PrototypeAger:
 
 def _mouth_height(points: np.ndarray) -> float:
     """The mouth's height against its width (landmarks 48-67)."""
-    mouth = points[MOUTH]
+    mouth = points[WHOLE_MOUTH]
     return float(np.ptp(mouth[:, 1]) / np.ptp(mouth[:, 0]))
 
 
