@@ -31,6 +31,7 @@ from aging_model.prototypes.age_prototypes import (
     AgePrototypes,
     detail_bands,
 )
+from aging_model.prototypes.child_features import face_mask, features_band, features_pull, mouth_mask
 from aging_model.prototypes.crop_box import changed_box, enlarged_box, unpadded_size
 from aging_model.prototypes.face_regions import (
     brows_mask,
@@ -140,6 +141,7 @@ class _PrototypeBands:
     coarse: np.ndarray  # (10, 2, E, E, 3) float32, of the skin only (see _decompose); smooth, so at E
     medium: np.ndarray  # (10, 2, T, T, 3) float32
     energy: np.ndarray  # (10, 2, E, E, 2) float32, [fine, medium]
+    features: np.ndarray  # (10, 2, T, T, 3) float32, the whole face's (see child_features)
 
 
 class PrototypeAger:
@@ -164,6 +166,8 @@ class PrototypeAger:
         self._lips = lips_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._brows = brows_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._eyes = eyes_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._face = face_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._mouth = mouth_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._bands = _decompose(prototypes, self._skin)
         small_skin = cv2.resize(self._skin, (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
         self._skin_weights = (small_skin / small_skin.sum())[..., None].astype(np.float32)
@@ -214,11 +218,15 @@ class PrototypeAger:
         lips = _remap(self._lips[..., None], to_reference, outside=0.0)
         brows = _remap(self._brows[..., None], to_reference, outside=0.0)
         eyes = _remap(self._eyes[..., None], to_reference, outside=0.0)
+        # The eyes and the mouth keep their own band: the child prototype's there read 0.2-0.4 years younger at 3 but
+        # blurred them at full size (an average eye; teeth faded to a ghost).
+        kept = np.maximum(eyes, _remap(self._mouth[..., None], to_reference, outside=0.0))
+        features_region = _remap(self._face[..., None], to_reference, outside=0.0) * (1.0 - kept)
         own_tone = _mean_colour(coarse, skin).astype(np.float32)
         own_lower_skin = skin_around(coarse, likely_skin * (1.0 - shaving_zone), _LOWER_SKIN_SIGMA * work, 0.02)
         # Only the skin (and, going young, the shaving zone) changes colour and detail: the arithmetic at full
         # resolution stays inside its box (a change weighted under 2 % is invisible).
-        changing = np.maximum(np.maximum(skin, under_jaw), np.maximum(lips, brows))
+        changing = np.maximum(np.maximum(skin, under_jaw), np.maximum(np.maximum(lips, brows), features_region))
         top, bottom, left, right = changed_box(changing[..., 0] > 0.02, size / work, size)
         face_box = np.ascontiguousarray(face[top:bottom, left:right])
         fine_box = np.ascontiguousarray(fine_luminance[top:bottom, left:right])
@@ -291,6 +299,13 @@ class PrototypeAger:
                 # A child wears no lipstick: the lips take a natural colour, the face's own skin a little redder.
                 natural_lips = own_tone * _NATURAL_LIPS
                 change = change + lips * lips_pull * (natural_lips - coarse)
+            features = features_pull(pull, float(target))
+            if features > 0:
+                # A child's eyes, brows, nose and mouth (see child_features), in the face's own tone.
+                tone = own_tone / _mean_colour(goal[0], self._skin_weights)
+                child_band = _remap(self._features(float(target), female), to_reference) * tone
+                now_band = features_band(small + change, work * inner / size / TEXTURE_SIZE)
+                change = change + features * features_region * (child_band - now_band)
             if lower_pull == 0:  # an adult's target: the beard and brows grey or darken (a child's have none)
                 hair = facial_hair.change(float(target))
                 change = change if hair is None else change + hair
@@ -330,6 +345,10 @@ class PrototypeAger:
         medium = sum(w * self._bands.medium[g, s] for g, s, w in cells)
         energy = sum(w * self._bands.energy[g, s] for g, s, w in cells)
         return coarse, medium, energy
+
+    def _features(self, age: float, female: float) -> np.ndarray:
+        weights = self.prototypes.weights(age, female)
+        return sum(w * self._bands.features[g, s] for (g, s), w in np.ndenumerate(weights) if w > 0)
 
     def _shape(self, age: float, female: float) -> np.ndarray:
         weights = self.prototypes.weights(age, female)
@@ -395,10 +414,12 @@ def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
     textures = prototypes.textures.astype(np.float32)
     groups, genders = textures.shape[:2]
     medium = np.zeros_like(textures)
+    features = np.zeros_like(textures)
     coarse = np.zeros((groups, genders, ENERGY_SIZE, ENERGY_SIZE, 3), np.float32)
     for g in range(groups):
         for s in range(genders):
             _, medium[g, s], _ = detail_bands(textures[g, s])
+            features[g, s] = features_band(textures[g, s], 1.0)
             coarse[g, s] = cv2.resize(
                 # Hair and background (whose averages differ between ages for reasons that are not age, such as
                 # a child's bright studio backdrop) must not bleed into the colour change at the face's edge.
@@ -407,7 +428,7 @@ def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
                 interpolation=cv2.INTER_AREA,
             )
     energy = np.ascontiguousarray(prototypes.detail_energy.astype(np.float32).transpose(0, 1, 3, 4, 2))
-    return _PrototypeBands(coarse, medium, energy)
+    return _PrototypeBands(coarse, medium, energy, features)
 
 
 def _rescaled_map(to_reference: tuple[np.ndarray, np.ndarray], factor: float) -> tuple[np.ndarray, np.ndarray]:
