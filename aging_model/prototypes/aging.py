@@ -31,7 +31,7 @@ from aging_model.prototypes.age_prototypes import (
     AgePrototypes,
     detail_bands,
 )
-from aging_model.prototypes.child_features import face_mask, features_band, features_pull, mouth_mask
+from aging_model.prototypes.child_features import face_mask, features_band, features_pull, mouth_mask, thin_lines
 from aging_model.prototypes.crop_box import changed_box, enlarged_box, unpadded_size
 from aging_model.prototypes.face_regions import (
     brows_mask,
@@ -219,8 +219,10 @@ class PrototypeAger:
         brows = _remap(self._brows[..., None], to_reference, outside=0.0)
         eyes = _remap(self._eyes[..., None], to_reference, outside=0.0)
         # The eyes and the mouth keep their own band: the child prototype's there read 0.2-0.4 years younger at 3 but
-        # blurred them at full size (an average eye; teeth faded to a ghost).
+        # blurred them at full size (an average eye; teeth faded to a ghost). So do thin, dark or bright lines
+        # (glasses' frames), at 0.1-0.4 years.
         kept = np.maximum(eyes, _remap(self._mouth[..., None], to_reference, outside=0.0))
+        kept = np.maximum(kept, thin_lines(small, work * inner / size / TEXTURE_SIZE))
         features_region = _remap(self._face[..., None], to_reference, outside=0.0) * (1.0 - kept)
         own_tone = _mean_colour(coarse, skin).astype(np.float32)
         own_lower_skin = skin_around(coarse, likely_skin * (1.0 - shaving_zone), _LOWER_SKIN_SIGMA * work, 0.02)

@@ -1,6 +1,6 @@
 """A child's features for a face made young, on the astronaut (about 34, female) aligned at 256 px: aimed at a
-child's age her face between its fine detail and its shading takes the child prototype's, her eyes keep their own,
-and nothing of it reaches an adult's target."""
+child's age her face between its fine detail and its shading takes the child prototype's, her eyes, mouth and
+glasses' frames keep their own, and nothing of it reaches an adult's target."""
 
 from dataclasses import replace
 
@@ -95,3 +95,24 @@ def test_an_adults_target_takes_nothing_of_the_features(ager, face, monkeypatch)
         monkeypatch.setattr(child_features, "FEATURES_SHARE", share)
         results.append(ager.age(crop, marks, OWN_AGE, FEMALE, [20.0, 60.0]))
     np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_made_a_child_dark_glasses_frames_keep_most_of_their_darkness(ager, face, monkeypatch):
+    """Frames lie in the band the face takes from the child prototype; their thin, strong edges keep theirs."""
+    crop, marks = face
+    frames = np.zeros(crop.shape[:2], np.uint8)
+    for eye in (marks[36:42], marks[42:48]):
+        centre, width = eye.mean(axis=0), float(np.ptp(eye[:, 0]))
+        axes = (round(0.9 * width), round(0.6 * width))
+        cv2.ellipse(frames, (round(centre[0]), round(centre[1])), axes, 0.0, 0.0, 360.0, 1, thickness=3)
+    glasses = crop.copy()
+    glasses[frames > 0] = (35, 30, 30)
+    darkness = {}
+    for name, levels in (("frames found", child_features.LINE_LEVELS), ("no lines found", (1e6, 2e6))):
+        monkeypatch.setattr(child_features, "LINE_LEVELS", levels)
+        [child] = ager.age(glasses, marks, OWN_AGE, FEMALE, [3.0])
+        skin = np.median(child[(face_mask(marks, crop.shape[0]) > 0.9) & (frames == 0)], axis=0)
+        darkness[name] = float((skin - child[frames > 0]).mean())
+    painted = float((np.median(crop[frames == 0], axis=0) - glasses[frames > 0]).mean())
+    # Measured: 108 grey levels darker than the skin with the lines found, 62 without, 144 as painted.
+    assert darkness["frames found"] > max(1.4 * darkness["no lines found"], 0.6 * painted), (darkness, painted)
