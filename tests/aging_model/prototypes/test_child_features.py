@@ -2,32 +2,18 @@
 child's age her face between its fine detail and its shading takes the child prototype's, her eyes, mouth and
 glasses' frames keep their own, and nothing of it reaches an adult's target."""
 
-from dataclasses import replace
-
 import cv2
 import numpy as np
-import pytest
 
 from aging_model.prototypes import child_features
 from aging_model.prototypes.age_prototypes import TEXTURE_SIZE
-from aging_model.prototypes.aging import OLDER_STRENGTH, YOUNGER_STRENGTH, PrototypeAger
+from aging_model.prototypes.aging import PrototypeAger
 from aging_model.prototypes.child_features import face_mask, features_band, features_pull, mouth_mask
 from aging_model.prototypes.face_regions import eyes_mask
 from preprocessing.warping import warp_points
 
 OWN_AGE, FEMALE = 34.0, 1.0
 _LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
-
-
-@pytest.fixture(scope="module")
-def ager() -> PrototypeAger:
-    """The shipped prototypes with the shape held, so that each result lies on her own landmarks."""
-    shipped = PrototypeAger.load()
-    return PrototypeAger(
-        shipped.prototypes,
-        older=replace(OLDER_STRENGTH, shape=0.0),
-        younger=replace(YOUNGER_STRENGTH, shape=0.0),
-    )
 
 
 def _band(image: np.ndarray) -> np.ndarray:
@@ -66,7 +52,7 @@ def test_the_face_mask_covers_the_features_and_leaves_the_outline_and_what_lies_
 
 
 def test_made_a_child_her_features_take_the_child_prototypes_and_her_eyes_and_mouth_keep_their_own(
-    ager, face, monkeypatch
+    still_ager, face, monkeypatch
 ):
     crop, marks = face
     size = crop.shape[0]
@@ -75,11 +61,11 @@ def test_made_a_child_her_features_take_the_child_prototypes_and_her_eyes_and_mo
         cv2.fillPoly(own_parts, [part.round().astype(np.int32)], 1)
     own_parts = own_parts > 0
     rest_of_face = (face_mask(marks, size) > 0.9) & ~(eyes_mask(marks, size) > 0.02) & ~(mouth_mask(marks, size) > 0.02)
-    child_band = _child_band(ager, marks, size)
+    child_band = _child_band(still_ager, marks, size)
     children = {}
     for share in (0.0, child_features.FEATURES_SHARE):
         monkeypatch.setattr(child_features, "FEATURES_SHARE", share)
-        [children[share]] = ager.age(crop, marks, OWN_AGE, FEMALE, [3.0])
+        [children[share]] = still_ager.age(crop, marks, OWN_AGE, FEMALE, [3.0])
     without, with_features = (_band(children[share]) for share in (0.0, child_features.FEATURES_SHARE))
     correlation = [_correlation(band, child_band, rest_of_face) for band in (without, with_features)]
     assert correlation[1] > correlation[0] + 0.1, correlation  # measured: 0.64 without, 0.86 with
@@ -88,16 +74,16 @@ def test_made_a_child_her_features_take_the_child_prototypes_and_her_eyes_and_mo
     assert moved[own_parts].mean() < 0.5 * moved[rest_of_face].mean()
 
 
-def test_an_adults_target_takes_nothing_of_the_features(ager, face, monkeypatch):
+def test_an_adults_target_takes_nothing_of_the_features(still_ager, face, monkeypatch):
     crop, marks = face
     results = []
     for share in (0.0, child_features.FEATURES_SHARE):
         monkeypatch.setattr(child_features, "FEATURES_SHARE", share)
-        results.append(ager.age(crop, marks, OWN_AGE, FEMALE, [20.0, 60.0]))
+        results.append(still_ager.age(crop, marks, OWN_AGE, FEMALE, [20.0, 60.0]))
     np.testing.assert_array_equal(results[0], results[1])
 
 
-def test_made_a_child_dark_glasses_frames_keep_most_of_their_darkness(ager, face, monkeypatch):
+def test_made_a_child_dark_glasses_frames_keep_most_of_their_darkness(still_ager, face, monkeypatch):
     """Frames lie in the band the face takes from the child prototype; their thin, strong edges keep theirs."""
     crop, marks = face
     frames = np.zeros(crop.shape[:2], np.uint8)
@@ -110,7 +96,7 @@ def test_made_a_child_dark_glasses_frames_keep_most_of_their_darkness(ager, face
     darkness = {}
     for name, levels in (("frames found", child_features.LINE_LEVELS), ("no lines found", (1e6, 2e6))):
         monkeypatch.setattr(child_features, "LINE_LEVELS", levels)
-        [child] = ager.age(glasses, marks, OWN_AGE, FEMALE, [3.0])
+        [child] = still_ager.age(glasses, marks, OWN_AGE, FEMALE, [3.0])
         skin = np.median(child[(face_mask(marks, crop.shape[0]) > 0.9) & (frames == 0)], axis=0)
         darkness[name] = float((skin - child[frames > 0]).mean())
     painted = float((np.median(crop[frames == 0], axis=0) - glasses[frames > 0]).mean())

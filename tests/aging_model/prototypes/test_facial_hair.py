@@ -1,27 +1,12 @@
 """Facial hair ages with the face: a dark moustache greys at 80, and what only looks dark (a smooth shadow in the
 skin's own hue) stays; a grey beard aimed decades back darkens (also covered in test_aging.py)."""
 
-from dataclasses import replace
-
 import cv2
 import numpy as np
-import pytest
 
-from aging_model.prototypes.aging import OLDER_STRENGTH, YOUNGER_STRENGTH, PrototypeAger
 from aging_model.prototypes.facial_hair import FacialHair
 
 MAN = 0.0
-
-
-@pytest.fixture(scope="module")
-def still_ager() -> PrototypeAger:
-    """The shipped prototypes with the change of shape held, so what is painted on the face stays in place."""
-    ager = PrototypeAger.load()
-    return PrototypeAger(
-        ager.prototypes,
-        older=replace(OLDER_STRENGTH, shape=0.0),
-        younger=replace(YOUNGER_STRENGTH, shape=0.0),
-    )
 
 
 def _moustache_box(marks: np.ndarray) -> tuple[slice, slice]:
