@@ -1,17 +1,18 @@
-"""A child's features for a face made young: its eyes, brows, nose and mouth as they are drawn at the scale the
-age readers and the eye read them (between the fine band and the face's shading) are drawn towards the child
-prototype's, in the face's own tone, over the whole face.
+"""A child's features for a face made young: its brows, lids, nose, cheeks and chin as they are drawn at the scale
+the age readers and the eye read them (between the fine band and the face's shading) are drawn towards the child
+prototype's, in the face's own tone.
 
 Why (scripts/region_swap.py): swapping regions between 32 held-out adults aimed at 3 and 32 real children of 2-4
 (aligned as the product aligns faces) showed where the adult stays. A real child's face inside the aged adult's
 outline read 4.0 to the estimator (judge 3.8); the aged adult's face inside a child's head read 8.3 (7.6; the aged
 adult as served: 8.9 / 8.4): the head around the face hardly counts. Within the face, neither the 68 landmarks'
 geometry (eyes opened, brows raised, the face widened, the chin lowered towards real children's: each within 0.5
-years) nor the skin's finest detail carries it; the band between the fine detail and the shading does. On 48 held-
-out adults (scripts/judge_sets.py) the child prototype's band over the face read 5.5 / 11.3 / 17.4 at 3 / 8 / 13
-(judge 5.7 / 10.9 / 16.1) against 8.6 / 14.3 / 21.3 (8.8 / 13.7 / 18.7) without it. The face keeps its own shading,
-colour, outline, hair and finest detail, and its eyes, mouth and thin strong lines (glasses' frames) their own band
-(see PrototypeAger.age), so it stays a child of that person. Thin pale frames still fade (see the model card).
+years) nor the skin's finest detail carries it; the band between the fine detail and the shading does. On 48
+held-out adults (scripts/judge_sets.py) the child prototype's band over the face read 5.5 / 11.3 / 17.4 at 3 / 8 /
+13 (judge 5.7 / 10.9 / 16.1) against 8.6 / 14.3 / 21.3 (8.8 / 13.7 / 18.7) without it. The face keeps its own
+shading, colour, outline, hair and finest detail, and its eyes, mouth and thin strong lines (glasses' frames) their
+own band (see PrototypeAger.age), so it stays a child of that person. Thin pale frames still fade (see the model
+card).
 """
 
 from __future__ import annotations
