@@ -221,9 +221,11 @@ class PrototypeAger:
         # The eyes and the mouth keep their own band: the child prototype's there read 0.2-0.4 years younger at 3 but
         # blurred them at full size (an average eye; teeth faded to a ghost). So do thin, dark or bright lines
         # (glasses' frames), at 0.1-0.4 years.
-        kept = np.maximum(eyes, _remap(self._mouth[..., None], to_reference, outside=0.0))
-        kept = np.maximum(kept, thin_lines(small, work * inner / size / TEXTURE_SIZE))
-        features_region = _remap(self._face[..., None], to_reference, outside=0.0) * (1.0 - kept)
+        features_region = np.zeros_like(eyes)
+        if any(t < own_age and features_pull(1.0, float(t)) > 0 for t in target_ages):
+            kept = np.maximum(eyes, _remap(self._mouth[..., None], to_reference, outside=0.0))
+            kept = np.maximum(kept, thin_lines(small, work * inner / size / TEXTURE_SIZE))
+            features_region = _remap(self._face[..., None], to_reference, outside=0.0) * (1.0 - kept)
         own_tone = _mean_colour(coarse, skin).astype(np.float32)
         own_lower_skin = skin_around(coarse, likely_skin * (1.0 - shaving_zone), _LOWER_SKIN_SIGMA * work, 0.02)
         # Only the skin (and, going young, the shaving zone) changes colour and detail: the arithmetic at full
@@ -303,7 +305,7 @@ class PrototypeAger:
                 change = change + lips * lips_pull * (natural_lips - coarse)
             features = features_pull(pull, float(target))
             if features > 0:
-                # A child's eyes, brows, nose and mouth (see child_features), in the face's own tone.
+                # A child's brows, lids, nose and cheeks (see child_features), in the face's own tone.
                 tone = own_tone / _mean_colour(goal[0], self._skin_weights)
                 child_band = _remap(self._features(float(target), female), to_reference) * tone
                 now_band = features_band(small + change, work * inner / size / TEXTURE_SIZE)
