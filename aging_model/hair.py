@@ -7,8 +7,9 @@ temples, one of the skin seeded on the cheeks, one of the background seeded far 
 spatial prior of where a head's hair can be. A seed region that looks like the face's skin (a bald head, a cap of
 skin-coloured light) holds no hair, and nothing is recoloured.
 
-Greying keeps the hair's own texture: each pixel moves towards a grey-white of the same local contrast (strands
-that were lighter stay lighter), by a share that grows with age; greying is measured as what turns grey between
+Greying keeps the hair's own light and shade: each pixel moves towards a grey-white scaled by its brightness over
+the hair's mean (lit strands and crown stay lighter, shadows between waves stay darker), by a share that grows with
+age; greying is measured as what turns grey between
 the face's own age and the target (Keogh & Walsh: most people are half grey by their fifties).
 """
 
@@ -36,10 +37,13 @@ _BACKGROUND_SEEDS = (
 )
 # Ages at which the share of grey hair reaches each value (population averages; individuals vary widely).
 _GREY_BY_AGE = ((30.0, 0.0), (40.0, 0.08), (50.0, 0.3), (60.0, 0.55), (70.0, 0.75), (80.0, 0.9), (95.0, 0.97))
-_WHITE = np.array([218.0, 216.0, 208.0], np.float32)  # grey-white hair, slightly warm, in RGB
+_WHITE = np.array([198.0, 196.0, 189.0], np.float32)  # grey-white hair at its mean brightness, slightly warm, RGB
 _YOUNG_BROWN = np.array([62.0, 46.0, 36.0], np.float32)  # a dark brown, for grey hair made young
 _PLAUSIBLE_EXTRA_GREY = 0.2  # greyness above the usual at the face's age beyond which grey hair is not darkened
-_TEXTURE_CONTRAST = 0.9  # of the strands' contrast against the local mean kept (1.4 read as a knitted cap in white)
+# Recoloured hair keeps its own light and shade as a power of each pixel's brightness over the hair's mean: 1 keeps
+# all of it (blonde hair's shadowed underside turned to dark grey streaks), 0 none (a flat white helmet).
+_SHADING_KEPT = 0.45
+_KNEE, _BRIGHTEST = 200.0, 242.0  # recoloured pixels brighter than the knee roll off towards the brightest
 _MIN_HAIR_SEED_SHARE = 0.3  # below: the seed region is mostly skin or background, no hair to recolour
 _OUTLIER_DISTANCE = 4.0  # standard deviations from the hair's colour beyond which a pixel is something else
 _FLAT_SPREAD = 1.5  # Lab L units of local spread at the work size below which an area is flat, not hair
@@ -63,7 +67,7 @@ class HairRecolour:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the photo
     mask: np.ndarray  # (y1 - y0, x1 - x0, 2) float32 in [0, 1]: all the hair found; its core, close to the head
     own_grey: float  # how grey the hair is now, 0..1, as measured
-    texture: np.ndarray | None = None  # (h, w, 1) the hair's brightness against its local mean, set by `find`
+    texture: np.ndarray | None = None  # (h, w, 1) the hair's light and shade (`_shading`), set by `find`
 
     @classmethod
     def find(
@@ -92,10 +96,7 @@ class HairRecolour:
         found = _to_photo(hair, to_region, photo.shape, own_grey)
         if found is not None:
             # The strands' texture is the photo's own; measured once, it serves every age.
-            x0, y0, x1, y1 = found.box
-            brightness = photo[y0:y1, x0:x1].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-            local = cv2.GaussianBlur(brightness, (0, 0), max(1.0, 0.004 * max(photo.shape[:2])))
-            found.texture = (brightness - local)[..., None] * _TEXTURE_CONTRAST
+            found.texture = _shading(photo, found)
         return found
 
     def apply(self, image: np.ndarray, own_age: float, target_age: float) -> None:
@@ -106,8 +107,7 @@ class HairRecolour:
             return
         x0, y0, x1, y1 = self.box
         pixels = image[y0:y1, x0:x1].astype(np.float32)
-        scale = colour / max(float(colour.mean()), 1.0)
-        goal = colour + self.texture * scale
+        goal = _soft_ceiling(colour * self.texture)
         # Darkening grey hair is the riskier change (a light wall next to grey hair would darken into a halo): it
         # is made only over the core of the hair, hugging the head.
         weight = self.mask[..., 0:1] if colour is _WHITE else self.mask[..., 1:2] * _greyish(pixels)
@@ -125,6 +125,25 @@ class HairRecolour:
         if self.own_grey > 0.25 and target < self.own_grey and plausible:
             return (self.own_grey - target) / self.own_grey, _YOUNG_BROWN
         return 0.0, _WHITE
+
+
+def _shading(photo: np.ndarray, hair: HairRecolour) -> np.ndarray:
+    """(h, w, 1) each pixel's brightness over the mean of the hair's core, to the power _SHADING_KEPT: the light
+    and shade of the hair's own strands, waves and lit crown, which the new colour is multiplied by. Measured
+    once on the photo, it serves every age. A ratio, not a difference from a local mean: a difference drew halos
+    along every strand (embossed, a knitted cap) and a flat dark wall beside the hair turned as white as the hair."""
+    x0, y0, x1, y1 = hair.box
+    brightness = photo[y0:y1, x0:x1].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    core = hair.mask[..., 1]
+    mean = float((brightness * core).sum() / max(float(core.sum()), 1e-3))
+    return (np.clip(brightness / max(mean, 1.0), 0.0, 2.0) ** _SHADING_KEPT)[..., None]
+
+
+def _soft_ceiling(goal: np.ndarray) -> np.ndarray:
+    """Brightness above _KNEE compressed smoothly below _BRIGHTEST: lit strands stay lighter than the rest without
+    clipping to one flat white (and a lit window caught in the mask does not glare)."""
+    room = _BRIGHTEST - _KNEE
+    return np.where(goal > _KNEE, _KNEE + room * np.tanh((goal - _KNEE) / room), goal)
 
 
 def _greyish(pixels: np.ndarray) -> np.ndarray:

@@ -109,15 +109,35 @@ def test_a_neighbours_head_is_left_to_its_own_hair_pass(astronaut, matrix):
     assert _lab(aged[crown])[:, 0].mean() > _lab(astronaut[crown])[:, 0].mean() + 10  # her own hair still greys
 
 
-def test_the_darkest_shadows_within_her_hair_turn_white_with_it(astronaut, matrix):
-    """Dark gaps between strands lie beyond the hair's colour model; enclosed by hair, they are hair, and they do
-    not stay as brown spots in hair turned white."""
+def test_the_darkest_shadows_within_her_hair_grey_with_it(astronaut, matrix):
+    """Dark gaps between strands lie beyond the hair's colour model; enclosed by hair, they are hair: they grey with
+    it (a shadow in white hair is grey) and do not stay as brown spots in hair turned white."""
     shadowed = astronaut.copy()
     spots = [_photo_box(matrix, x, -0.22, x + 0.05, -0.17) for x in (0.35, 0.5, 0.62)]  # in the crown's hair
     for spot in spots:
-        shadowed[spot] = (12, 8, 5)
+        shadowed[spot] = (40, 22, 8)  # a deep brown shadow
     hair = HairRecolour.find(shadowed, matrix, CROP)
+    x0, y0 = hair.box[:2]
+    for rows, columns in spots:
+        in_mask = hair.mask[rows.start - y0 : rows.stop - y0, columns.start - x0 : columns.stop - x0, 0]
+        assert in_mask.min() > 0.9  # left out, the hair around them would turn white and they stay brown
     aged = shadowed.copy()
     hair.apply(aged, own_age=34.0, target_age=80.0)
-    lightening = [_lab(aged[spot])[:, 0].mean() - _lab(shadowed[spot])[:, 0].mean() for spot in spots]
-    assert min(lightening) > 47, lightening  # left out of the mask, the darkest lightened by 36 L only
+    crown = _lab(aged[_photo_box(matrix, 0.3, -0.3, 0.7, -0.08)])[:, 0].mean()
+    for spot in spots:
+        before, after = _lab(shadowed[spot]), _lab(aged[spot])
+        assert np.hypot(after[:, 1], after[:, 2]).mean() < 0.3 * np.hypot(before[:, 1], before[:, 2]).mean()
+        assert after[:, 0].mean() > before[:, 0].mean() + 15  # a lighter grey...
+        assert after[:, 0].mean() < crown - 15  # ...still a shadow, not painted one white with the rest
+
+
+def test_grey_hair_keeps_its_light_and_shade(astronaut, matrix):
+    """Her crown is lit and the hair over her ears in shade: turned grey, the lit part stays the lighter (a ratio of
+    brightness is kept, not one flat white helmet)."""
+    hair = HairRecolour.find(astronaut, matrix, CROP)
+    aged = astronaut.copy()
+    hair.apply(aged, own_age=34.0, target_age=80.0)
+    lit, shaded = _photo_box(matrix, 0.3, -0.3, 0.7, -0.15), _photo_box(matrix, -0.15, 0.25, 0.0, 0.45)
+    before = _lab(astronaut[lit])[:, 0].mean() - _lab(astronaut[shaded])[:, 0].mean()
+    after = _lab(aged[lit])[:, 0].mean() - _lab(aged[shaded])[:, 0].mean()
+    assert before > 10 and after > 0.3 * before, (before, after)
