@@ -247,6 +247,26 @@ def test_a_child_aged_to_an_adult_grows_its_lower_face_against_its_skull(face):
     assert not head_growth(marks, own_age=34.0, target=3.0, pad=0, inner=SIZE).any()
 
 
+def test_a_child_aged_to_an_adult_loses_the_roundness_of_its_eyes(face):
+    """A child's eyes are open wider for their width than an adult's: aimed forwards they close about their centre
+    line (not their width), and an adult's eyes aimed at any age keep their opening."""
+    from aging_model.prototypes.proportions import head_growth
+    from preprocessing.landmarks import LEFT_EYE, RIGHT_EYE
+
+    _, marks = face
+
+    def opening(points: np.ndarray) -> float:
+        return float(np.ptp(points[LEFT_EYE, 1]) + np.ptp(points[RIGHT_EYE, 1])) / float(
+            np.ptp(points[LEFT_EYE, 0]) + np.ptp(points[RIGHT_EYE, 0])
+        )
+
+    grown = marks + head_growth(marks, own_age=4.0, target=45.0, pad=0, inner=SIZE)
+    assert opening(grown) < 0.85 * opening(marks)
+    half = marks + head_growth(marks, own_age=4.0, target=14.0, pad=0, inner=SIZE)
+    assert opening(grown) < opening(half) < opening(marks)  # it grows with the years, as the face does
+    assert opening(marks + head_growth(marks, own_age=30.0, target=75.0, pad=0, inner=SIZE)) == opening(marks)
+
+
 def test_an_old_face_made_forty_loses_more_of_its_skin_detail_the_more_years_are_taken_away(ager, face, landmarker):
     """Read as 80 and aimed at 40, the face is pulled towards the forties' prototype (its wrinkles are shading as
     much as detail, which the ratio of energies alone keeps); ten years back, almost not."""
