@@ -93,10 +93,21 @@ class ChipPhoto:
         (left, top), (right, bottom) = np.clip(mapped.min(0), 0, size), np.clip(mapped.max(0), 0, size)
         return int(np.ceil(left)), int(np.floor(right)), int(np.ceil(top)), int(np.floor(bottom))
 
-    def frame(self, image: np.ndarray) -> np.ndarray:
-        """`image` (the photo, or a composite of it) seen in the padded crop's frame."""
+    def frame(self, image: np.ndarray, detector=None) -> np.ndarray:
+        """`image` (the photo, or a composite of it) seen in the padded crop's frame; with a `detector`, in the frame
+        of the face found in `image` itself nearest the chip's face (as a real photo of that age is aligned), so a
+        change of the face's size or place cannot move the readings by moving the face in the readers' crop."""
         size = self.padded.shape[0]
-        return cv2.warpAffine(image, self.matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        found = detector.detect(image) if detector is not None else []
+        if not found:
+            return cv2.warpAffine(
+                image, self.matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+        from preprocessing.alignment import align_face
+
+        centre = cv2.invertAffineTransform(self.matrix) @ np.array([size / 2, size / 2, 1.0])
+        nearest = min(found, key=lambda face: float(np.linalg.norm(face.landmarks.mean(axis=0) - centre)))
+        return align_face(image, nearest.landmarks, DETAIL_SIZE, AGING_PADDING).pixels
 
 
 def align_chips(data: Path, cache_dir: Path, faces: list) -> dict[str, ChipPhoto]:
@@ -124,13 +135,19 @@ def align_chips(data: Path, cache_dir: Path, faces: list) -> dict[str, ChipPhoto
 
 
 def render_as_served(
-    pipeline, chips: Sequence[ChipPhoto], ages: Sequence[float], own_age: bool = False, batch: int = 16
+    pipeline,
+    chips: Sequence[ChipPhoto],
+    ages: Sequence[float],
+    own_age: bool = False,
+    batch: int = 16,
+    realigned: bool = False,
 ) -> dict:
     """Each chip aged to `ages` (and, with `own_age`, last to its own estimated age) as `faceage age` ages a face
     of a photo: the pipeline's own aging step (it reads the face's age and gender and renders with its renderer)
     and its own compositing (the aged face pasted into the photo, with whatever else it changes there, such as
-    hair). Returns the composites seen in each face's padded frame, served (N, A, P, P, 3), the estimated input
-    ages and the gender conditions."""
+    hair). Returns the composites seen in each face's padded frame (`realigned`: in the frame of the aged face
+    found again, see `ChipPhoto.frame`), served (N, A, P, P, 3), the estimated input ages and the gender
+    conditions."""
     from aging_model.pipeline import FaceResult, _PreparedPhoto
     from preprocessing.loading import Photo
     from preprocessing.quality import QualityReport
@@ -160,7 +177,8 @@ def render_as_served(
         pipeline._age(photos[start : start + batch])
         for chip, prepared in zip(chips[start : start + batch], photos[start : start + batch]):
             result = pipeline._composite(prepared, photos_aged_together=1)
-            served.append(np.stack([chip.frame(composite) for composite in result.composites]))
+            detector = pipeline.detector if realigned else None
+            served.append(np.stack([chip.frame(composite, detector) for composite in result.composites]))
     faces = [photo.faces[0] for photo in photos]
     return {
         "served": np.stack(served),

@@ -82,6 +82,20 @@ def test_rendering_through_the_pipeline_ages_the_face_and_keeps_it_at_its_own_ag
     assert box == (0, size, 0, size)  # her photo reaches beyond the margin on every side
 
 
+def test_a_face_moved_in_its_photo_is_read_in_its_own_frame_when_realigned(astronaut, detector):
+    """A renderer that moves or grows the face shifts it in the input's frame, and the readers would see the shift;
+    realigned, the face is found again and framed as real faces are: where it was, whatever moved."""
+    aligned = align_face(astronaut, detector.detect(astronaut)[0].landmarks, DETAIL_SIZE, AGING_PADDING)
+    photo = ChipPhoto(astronaut, aligned.matrix, aligned.pixels)
+    moved = np.roll(astronaut, (30, 20), axis=(0, 1))  # the same photo, the face 30 px lower and 20 to the right
+
+    def gap(frame: np.ndarray) -> float:
+        return float(np.abs(frame.astype(np.int16) - aligned.pixels).mean())
+
+    assert gap(photo.frame(moved)) > 20  # the input's frame: the face has left its place
+    assert gap(photo.frame(moved, detector)) < 0.1 * gap(photo.frame(moved))  # found again: 2.6 against 66
+
+
 def _name(age, gender, race, validation: bool, start: int) -> str:
     """A UTKFace file name with these labels that falls in the wanted split."""
     for stamp in range(start, start + 100000):
