@@ -31,7 +31,13 @@ from aging_model.prototypes.age_prototypes import (
     AgePrototypes,
     detail_bands,
 )
-from aging_model.prototypes.child_features import face_mask, features_band, features_pull, mouth_mask, thin_lines
+from aging_model.prototypes.child_features import (
+    child_regions,
+    features_band,
+    features_pull,
+    skin_coloured_lids,
+    thin_lines,
+)
 from aging_model.prototypes.crop_box import changed_box, enlarged_box, unpadded_size
 from aging_model.prototypes.face_regions import (
     brows_mask,
@@ -44,11 +50,8 @@ from aging_model.prototypes.face_regions import (
     skin_mask,
 )
 from aging_model.prototypes.facial_hair import FacialHair
-from aging_model.prototypes.proportions import (
-    CHILD_AGE,
-    feature_shift,
-    head_growth,
-)
+from aging_model.prototypes.proportions import CHILD_AGE, feature_shift, head_growth
+from aging_model.prototypes.reference_maps import remap, rescaled_map
 from preprocessing.warping import border_anchors, sampling_map, warp_points
 
 _ENERGY_FLOOR = 1.0  # grey levels; keeps the ratio of two nearly flat regions near 1
@@ -166,8 +169,7 @@ class PrototypeAger:
         self._lips = lips_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._brows = brows_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._eyes = eyes_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
-        self._face = face_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
-        self._mouth = mouth_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
+        self._child_regions = child_regions(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._bands = _decompose(prototypes, self._skin)
         small_skin = cv2.resize(self._skin, (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
         self._skin_weights = (small_skin / small_skin.sum())[..., None].astype(np.float32)
@@ -209,23 +211,24 @@ class PrototypeAger:
         coarse, medium, _ = detail_bands(small, work * inner / size / TEXTURE_SIZE)
         medium_luminance = (medium @ _LUMINANCE)[..., None]
         to_reference = self._map_to_reference(landmarks * (work / size), work, pad * work / size, inner * work / size)
-        to_smooth = _rescaled_map(to_reference, ENERGY_SIZE / TEXTURE_SIZE)
-        skin_region = _remap(self._skin[..., None], to_reference, outside=0.0)
+        to_smooth = rescaled_map(to_reference, ENERGY_SIZE / TEXTURE_SIZE)
+        skin_region = remap(self._skin[..., None], to_reference, outside=0.0)
         likely_skin = skin_likelihood(small, landmarks * (work / size))
         skin = skin_region * likely_skin
-        lower_face = _remap(self._lower_face, to_reference, outside=0.0)
+        lower_face = remap(self._lower_face, to_reference, outside=0.0)
         shaving_zone, under_jaw = lower_face[..., 0:1], lower_face[..., 1:2]
-        lips = _remap(self._lips[..., None], to_reference, outside=0.0)
-        brows = _remap(self._brows[..., None], to_reference, outside=0.0)
-        eyes = _remap(self._eyes[..., None], to_reference, outside=0.0)
+        lips = remap(self._lips[..., None], to_reference, outside=0.0)
+        brows = remap(self._brows[..., None], to_reference, outside=0.0)
+        eyes = remap(self._eyes[..., None], to_reference, outside=0.0)
         # The eyes and the mouth keep their own band: the child prototype's there read 0.2-0.4 years younger at 3 but
         # blurred them at full size (an average eye; teeth faded to a ghost). So do thin, dark or bright lines
         # (glasses' frames), at 0.1-0.4 years.
-        features_region = np.zeros_like(eyes)
+        features_region = lids = np.zeros_like(eyes)
         if any(t < own_age and features_pull(1.0, float(t)) > 0 for t in target_ages):
-            kept = np.maximum(eyes, _remap(self._mouth[..., None], to_reference, outside=0.0))
-            kept = np.maximum(kept, thin_lines(small, work * inner / size / TEXTURE_SIZE))
-            features_region = _remap(self._face[..., None], to_reference, outside=0.0) * (1.0 - kept)
+            lines = thin_lines(small, work * inner / size / TEXTURE_SIZE)
+            face_region, mouth, lids = np.split(remap(self._child_regions, to_reference, outside=0.0), 3, axis=2)
+            features_region = face_region * (1.0 - np.maximum(np.maximum(eyes, mouth), lines))
+            lids = lids * (1.0 - lines)  # glasses' frames keep their colour
         own_tone = _mean_colour(coarse, skin).astype(np.float32)
         own_lower_skin = skin_around(coarse, likely_skin * (1.0 - shaving_zone), _LOWER_SKIN_SIGMA * work, 0.02)
         # Only the skin (and, going young, the shaving zone) changes colour and detail: the arithmetic at full
@@ -249,13 +252,13 @@ class PrototypeAger:
                 strength = self.growing
             goal = self._blend(float(target), female)
             smooth, fold_change = self._change(own, goal, strength)
-            smooth = _remap(smooth, to_smooth)
+            smooth = remap(smooth, to_smooth)
             ratio, gain_fine, gain_medium = smooth[..., 0:3], smooth[..., 3:4], smooth[..., 4:5]
             if target < own_age:
                 # A child's average eye has more contrast than an adult's (larger irises, lashes), and the ratio
                 # at YOUNGER_STRENGTH's medium exponent would darken an adult's eye shadow and liner with it.
                 gain_medium = gain_medium - eyes * np.maximum(gain_medium - 1.0, 0.0)
-            folds = _remap(fold_change, to_reference)
+            folds = remap(fold_change, to_reference)
             # Detail is changed in brightness only: amplified colour detail reads as dirt and red speckles.
             aged_coarse = coarse * ratio
             aged_medium = medium_luminance * (gain_medium - 1) + folds
@@ -266,8 +269,8 @@ class PrototypeAger:
             lower_pull = max(pull, lower_pull * beard) if lower_pull > 0 else 0.0
             colour_weight = detail_weight = skin
             if pull > 0:
-                prototype_skin = _remap(goal[0], to_smooth) * (own_tone / _mean_colour(goal[0], self._skin_weights))
-                prototype_medium = _remap(goal[1] @ _LUMINANCE[:, None], to_reference)
+                prototype_skin = remap(goal[0], to_smooth) * (own_tone / _mean_colour(goal[0], self._skin_weights))
+                prototype_medium = remap(goal[1] @ _LUMINANCE[:, None], to_reference)
                 colour_pull = detail_pull = pull
                 gain_fine = gain_fine * (1.0 - _FINE_PULL * pull)
                 if lower_pull > 0:
@@ -307,9 +310,11 @@ class PrototypeAger:
             if features > 0:
                 # A child's brows, lids, nose and cheeks (see child_features), in the face's own tone.
                 tone = own_tone / _mean_colour(goal[0], self._skin_weights)
-                child_band = _remap(self._features(float(target), female), to_reference) * tone
+                child_band = remap(self._features(float(target), female), to_reference) * tone
                 now_band = features_band(small + change, work * inner / size / TEXTURE_SIZE)
                 change = change + features * features_region * (child_band - now_band)
+                # A child wears no eye shadow: the lids take the skin's own colour at their own brightness.
+                change = change + features * skin_coloured_lids(small + change, lids, own_tone)
             if lower_pull == 0:  # an adult's target: the beard and brows grey or darken (a child's have none)
                 hair = facial_hair.change(float(target))
                 change = change if hair is None else change + hair
@@ -433,17 +438,3 @@ def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
             )
     energy = np.ascontiguousarray(prototypes.detail_energy.astype(np.float32).transpose(0, 1, 3, 4, 2))
     return _PrototypeBands(coarse, medium, energy, features)
-
-
-def _rescaled_map(to_reference: tuple[np.ndarray, np.ndarray], factor: float) -> tuple[np.ndarray, np.ndarray]:
-    """A sampling map into the reference frame, for the same frame stored `factor` times as large."""
-    return tuple(np.ascontiguousarray((m + 0.5) * factor - 0.5) for m in to_reference)
-
-
-def _remap(maps: np.ndarray, to_reference: tuple[np.ndarray, np.ndarray], outside: float | None = None) -> np.ndarray:
-    """(H, W, C) maps in the reference frame, sampled at the face's pixels: (h, w, C), C kept even when 1.
-    Beyond the reference frame the maps' edge is repeated, or `outside` is used."""
-    map_x, map_y = to_reference
-    border = (cv2.BORDER_REPLICATE, 0.0) if outside is None else (cv2.BORDER_CONSTANT, outside)
-    sampled = cv2.remap(maps, map_x, map_y, cv2.INTER_LINEAR, borderMode=border[0], borderValue=border[1])
-    return sampled if sampled.ndim == 3 else sampled[..., None]

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from aging_model.prototypes.age_prototypes import FINE_SIGMA
-from preprocessing.landmarks import BROWS, JAW
+from preprocessing.landmarks import BROWS, JAW, LEFT_EYE, RIGHT_EYE
 
 FEATURES_SIGMA = 10.5  # TEXTURE_SIZE px: the band's coarse end (COARSE_SIGMA 5.0 left the readings 2 years older)
 # Share of the skin's pull (aging._YOUNGER_PULL) the features take at a child's target (1.1 read 0.2-0.4 years older
@@ -92,3 +92,30 @@ def thin_lines(image: np.ndarray, scale: float) -> np.ndarray:
     lines = np.clip((response - low) / (high - low), 0.0, 1.0)
     lines = cv2.dilate(lines, np.ones((3, 3), np.uint8))
     return cv2.GaussianBlur(lines, (0, 0), 1.5 * scale)[..., None]
+
+
+def lids_mask(shape: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) 1 over the lids around each eye (where eye shadow and liner are worn), 0 over the eye's opening
+    (its iris and white keep their colour) and beyond, feathered."""
+    mask = np.zeros((size, size), np.float32)
+    for part in (LEFT_EYE, RIGHT_EYE):
+        points = shape[part]
+        centre = points.mean(axis=0)
+        cv2.fillPoly(mask, [cv2.convexHull((centre + np.array([1.5, 2.4]) * (points - centre)).astype(np.int32))], 1.0)
+    for part in (LEFT_EYE, RIGHT_EYE):
+        cv2.fillPoly(mask, [cv2.convexHull(shape[part].astype(np.int32))], 0.0)
+    return cv2.GaussianBlur(mask, (0, 0), 0.008 * size)
+
+
+def skin_coloured_lids(image: np.ndarray, lids: np.ndarray, own_tone: np.ndarray) -> np.ndarray:
+    """(H, W, 3) the change that gives the lids of a float32 (H, W, 3) image the face's own skin colour at their own
+    brightness: coloured eye shadow (purple, blue, green) goes, the lids' light and shade stay. `lids` (H, W, 1)."""
+    brightness = image @ _LUMINANCE
+    skin_colour = own_tone / max(float(own_tone @ _LUMINANCE), 1.0)
+    return lids * (brightness[..., None] * skin_colour - image)
+
+
+def child_regions(shape: np.ndarray, size: int) -> np.ndarray:
+    """(size, size, 3) float32: the face (`face_mask`), its mouth (`mouth_mask`) and its lids (`lids_mask`) of a
+    face with landmarks `shape`, stacked so that one warp carries all three onto a face."""
+    return np.stack([face_mask(shape, size), mouth_mask(shape, size), lids_mask(shape, size)], axis=2)

@@ -5,6 +5,7 @@ glasses' frames keep their own, and nothing of it reaches an adult's target."""
 import cv2
 import numpy as np
 
+from aging_model.prototypes import aging as prototype_aging
 from aging_model.prototypes import child_features
 from aging_model.prototypes.age_prototypes import TEXTURE_SIZE
 from aging_model.prototypes.aging import PrototypeAger
@@ -102,3 +103,35 @@ def test_made_a_child_dark_glasses_frames_keep_most_of_their_darkness(still_ager
     painted = float((np.median(crop[frames == 0], axis=0) - glasses[frames > 0]).mean())
     # Measured: 108 grey levels darker than the skin with the lines found, 62 without, 144 as painted.
     assert darkness["frames found"] > max(1.4 * darkness["no lines found"], 0.6 * painted), (darkness, painted)
+
+
+def test_made_a_child_coloured_eye_shadow_takes_her_skins_colour_and_her_irises_keep_theirs(
+    still_ager, face, monkeypatch
+):
+    """A child wears no eye shadow: purple painted on her lids turns the colour of her own skin at the lids'
+    brightness, and the eyes' openings (irises, whites) keep their colour; at an adult's target the shadow stays."""
+    from aging_model.prototypes.child_features import lids_mask
+
+    crop, marks = face
+    size = crop.shape[0]
+    openings = np.zeros((size, size), np.uint8)
+    for eye in (marks[36:42], marks[42:48]):
+        cv2.fillPoly(openings, [eye.round().astype(np.int32)], 1)
+    lids = (lids_mask(marks, size) > 0.9) & (openings == 0)
+    shadowed = crop.copy()
+    shadowed[lids] = (0.55 * shadowed[lids] + 0.45 * np.array([150, 60, 190])).astype(np.uint8)  # purple
+
+    def hue_gap(image: np.ndarray) -> float:
+        """How far the lids' chromaticity lies from her cheeks' (a, b of Lab)."""
+        lab = cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+        cheeks = lab[round(marks[29, 1]) : round(marks[33, 1]), round(marks[3, 0]) : round(marks[31, 0])]
+        return float(np.linalg.norm(lab[lids][:, 1:].mean(axis=0) - cheeks.reshape(-1, 3)[:, 1:].mean(axis=0)))
+
+    child, adult = still_ager.age(shadowed, marks, OWN_AGE, FEMALE, [3.0, 30.0])
+    assert hue_gap(shadowed) > 25
+    assert hue_gap(child) < 0.4 * hue_gap(shadowed), (hue_gap(child), hue_gap(shadowed))
+    assert hue_gap(adult) > 0.8 * hue_gap(shadowed)
+    monkeypatch.setattr(prototype_aging, "skin_coloured_lids", lambda image, lids, tone: np.zeros_like(image))
+    [child_as_before] = still_ager.age(shadowed, marks, OWN_AGE, FEMALE, [3.0])
+    inside = openings > 0
+    assert np.abs(child[inside].astype(int) - child_as_before[inside].astype(int)).mean() < 2.0
