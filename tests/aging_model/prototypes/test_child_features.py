@@ -129,6 +129,7 @@ def test_made_a_child_coloured_eye_shadow_takes_her_skins_colour_and_her_irises_
 
     child, adult = still_ager.age(shadowed, marks, OWN_AGE, FEMALE, [3.0, 30.0])
     assert hue_gap(shadowed) > 25
+    # Measured: 38.6 as painted, 9.2 made a child (28.1 without the lids' change), 38.5 at 30.
     assert hue_gap(child) < 0.4 * hue_gap(shadowed), (hue_gap(child), hue_gap(shadowed))
     assert hue_gap(adult) > 0.8 * hue_gap(shadowed)
     monkeypatch.setattr(prototype_aging, "skin_coloured_lids", lambda image, lids, tone: np.zeros_like(image))
