@@ -50,7 +50,7 @@ from aging_model.prototypes.face_regions import (
     skin_mask,
 )
 from aging_model.prototypes.facial_hair import FacialHair
-from aging_model.prototypes.proportions import CHILD_AGE, feature_shift, head_growth
+from aging_model.prototypes.proportions import CHILD_AGE, feature_shift, head_growth, jaw_pins
 from aging_model.prototypes.reference_maps import remap, rescaled_map
 from preprocessing.warping import border_anchors, sampling_map, warp_points
 
@@ -340,7 +340,9 @@ class PrototypeAger:
                 shift += (
                     strength.shape * _SHAPE_PULL * pull * feature_shift(now, (now - pad) / inner, target_shape, inner)
                 )
-            return warp_points(result, landmarks, landmarks + shift, border_margin=0.0, region=(pad, pad, inner, inner))
+            pins = jaw_pins(landmarks, inner) if target < own_age else np.zeros((0, 2))
+            source, moved = np.concatenate([landmarks, pins]), np.concatenate([landmarks + shift, pins])
+            return warp_points(result, source, moved, border_margin=0.0, region=(pad, pad, inner, inner))
 
         # Threads over the ages measured no faster: OpenCV already spreads each warp over the cores.
         aged = [at(float(target)) for target in target_ages]

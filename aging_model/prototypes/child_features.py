@@ -25,9 +25,9 @@ from preprocessing.landmarks import BROWS, JAW, LEFT_EYE, RIGHT_EYE
 
 FEATURES_SIGMA = 10.5  # TEXTURE_SIZE px: the band's coarse end (COARSE_SIGMA 5.0 left the readings 2 years older)
 # Share of the skin's pull (aging._YOUNGER_PULL) the features take at a child's target (1.1 read 0.2-0.4 years older
-# at 3 on 48 held-out adults, with nothing seen differently on whole portraits), and the ages it fades over between
-# a child's target and an adult's.
-FEATURES_SHARE = 1.25
+# at 3 on 48 held-out adults, with nothing seen differently on whole portraits; 1.4 since the jaw's pins, which read
+# 0.2-0.4 years older: 1.4 gives that back), and the ages it fades over between a child's target and an adult's.
+FEATURES_SHARE = 1.4
 CHILD_TARGET_FULL = 13.0
 CHILD_TARGET_NONE = 20.0
 _FEATHER = 0.02  # of the side

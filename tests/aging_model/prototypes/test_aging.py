@@ -345,3 +345,35 @@ def test_made_a_boy_the_shaving_zone_keeps_the_tone_of_the_skin_around_it(ager, 
         [boy] = _shape_held(ager).age(crop, marks, OWN_AGE, 0.0, [3.0])
         moved[own_skin] = abs(lightness(boy) - lightness(crop))
     assert moved[aging._OWN_LOWER_SKIN] < 0.7 * moved[0.0], moved  # measured: 2.5 against 4.9 L
+
+
+def test_going_young_a_collar_beyond_the_jaw_stays_where_it_is(astronaut, detector, landmarker, monkeypatch):
+    """The rising chin pulls the neck up from the margin; pinned beyond the lower jaw, a collar there stays put
+    instead of rising into the face's crop, whose feathered paste showed it as a pale wedge beside the chin."""
+    from aging_model.prototypes import proportions
+    from aging_model.prototypes.aging import AGING_PADDING
+    from preprocessing.alignment import align_face, padding_pixels
+
+    landmarks = detector.detect(astronaut)[0].landmarks
+    padded = align_face(astronaut, landmarks, 200, padding=AGING_PADDING).pixels
+    pad = padding_pixels(200, AGING_PADDING)
+    marks = landmarker.landmarks(padded[pad : pad + 200, pad : pad + 200]) + pad
+    # A white collar over the neck, from an eighth of the face below her lower jaw down to the crop's edge.
+    jaw = marks[proportions.LOWER_JAW]
+    outwards = jaw - marks[27:36].mean(axis=0)
+    edge = jaw + 0.125 * 200 * outwards / np.linalg.norm(outwards, axis=1, keepdims=True)
+    collar = np.zeros(padded.shape[:2], np.uint8)
+    cv2.fillPoly(collar, [np.concatenate([edge, [[edge[-1, 0], 10_000], [edge[0, 0], 10_000]]]).astype(np.int32)], 1)
+    collared = padded.copy()
+    collared[(collar > 0) & (np.arange(padded.shape[0])[:, None] > marks[8, 1])] = 250
+    shown = collared[pad : pad + 200, pad : pad + 200]
+
+    def collar_in_view(pin_distance: float) -> int:
+        """Pixels of the aged crop as white as the collar where the input crop showed none."""
+        monkeypatch.setattr(proportions, "JAW_PIN_DISTANCE", pin_distance)
+        [child] = PrototypeAger.load().age(collared, marks, OWN_AGE, FEMALE, [3.0], padding=AGING_PADDING)
+        return int(((child.min(axis=2) > 235) & (shown.min(axis=2) <= 235)).sum())
+
+    # Measured: 10 with the pins, 382 without (pins far beyond the crop hold nothing).
+    pinned = collar_in_view(proportions.JAW_PIN_DISTANCE)
+    assert pinned < 0.2 * collar_in_view(10.0)
