@@ -9,8 +9,8 @@ skin-coloured light) holds no hair, and nothing is recoloured.
 
 Greying keeps the hair's own light and shade: each pixel moves towards a grey-white scaled by its brightness over
 the hair's mean (lit strands and crown stay lighter, shadows between waves stay darker), by a share that grows with
-age; greying is measured as what turns grey between
-the face's own age and the target (Keogh & Walsh: most people are half grey by their fifties).
+age; greying is measured as what turns grey between the face's own age and the target (Keogh & Walsh: most people
+are half grey by their fifties).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class HairRecolour:
         hair, own_grey = probability
         found = _to_photo(hair, to_region, photo.shape, own_grey)
         if found is not None:
-            # The strands' texture is the photo's own; measured once, it serves every age.
+            # The hair's light and shade is the photo's own; measured once, it serves every age.
             found.texture = _shading(photo, found)
         return found
 

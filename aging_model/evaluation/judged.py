@@ -39,7 +39,7 @@ from aging_model.evaluation.judged_sampling import (
 )
 from aging_model.evaluation.realism_test import realism_features, realism_test
 from aging_model.prototypes.aging import AGING_PADDING
-from preprocessing.alignment import padding_pixels
+from preprocessing.alignment import TEMPLATE_CHIP_SIZE, align_face, padding_pixels, template_for
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,6 @@ class ChipPhoto:
             return cv2.warpAffine(
                 image, self.matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
             )
-        from preprocessing.alignment import align_face
-
         centre = cv2.invertAffineTransform(self.matrix) @ np.array([size / 2, size / 2, 1.0])
         nearest = min(found, key=lambda face: float(np.linalg.norm(face.landmarks.mean(axis=0) - centre)))
         return align_face(image, nearest.landmarks, DETAIL_SIZE, AGING_PADDING).pixels
@@ -117,7 +115,6 @@ def align_chips(data: Path, cache_dir: Path, faces: list) -> dict[str, ChipPhoto
     import hashlib
 
     from aging_model.data import _plausible_chip_landmarks, chip_landmarks, read_rgb
-    from preprocessing.alignment import TEMPLATE_CHIP_SIZE, align_face, template_for
 
     key = hashlib.sha1(str(Path(data).resolve()).encode()).hexdigest()[:8]
     landmarks = chip_landmarks(faces, Path(cache_dir) / f"landmarks-{key}.npz")
@@ -173,11 +170,11 @@ def render_as_served(
         photo = Photo(chip.photo, (chip.photo.shape[1], chip.photo.shape[0]), "JPEG")
         photos.append(_PreparedPhoto(photo, face_ages, "auto", [face], {}))
     served = []
+    detector = pipeline.detector if realigned else None
     for start in range(0, len(photos), batch):
         pipeline._age(photos[start : start + batch])
         for chip, prepared in zip(chips[start : start + batch], photos[start : start + batch]):
             result = pipeline._composite(prepared, photos_aged_together=1)
-            detector = pipeline.detector if realigned else None
             served.append(np.stack([chip.frame(composite, detector) for composite in result.composites]))
     faces = [photo.faces[0] for photo in photos]
     return {

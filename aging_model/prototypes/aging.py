@@ -245,6 +245,8 @@ class PrototypeAger:
         beard = 1.0 - float(np.clip(female, 0.0, 1.0))
         facial_hair = FacialHair(small, (shaving_zone, under_jaw, brows), own_tone, own_age, beard)
 
+        pins = jaw_pins(landmarks, inner)  # held still going young (see proportions.JAW_PIN_DISTANCE)
+
         def at(target: float) -> np.ndarray:
             """The face at one target age: its skin changed inside the box, then its shape."""
             strength = self.older if target >= own_age else self.younger
@@ -340,8 +342,8 @@ class PrototypeAger:
                 shift += (
                     strength.shape * _SHAPE_PULL * pull * feature_shift(now, (now - pad) / inner, target_shape, inner)
                 )
-            pins = jaw_pins(landmarks, inner) if target < own_age else np.zeros((0, 2))
-            source, moved = np.concatenate([landmarks, pins]), np.concatenate([landmarks + shift, pins])
+            held = pins if target < own_age else pins[:0]
+            source, moved = np.concatenate([landmarks, held]), np.concatenate([landmarks + shift, held])
             return warp_points(result, source, moved, border_margin=0.0, region=(pad, pad, inner, inner))
 
         # Threads over the ages measured no faster: OpenCV already spreads each warp over the cores.

@@ -102,8 +102,7 @@ def lids_mask(shape: np.ndarray, size: int) -> np.ndarray:
         points = shape[part]
         centre = points.mean(axis=0)
         cv2.fillPoly(mask, [cv2.convexHull((centre + np.array([1.5, 2.4]) * (points - centre)).astype(np.int32))], 1.0)
-    for part in (LEFT_EYE, RIGHT_EYE):
-        cv2.fillPoly(mask, [cv2.convexHull(shape[part].astype(np.int32))], 0.0)
+        cv2.fillPoly(mask, [cv2.convexHull(points.astype(np.int32))], 0.0)
     return cv2.GaussianBlur(mask, (0, 0), 0.008 * size)
 
 

@@ -15,8 +15,9 @@ FACE_GROWTH_ADULT = 0.05  # 0.1 read 3-15 years younger to the estimator (the ju
 CROWN_ABOVE = 0.3
 # A child's eyes are round: open 0.36 of their width in 32 held-out children of 1-7, against 0.30 and 0.28 in real
 # adults of 23-27 and 42-48. Aged forwards they keep their shape (feature_shift), so they close by this share of
-# their height about their centre line: held-out children aimed at 25 / 45 then open 0.31 (0.35 before). Both
-# readers took it as they were (within a year); by eye the stare of a baby's round eyes on an adult face is gone.
+# their height about their centre line: held-out children aimed at 25 / 45 then open 0.31 (0.35 before). The
+# readers moved by at most 2 years (the estimator towards real adults at 45 and 75, the judge up to 0.9 away); by eye
+# the stare of a baby's round eyes on an adult face is gone.
 EYE_NARROWING = 0.2
 # Going young the chin rises and pulls the photo's neck up from the crop's margin, and with it a collar that touches
 # the jaw: the paste's feathered edge lies right there, so the raised collar showed through it as a pale wedge beside
