@@ -11,7 +11,7 @@ YOUNGER_STRENGTH="replace(YOUNGER_STRENGTH, shape=2.5)" works too. Sheets go to 
 (never commit them: they are dataset faces).
 
 Sets: adults (20-60, aimed at 3, 8, 13), children (1-7, at 25, 45, 75), old (65-95, at 20, 40, 60),
-mid (40-60, at 20, 30), older (20-45, at 60, 75).
+mid (40-60, at 20, 30), older (20-45, at 60, 75), oldkids (65-95, at 3, 8).
 
 A lever that moves the face in its crop (growing it, shifting it) moves the readings through the framing alone:
 check it with --realigned, which aligns each aged face again on itself, as real faces are aligned. In the sixth
@@ -46,6 +46,7 @@ SETS = {
     "old": ((65, 95), (20, 40, 60), 0.5),
     "mid": ((40, 60), (20, 30), 0.5),
     "older": ((20, 45), (60, 75), 0.5),
+    "oldkids": ((65, 95), (3, 8), 0.5),
 }
 
 

@@ -281,8 +281,9 @@ class PrototypeAger:
                     colour_pull = pull + (lower_pull - pull) * shaving_zone
                     detail_pull = pull + (lower_pull - pull) * under_jaw
                     colour_weight = np.maximum(skin, shaving_zone * beard)
-                    detail_weight = np.maximum(skin, under_jaw * beard)
-                    gain_fine = gain_fine + (_LOWER_FACE_FINE_GAIN - gain_fine) * under_jaw * beard
+                    # Under the jaw, a man's stubble and anyone's old neck folds go (a second jawline at 5 otherwise).
+                    detail_weight = np.maximum(skin, under_jaw)
+                    gain_fine = gain_fine + (_LOWER_FACE_FINE_GAIN - gain_fine) * under_jaw
                 if lips_pull > 0:
                     # An adult's strong brows are an adult's: a child's are fainter and softer (the skin's pull
                     # reaches them too, though they do not look like skin).
