@@ -8,7 +8,9 @@ then read composites of the two, pair by pair:
 - each face inside the other's head (the face's jaw and brows, feathered), both ways;
 - the real face warped onto the aged face's landmarks, whole, or only its detail finer than a blur (its band) over
   the aged face's coarser shading, or only its coarser shading under the aged face's detail.
-What moves the readings from the aged faces' towards the real faces' is where the difference lies. This is how the
+What moves the readings from the aged faces' towards the real faces' is where the difference lies. A control row
+warps each real face onto another real face's landmarks (of the same age window): what a warp onto any other
+face's geometry costs the readers by itself (issue 17's seventh round: 11 years to the judge at 75). This is how the
 fifth round of issue 17 found that adults aimed at 3 kept an adult's features band (docs/model-card.md).
 """
 
@@ -88,9 +90,15 @@ def main() -> None:
     real_regions = [face_region(x, m) for x, m in zip(real, real_marks)]
     warped = np.stack([warp_points(r, rm, am, border_margin=0.0) for r, rm, am in zip(real, real_marks, aged_marks)])
 
+    # The warp's own cost: each real face warped onto the next real face's landmarks, in that face's head.
+    following = [*range(1, count), 0]
+    onto_real = [warp_points(r, rm, real_marks[j], border_margin=0.0) for r, rm, j in zip(real, real_marks, following)]
     rows = {
         f"{args.set} aimed at {args.target}, as served": aged,
         f"real faces of {REAL_WINDOWS[args.target][0]}-{REAL_WINDOWS[args.target][1]}": real,
+        "a real face warped onto another real face's landmarks": blend(
+            np.stack(onto_real), real[following], [real_regions[j] for j in following]
+        ),
         "the aged face in the real face's head": blend(aged, real, aged_regions),
         "the real face in the aged face's head": blend(real, aged, real_regions),
         "the real face warped onto the aged face's landmarks": blend(warped, aged, aged_regions),
