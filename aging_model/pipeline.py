@@ -67,6 +67,8 @@ class FaceResult:
     own_age_group: int | None = None  # the face's current age group: the baseline of the aging change
     generated: np.ndarray | None = None  # raw generator output per age, (n_ages, R, R, 3)
     aged: np.ndarray | None = None  # per age, the detail crop aged by the renderer, (n_ages, D, D, 3)
+    # The renderer's crops with their margin of the photo (n_ages, P, P, 3), until they are pasted back.
+    aged_with_margin: np.ndarray | None = None
 
     @property
     def own_age(self) -> float:
@@ -229,9 +231,7 @@ class AgingPipeline:
             ]
             composites = []
             for i, age in enumerate(prepared.ages):
-                composite = paste_faces(
-                    prepared.photo.pixels, [FacePatch(f.aged[i], f.matrix) for f in aged], self.settings.blend
-                )
+                composite = paste_faces(prepared.photo.pixels, [_patch(f, i) for f in aged], self.settings.blend)
                 for face, face_hair in zip(aged, hair):
                     if face_hair is not None:
                         face_hair.apply(composite, face.own_age, age)
@@ -240,6 +240,8 @@ class AgingPipeline:
                     if face_hair is not None:
                         face.aged[i] = as_pasted(composite, FacePatch(face.aged[i], face.matrix))
                 composites.append(composite)
+        for face in aged:
+            face.aged_with_margin = None  # pasted: only the chip framing is kept (for the face's own files)
         return PhotoResult(
             photo=prepared.photo,
             ages=prepared.ages,
@@ -318,7 +320,21 @@ class AgingPipeline:
             face.own_age_group = int(np.argmin(errors))
             own_age, baseline = float(GROUP_CENTRES[face.own_age_group]), baselines[face.own_age_group]
         face.generated = generated
-        face.aged = self.renderer.render(face, ages, own_age, generated, baseline)
+        rendered = self.renderer.render(face, ages, own_age, generated, baseline)
+        margin = (rendered.shape[1] - face.detail.shape[0]) // 2
+        face.aged = np.ascontiguousarray(
+            rendered[:, margin : rendered.shape[1] - margin, margin : rendered.shape[2] - margin]
+        )
+        face.aged_with_margin = rendered if margin else None
+
+
+def _patch(face: FaceResult, index: int) -> FacePatch:
+    """The face at one age as it is pasted back: with the renderer's margin where it kept one."""
+    if face.aged_with_margin is None:
+        return FacePatch(face.aged[index], face.matrix)
+    margin = (face.aged_with_margin.shape[1] - face.aged.shape[1]) // 2
+    matrix = face.matrix + np.array([[0, 0, margin], [0, 0, margin]], np.float64)
+    return FacePatch(face.aged_with_margin[index], matrix, margin=margin)
 
 
 @contextmanager

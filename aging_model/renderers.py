@@ -43,8 +43,11 @@ class Renderer(Protocol):
         generated: np.ndarray,
         baseline: np.ndarray,
     ) -> np.ndarray:
-        """(n_ages, D, D, 3) uint8: `face.detail` at each age. `generated` is the generator's face at each age
-        (n_ages, R, R, 3) and `baseline` its face at the face's own age, for renderers that use them."""
+        """(n_ages, P, P, 3) uint8: `face.padded_detail` at each age, its margin included (P = D, `face.detail`,
+        where `padding` is 0); the pipeline pastes the margin back too, so a change of shape that reaches beyond
+        the chip framing (a chin rising, a jaw narrowing) shows whole rather than half blended with the photo.
+        `generated` is the generator's face at each age (n_ages, R, R, 3) and `baseline` its face at the face's
+        own age, for renderers that use them."""
         ...
 
 
@@ -66,7 +69,9 @@ class PrototypeRenderer:
 
         pad = padding_pixels(face.detail.shape[0], self.padding)
         landmarks = self.landmarker.landmarks(face.detail) + pad
-        return self.ager.age(face.padded_detail, landmarks, own_age, face.gender_condition, ages, padding=self.padding)
+        return self.ager.age(
+            face.padded_detail, landmarks, own_age, face.gender_condition, ages, padding=self.padding, keep_margin=True
+        )
 
 
 class CaaeRenderer:

@@ -2,8 +2,11 @@
 
 Each crop is warped with the inverse of its alignment transform, only inside the region of the photo it
 covers (cheap even at 2048 px), and blended through a feathered elliptical mask over the inner face, so the
-hair, background and clothes stay the photo's own. `seamless` uses OpenCV's Poisson blending instead, which
-matches the crop's colours to the surrounding skin.
+hair, background and clothes stay the photo's own. A crop with a margin of the photo around its chip framing
+(the prototype renderer's) is pasted whole below the eyes, out into its margin: a face whose shape changed
+(a child's chin risen, a jaw narrowed) then shows whole, where the ellipse's feathered edge showed the
+photo's own jaw and collar through it, half blended (a second jawline, a pale wedge beside the chin).
+`seamless` uses OpenCV's Poisson blending instead, which matches the crop's colours to the surrounding skin.
 """
 
 from __future__ import annotations
@@ -18,6 +21,12 @@ import numpy as np
 # wide enough to cover the cheeks, tall enough for forehead and chin.
 _MASK_CENTRE = (0.475, 0.47)
 _MASK_AXES = (0.40, 0.44)
+# With a margin: the part pasted whole, in chip units, from below the eyes down and out beyond the jaw (where the
+# prototype renderer's warp is pinned, see aging_model.prototypes.proportions.JAW_PIN_DISTANCE), feathered inside
+# the margin, where the warp has all but faded.
+_LOWER_FACE_TOP = 0.4
+_LOWER_FACE_REACH = 0.08  # beyond the chip's bottom (a quarter of it at the sides)
+_LOWER_FACE_FEATHER = 0.025
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,7 @@ class FacePatch:
 
     crop: np.ndarray
     matrix: np.ndarray
+    margin: int = 0  # pixels of the photo around the chip framing on every side, pasted back too (see paste_mask)
 
 
 CHANGE_SMOOTHING_PX = 1.0  # generator pixels; see transfer_aging
@@ -49,6 +59,23 @@ def face_mask(size: int, feather: float = 0.08) -> np.ndarray:
     return mask * np.minimum(ramp[:, None], ramp[None, :])
 
 
+def paste_mask(size: int, margin: int = 0) -> np.ndarray:
+    """A float mask (size, size) in [0, 1] for a crop of `size` px whose chip framing lies `margin` px inside
+    its border: the face's ellipse (`face_mask`) and, with a margin, the lower face pasted whole down and out
+    into the margin, fading to 0 before the crop's border."""
+    inner = size - 2 * margin
+    if margin <= 0:
+        return face_mask(size)
+    mask = np.zeros((size, size), np.float32)
+    mask[margin : margin + inner, margin : margin + inner] = face_mask(inner)
+    feather = _LOWER_FACE_FEATHER * inner
+    reach = max(0.0, min(_LOWER_FACE_REACH * inner, margin - 3.0 * feather))  # the fade ends inside the margin
+    lower = np.zeros((size, size), np.float32)
+    corner = (round(margin - reach / 4), round(margin + _LOWER_FACE_TOP * inner))
+    cv2.rectangle(lower, corner, (round(margin + inner + reach / 4), round(margin + inner + reach)), 1.0, -1)
+    return np.maximum(mask, cv2.GaussianBlur(lower, (0, 0), max(0.5, feather)))
+
+
 def as_pasted(composite: np.ndarray, patch: FacePatch) -> np.ndarray:
     """The crop as the composite shows it: the patch's own pixels over the inner face (sharp, not resampled) and,
     around them, the composite seen through the same alignment (whatever was changed there after the paste, such
@@ -57,13 +84,13 @@ def as_pasted(composite: np.ndarray, patch: FacePatch) -> np.ndarray:
     around = cv2.warpAffine(
         composite, patch.matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     ).astype(np.float32)
-    mask = _crop_mask(size)
+    mask = _crop_mask(size, patch.margin)
     return np.clip(around + mask * (patch.crop.astype(np.float32) - around) + 0.5, 0, 255).astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=8)
-def _crop_mask(size: int) -> np.ndarray:
-    mask = face_mask(size)[..., None]
+def _crop_mask(size: int, margin: int = 0) -> np.ndarray:
+    mask = paste_mask(size, margin)[..., None]
     mask.setflags(write=False)
     return mask
 
@@ -110,17 +137,18 @@ def _paste_feathered(result: np.ndarray, patch: FacePatch) -> None:
         return
     x0, y0, x1, y1 = region
     warped = _warp_into_region(patch, region, patch.crop, cv2.INTER_CUBIC).astype(np.float32)
-    mask = _region_mask(patch.matrix.tobytes(), patch.crop.shape[0], region)
+    mask = _region_mask(patch.matrix.tobytes(), patch.crop.shape[0], region, patch.margin)
     target = result[y0:y1, x0:x1].astype(np.float32)
     result[y0:y1, x0:x1] = np.clip(target + mask * (warped - target), 0, 255).astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=16)
-def _region_mask(matrix_bytes: bytes, crop_size: int, region: tuple[int, int, int, int]) -> np.ndarray:
-    """The feathered face mask warped into the photo's region; the same for every age of one face, so it is
+def _region_mask(matrix_bytes: bytes, crop_size: int, region: tuple[int, int, int, int], margin: int = 0) -> np.ndarray:
+    """The feathered paste mask warped into the photo's region; the same for every age of one face, so it is
     made once per face (the matrix arrives as bytes to be hashable)."""
     matrix = np.frombuffer(matrix_bytes, np.float64).reshape(2, 3)
-    mask = _warp_into_region(FacePatch(None, matrix), region, face_mask(crop_size), cv2.INTER_LINEAR)[..., None]
+    mask = paste_mask(crop_size, margin)
+    mask = _warp_into_region(FacePatch(None, matrix), region, mask, cv2.INTER_LINEAR)[..., None]
     mask.setflags(write=False)
     return mask
 
@@ -131,9 +159,11 @@ def _paste_seamless(result: np.ndarray, patch: FacePatch) -> np.ndarray:
         return result
     x0, y0, x1, y1 = region
     warped = _warp_into_region(patch, region, patch.crop, cv2.INTER_CUBIC)
-    mask = _warp_into_region(
-        patch, region, (face_mask(patch.crop.shape[0], feather=0.0) > 0.5).astype(np.uint8) * 255, cv2.INTER_NEAREST
-    )
+    size = patch.crop.shape[0]
+    inner = size - 2 * patch.margin
+    whole = np.zeros((size, size), np.float32)  # Poisson blending matches the edge's colours: no feather is needed
+    whole[patch.margin : patch.margin + inner, patch.margin : patch.margin + inner] = face_mask(inner, feather=0.0)
+    mask = _warp_into_region(patch, region, (whole > 0.5).astype(np.uint8) * 255, cv2.INTER_NEAREST)
     if mask.sum() == 0 or (x1 - x0) < 8 or (y1 - y0) < 8:
         return result
     # seamlessClone needs the mask to stay inside the destination; it does when the region is inside the photo.

@@ -188,13 +188,15 @@ class PrototypeAger:
         female: float,
         target_ages,
         padding: float = 0.0,
+        keep_margin: bool = False,
     ) -> np.ndarray:
         """(n_ages, D, D, 3) uint8: the chip-framed face `crop` with `landmarks` (68, 2) in its pixels, now
         `own_age` years old and `female` (0..1) female, at each of `target_ages`.
 
         With `padding`, `crop` is the D x D chip framing plus that share of D of the photo on every side
         (`align_face(..., padding=)`); the change of shape then pulls in the photo's own neck and hair from
-        the margin where a child's chin rises or an old jaw drops, and the margin is cut off the results.
+        the margin where a child's chin rises or an old jaw drops, and the margin is cut off the results
+        (kept with `keep_margin`: the crops are then as large as `crop`, to be pasted back with the margin).
 
         Everything but the fine band is smooth at the prototypes' resolution, so colour, medium detail and
         folds are changed on a copy of at most TEXTURE_SIZE px and only their change is enlarged; the fine
@@ -345,7 +347,8 @@ class PrototypeAger:
                 )
             held = pins if target < own_age else pins[:0]
             source, moved = np.concatenate([landmarks, held]), np.concatenate([landmarks + shift, held])
-            return warp_points(result, source, moved, border_margin=0.0, region=(pad, pad, inner, inner))
+            region = None if keep_margin else (pad, pad, inner, inner)
+            return warp_points(result, source, moved, border_margin=0.0, region=region)
 
         # Threads over the ages measured no faster: OpenCV already spreads each warp over the cores.
         aged = [at(float(target)) for target in target_ages]

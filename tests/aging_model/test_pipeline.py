@@ -197,3 +197,35 @@ def test_each_faces_own_images_show_the_hair_the_whole_photo_shows(pipeline, ast
         return (pixels.max(axis=1) - pixels.min(axis=1)).mean()
 
     assert colourfulness(face.aged[1]) < colourfulness(face.aged[0]) - 5
+
+
+def test_a_face_made_a_child_shows_whole_below_its_eyes_not_half_blended_with_the_photo(pipeline, astronaut_jpeg):
+    """Made 3, her chin rises and her jaw narrows. Where the elliptical paste mask faded, the photo's own lower jaw
+    and collar showed through half blended (a second jawline under the new chin, a pale wedge beside it); pasted
+    with the renderer's margin, what the photo shows around the chin is the aged face itself."""
+    import cv2
+
+    from aging_model import pipeline as pipeline_module
+
+    result = pipeline.run(astronaut_jpeg, ages=[3])
+    [face] = result.aged_faces
+    [rendered] = pipeline.renderer.render(face, [3.0], face.own_age, face.generated, None)
+    size, inner = rendered.shape[0], face.aged.shape[1]
+    margin = (size - inner) // 2
+    matrix = face.matrix + np.array([[0, 0, margin], [0, 0, margin]], np.float64)
+
+    def at(share: float) -> int:  # chip units to the crop's pixels
+        return margin + round(share * inner)
+
+    chin = np.s_[at(0.8) : at(1.05), at(0.1) : at(0.9)]  # the chin, the jaw's lower corners and under them
+
+    def difference(composite: np.ndarray) -> float:
+        seen = cv2.warpAffine(composite, matrix, (size, size), flags=cv2.INTER_LINEAR).astype(int)
+        return float(np.abs(seen[chin] - rendered[chin].astype(int)).mean())
+
+    through_the_ellipse = pipeline_module.paste_faces(
+        result.photo.pixels, [pipeline_module.FacePatch(face.aged[0], face.matrix)]
+    )
+    # Measured: 0.7 grey levels (resampling alone) with the margin, 16.5 through the ellipse alone.
+    assert difference(result.composites[0]) < 2.0
+    assert difference(through_the_ellipse) > 8.0

@@ -87,3 +87,19 @@ def test_as_pasted_keeps_the_crops_own_face_and_shows_the_composite_around_it(as
     assert seen[mask > 0.99].max() == 0  # the face is the crop's own, not resampled from the composite
     outside = (mask < 0.01) & (np.arange(crop.shape[0])[:, None] > 8)
     assert seen[outside].mean() > aligned.pixels[outside].mean() + 30  # around it, the changed photo
+
+
+def test_with_a_margin_the_lower_face_is_pasted_whole_into_the_margin_and_the_rest_fades_out():
+    from preprocessing.compositing import paste_mask
+
+    inner, margin = 200, 30
+    mask = paste_mask(inner + 2 * margin, margin)
+
+    def at(x: float, y: float) -> float:  # chip units: 0..1 is the chip framing
+        return float(mask[round(margin + y * inner), round(margin + x * inner)])
+
+    assert at(0.5, 0.5) == 1.0  # the face
+    assert at(0.5, 1.02) > 0.98 and at(0.05, 0.8) > 0.98  # under the chin and beside the jaw: past the ellipse
+    assert at(0.5, -0.05) < 0.01  # above the forehead the hair stays the photo's own
+    assert max(mask[0].max(), mask[-1].max(), mask[:, 0].max(), mask[:, -1].max()) < 0.01  # faded before the border
+    assert (mask[margin:-margin, margin:-margin] >= face_mask(inner) - 1e-6).all()  # the ellipse as without a margin
