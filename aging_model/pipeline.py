@@ -231,7 +231,7 @@ class AgingPipeline:
             ]
             composites = []
             for i, age in enumerate(prepared.ages):
-                composite = paste_faces(prepared.photo.pixels, [_patch(f, i) for f in aged], self.settings.blend)
+                composite = paste_faces(prepared.photo.pixels, [_patch(f, i, age) for f in aged], self.settings.blend)
                 for face, face_hair in zip(aged, hair):
                     if face_hair is not None:
                         face_hair.apply(composite, face.own_age, age)
@@ -328,9 +328,11 @@ class AgingPipeline:
         face.aged_with_margin = rendered if margin else None
 
 
-def _patch(face: FaceResult, index: int) -> FacePatch:
-    """The face at one age as it is pasted back: with the renderer's margin where it kept one."""
-    if face.aged_with_margin is None:
+def _patch(face: FaceResult, index: int, age: float) -> FacePatch:
+    """The face at one age as it is pasted back: made younger, with the renderer's margin where it kept one (the
+    prototype renderer pins its warp beyond the jaw going young, so all that moves lies in the part pasted whole;
+    going old its warp reaches the crop's border, and a child's face grown whole read as stretched)."""
+    if face.aged_with_margin is None or age >= face.own_age:
         return FacePatch(face.aged[index], face.matrix)
     margin = (face.aged_with_margin.shape[1] - face.aged.shape[1]) // 2
     matrix = face.matrix + np.array([[0, 0, margin], [0, 0, margin]], np.float64)
