@@ -96,13 +96,14 @@ def _crop_mask(size: int, margin: int = 0) -> np.ndarray:
 
 
 def paste_faces(photo: np.ndarray, patches: list[FacePatch], blend: str = "feather") -> np.ndarray:
-    """A copy of `photo` with every patch warped back and blended in."""
+    """A copy of `photo` with every patch warped back and blended in. Feathered, each patch adds its change of
+    the photo: where two faces' crops overlap (a group), the unchanged part of one leaves the other's new face."""
     result = photo.copy()
     for patch in patches:
         if blend == "seamless":
             result = _paste_seamless(result, patch)
         else:
-            _paste_feathered(result, patch)
+            _paste_feathered(result, photo, patch)
     return result
 
 
@@ -131,15 +132,15 @@ def _warp_into_region(patch: FacePatch, region, image: np.ndarray, interpolation
     )
 
 
-def _paste_feathered(result: np.ndarray, patch: FacePatch) -> None:
+def _paste_feathered(result: np.ndarray, photo: np.ndarray, patch: FacePatch) -> None:
     region = _covered_region(patch.matrix, patch.crop.shape[0], result.shape)
     if region is None:
         return
     x0, y0, x1, y1 = region
     warped = _warp_into_region(patch, region, patch.crop, cv2.INTER_CUBIC).astype(np.float32)
     mask = _region_mask(patch.matrix.tobytes(), patch.crop.shape[0], region, patch.margin)
-    target = result[y0:y1, x0:x1].astype(np.float32)
-    result[y0:y1, x0:x1] = np.clip(target + mask * (warped - target), 0, 255).astype(np.uint8)
+    change = mask * (warped - photo[y0:y1, x0:x1].astype(np.float32))
+    result[y0:y1, x0:x1] = np.clip(result[y0:y1, x0:x1].astype(np.float32) + change, 0, 255).astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=16)

@@ -103,3 +103,27 @@ def test_with_a_margin_the_lower_face_is_pasted_whole_into_the_margin_and_the_re
     assert at(0.5, -0.05) < 0.01  # above the forehead the hair stays the photo's own
     assert max(mask[0].max(), mask[-1].max(), mask[:, 0].max(), mask[:, -1].max()) < 0.01  # faded before the border
     assert (mask[margin:-margin, margin:-margin] >= face_mask(inner) - 1e-6).all()  # the ellipse as without a margin
+
+
+def test_where_two_faces_crops_overlap_neither_paste_undoes_the_others_change(astronaut, aligned):
+    """In a group photo one face's crop (its margin most of all) can reach over a neighbour's face: pasted as a
+    change of the photo, an unchanged part of it leaves the neighbour's new face as it is, in either order."""
+    import cv2
+
+    from preprocessing.compositing import paste_mask
+
+    size = aligned.pixels.shape[0]
+    darker = FacePatch((aligned.pixels * 0.7).astype(np.uint8), aligned.matrix)  # a face whose change shows
+    # The same face's crop again, moved down by half a face and with a margin: its upper part lies over the face.
+    margin = size // 8
+    below = aligned.matrix.copy()
+    below[1, 2] -= size / 2
+    below += np.array([[0, 0, margin], [0, 0, margin]], np.float64)
+    unchanged = cv2.warpAffine(astronaut, below, (size + 2 * margin,) * 2, flags=cv2.INTER_LINEAR)
+    neighbour = FacePatch(unchanged, below, margin=margin)
+    assert paste_mask(size + 2 * margin, margin)[margin : margin + size // 4].max() > 0.5  # it does reach over
+    middle = np.s_[size // 2 - 10 : size // 2 + 10, size // 2 - 10 : size // 2 + 10]  # the face's nose and cheeks
+    for order in ([darker, neighbour], [neighbour, darker]):
+        seen = cv2.warpAffine(paste_faces(astronaut, order), aligned.matrix, (size, size)).astype(int)
+        # Measured: 0.4 grey levels in either order; 8.4 when the later paste replaced what the earlier one pasted.
+        assert np.abs(seen[middle] - darker.crop[middle]).mean() < 4
