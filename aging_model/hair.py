@@ -5,7 +5,8 @@ temples, down the sides), so it is recoloured in the photo itself, around each f
 offline, so the hair is found by colour: a model of the hair's colour seeded above the forehead and at the
 temples, one of the skin seeded on the cheeks, one of the background seeded far out at the top corners, and a
 spatial prior of where a head's hair can be. A seed region that looks like the face's skin (a bald head, a cap of
-skin-coloured light) holds no hair, and nothing is recoloured.
+skin-coloured light) holds no hair, and nothing is recoloured. Only what has the hair's fine strand texture at the
+photo's own resolution is recoloured: an out-of-focus window beside the head can share grey hair's colour.
 
 Greying keeps the hair's own light and shade: each pixel moves towards a grey-white scaled by its brightness over
 the hair's mean (lit strands and crown stay lighter, shadows between waves stay darker), by a share that grows with
@@ -44,6 +45,12 @@ _PLAUSIBLE_EXTRA_GREY = 0.2  # greyness above the usual at the face's age beyond
 # all of it (blonde hair's shadowed underside turned to dark grey streaks), 0 none (a flat white helmet).
 _SHADING_KEPT = 0.45
 _KNEE, _BRIGHTEST = 200.0, 242.0  # recoloured pixels brighter than the knee roll off towards the brightest
+# Hair has strands: fine texture at the photo's own resolution (Obama's short hair 3-4 L units of it, the blurred
+# window beside his head 0.1-0.4). Below _STRANDS_LOW of the hair core's median a pixel is not recoloured, from
+# _STRANDS_HIGH it is in full; the texture is pooled over _STRANDS_REACH px, so a lone sharp edge (an ear against
+# the window) does not count as strands.
+_STRANDS_LOW, _STRANDS_HIGH = 0.15, 0.5
+_STRANDS_REACH = 5.0
 _MIN_HAIR_SEED_SHARE = 0.3  # below: the seed region is mostly skin or background, no hair to recolour
 _OUTLIER_DISTANCE = 4.0  # standard deviations from the hair's colour beyond which a pixel is something else
 _FLAT_SPREAD = 1.5  # Lab L units of local spread at the work size below which an area is flat, not hair
@@ -68,6 +75,7 @@ class HairRecolour:
     mask: np.ndarray  # (y1 - y0, x1 - x0, 2) float32 in [0, 1]: all the hair found; its core, close to the head
     own_grey: float  # how grey the hair is now, 0..1, as measured
     texture: np.ndarray | None = None  # (h, w, 1) the hair's light and shade (`_shading`), set by `find`
+    strands: np.ndarray | None = None  # (h, w, 1) 1 where the photo has the hair's fine texture (`_strands`)
 
     @classmethod
     def find(
@@ -97,6 +105,7 @@ class HairRecolour:
         if found is not None:
             # The hair's light and shade is the photo's own; measured once, it serves every age.
             found.texture = _shading(photo, found)
+            found.strands = _strands(photo, found)
         return found
 
     def apply(self, image: np.ndarray, own_age: float, target_age: float) -> None:
@@ -111,6 +120,7 @@ class HairRecolour:
         # Darkening grey hair is the riskier change (a light wall next to grey hair would darken into a halo): it
         # is made only over the core of the hair, hugging the head.
         weight = self.mask[..., 0:1] if colour is _WHITE else self.mask[..., 1:2] * _greyish(pixels)
+        weight = weight * self.strands  # not an out-of-focus window or wall of the hair's colour beside the head
         weight = weight * amount
         image[y0:y1, x0:x1] = np.clip(pixels + weight * (goal - pixels), 0, 255).astype(np.uint8)
 
@@ -137,6 +147,17 @@ def _shading(photo: np.ndarray, hair: HairRecolour) -> np.ndarray:
     core = hair.mask[..., 1]
     mean = float((brightness * core).sum() / max(float(core.sum()), 1e-3))
     return (np.clip(brightness / max(mean, 1.0), 0.0, 2.0) ** _SHADING_KEPT)[..., None]
+
+
+def _strands(photo: np.ndarray, hair: HairRecolour) -> np.ndarray:
+    """(h, w, 1) 1 where the photo shows fine texture like the hair's own strands, 0 where it is smooth: an
+    out-of-focus window or wall beside the head shares grey hair's colour but not its strands."""
+    x0, y0, x1, y1 = hair.box
+    lightness = photo[y0:y1, x0:x1].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    fine = cv2.GaussianBlur(np.abs(lightness - cv2.GaussianBlur(lightness, (0, 0), 0.7)), (0, 0), _STRANDS_REACH)
+    core = fine[hair.mask[..., 1] > 0.5]
+    typical = max(float(np.median(core)) if core.size else 0.0, 1e-3)
+    return np.clip((fine / typical - _STRANDS_LOW) / (_STRANDS_HIGH - _STRANDS_LOW), 0.0, 1.0)[..., None]
 
 
 def _soft_ceiling(goal: np.ndarray) -> np.ndarray:
