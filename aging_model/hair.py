@@ -45,12 +45,13 @@ _PLAUSIBLE_EXTRA_GREY = 0.2  # greyness above the usual at the face's age beyond
 # all of it (blonde hair's shadowed underside turned to dark grey streaks), 0 none (a flat white helmet).
 _SHADING_KEPT = 0.45
 _KNEE, _BRIGHTEST = 200.0, 242.0  # recoloured pixels brighter than the knee roll off towards the brightest
-# Hair has strands: fine texture at the photo's own resolution (Obama's short hair 3-4 L units of it, the blurred
-# window beside his head 0.1-0.4). Below _STRANDS_LOW of the hair core's median a pixel is not recoloured, from
-# _STRANDS_HIGH it is in full; the texture is pooled over _STRANDS_REACH px, so a lone sharp edge (an ear against
-# the window) does not count as strands.
+# Hair has strands: fine texture at the photo's own resolution (pooled over 2 px, Obama's short hair has 3-4 L units
+# of it, the blurred window beside his head 0.1-0.4). Below _STRANDS_LOW of the hair core's median a pixel is not
+# recoloured, from _STRANDS_HIGH it is in full; the texture is pooled over _STRANDS_REACH px, so a lone sharp edge
+# (an ear against the window) does not count as strands.
 _STRANDS_LOW, _STRANDS_HIGH = 0.15, 0.5
 _STRANDS_REACH = 5.0
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _MIN_HAIR_SEED_SHARE = 0.3  # below: the seed region is mostly skin or background, no hair to recolour
 _OUTLIER_DISTANCE = 4.0  # standard deviations from the hair's colour beyond which a pixel is something else
 _FLAT_SPREAD = 1.5  # Lab L units of local spread at the work size below which an area is flat, not hair
@@ -143,7 +144,7 @@ def _shading(photo: np.ndarray, hair: HairRecolour) -> np.ndarray:
     once on the photo, it serves every age. A ratio, not a difference from a local mean: a difference drew halos
     along every strand (embossed, a knitted cap) and a flat dark wall beside the hair turned as white as the hair."""
     x0, y0, x1, y1 = hair.box
-    brightness = photo[y0:y1, x0:x1].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    brightness = photo[y0:y1, x0:x1].astype(np.float32) @ _LUMA
     core = hair.mask[..., 1]
     mean = float((brightness * core).sum() / max(float(core.sum()), 1e-3))
     return (np.clip(brightness / max(mean, 1.0), 0.0, 2.0) ** _SHADING_KEPT)[..., None]
@@ -153,7 +154,7 @@ def _strands(photo: np.ndarray, hair: HairRecolour) -> np.ndarray:
     """(h, w, 1) 1 where the photo shows fine texture like the hair's own strands, 0 where it is smooth: an
     out-of-focus window or wall beside the head shares grey hair's colour but not its strands."""
     x0, y0, x1, y1 = hair.box
-    lightness = photo[y0:y1, x0:x1].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    lightness = photo[y0:y1, x0:x1].astype(np.float32) @ _LUMA
     fine = cv2.GaussianBlur(np.abs(lightness - cv2.GaussianBlur(lightness, (0, 0), 0.7)), (0, 0), _STRANDS_REACH)
     core = fine[hair.mask[..., 1] > 0.5]
     typical = max(float(np.median(core)) if core.size else 0.0, 1e-3)
