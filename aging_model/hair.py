@@ -17,7 +17,7 @@ are half grey by their fifties).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -77,6 +77,8 @@ class HairRecolour:
     own_grey: float  # how grey the hair is now, 0..1, as measured
     texture: np.ndarray | None = None  # (h, w, 1) the hair's light and shade (`_shading`), set by `find`
     strands: np.ndarray | None = None  # (h, w, 1) 1 where the photo has the hair's fine texture (`_strands`)
+    # The recoloured hair for each of the two colours, made on first use: every age of the photo shares them.
+    _goals: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def find(
@@ -117,7 +119,9 @@ class HairRecolour:
             return
         x0, y0, x1, y1 = self.box
         pixels = image[y0:y1, x0:x1].astype(np.float32)
-        goal = _soft_ceiling(colour * self.texture)
+        goal = self._goals.get(colour.tobytes())
+        if goal is None:
+            goal = self._goals[colour.tobytes()] = _soft_ceiling(colour * self.texture).astype(np.float32)
         # Darkening grey hair is the riskier change (a light wall next to grey hair would darken into a halo): it
         # is made only over the core of the hair, hugging the head.
         weight = self.mask[..., 0:1] if colour is _WHITE else self.mask[..., 1:2] * _greyish(pixels)

