@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from aging_model.photo_regions import WorkRegion
+
 # The region around a face where its hair can be, in units of the face crop's side (the chip framing, eyes at
 # about 0.21 of the height and the mouth at 0.67): above the forehead to half a face higher, out to the temples
 # and down the sides to below the chin for long hair.
@@ -89,22 +91,15 @@ class HairRecolour:
         `others` are the boxes (x0, y0, x1, y1, photo pixels) of the photo's other faces: in a group, one
         face's search region reaches over its neighbours' faces, whose lips, teeth and collars can share its
         hair's colour; their heads are left to their own hair pass."""
-        to_work = _scaled(matrix, _WORK_SIDE / crop_size)
-        left, top, right, bottom = _REGION
-        work_box = (left * _WORK_SIDE, top * _WORK_SIDE, right * _WORK_SIDE, bottom * _WORK_SIDE)
-        shift = np.array([[1, 0, -work_box[0]], [0, 1, -work_box[1]]], np.float64)
-        to_region = _compose(shift, to_work)
-        size = (round(work_box[2] - work_box[0]), round(work_box[3] - work_box[1]))
-        # Beyond the photo's edge the region repeats the edge (black there would read as dark hair along it).
-        region = cv2.warpAffine(photo, to_region, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        inside = cv2.warpAffine(np.ones(photo.shape[:2], np.uint8), to_region, size, flags=cv2.INTER_NEAREST)
-        inside = cv2.erode(inside, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        inside = inside * (1 - _heads_of(others, to_region, size))
+        area = WorkRegion.around(matrix, crop_size, _WORK_SIDE, _REGION)
+        work_box = area.origin
+        region, inside = area.sample(photo)
+        inside = inside * (1 - _heads_of(others, area.to_region, area.size))
         probability = _hair_probability(region, inside, work_box)
         if probability is None:
             return None
         hair, own_grey = probability
-        found = _to_photo(hair, to_region, photo.shape, own_grey)
+        found = _to_photo(hair, area, photo.shape, own_grey)
         if found is not None:
             # The hair's light and shade is the photo's own; measured once, it serves every age.
             found.texture = _shading(photo, found)
@@ -189,15 +184,6 @@ def _heads_of(boxes: Sequence[np.ndarray], to_region: np.ndarray, size: tuple[in
         axes = (round(_HEAD_WIDTH * (x1 - x0) * scale), round(_HEAD_HEIGHT * (y1 - y0) * scale))
         cv2.ellipse(heads, (round(centre[0]), round(centre[1])), axes, angle, 0, 360, 1, thickness=-1)
     return heads
-
-
-def _scaled(matrix: np.ndarray, factor: float) -> np.ndarray:
-    return np.asarray(matrix, np.float64) * factor
-
-
-def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
-    """The 2x3 affine map `outer` after `inner`."""
-    return outer[:, :2] @ inner + np.hstack([np.zeros((2, 2)), outer[:, 2:]])
 
 
 def _pixels_in(image: np.ndarray, boxes, work_box, inside: np.ndarray) -> np.ndarray:
@@ -339,31 +325,10 @@ def _greyness(lab_mean: np.ndarray) -> float:
     return float(np.clip((lightness - 45.0) / 25.0, 0.0, 1.0) * np.clip((14.0 - chroma) / 8.0, 0.0, 1.0))
 
 
-def _to_photo(mask: np.ndarray, to_region: np.ndarray, photo_shape, own_grey: float) -> HairRecolour | None:
+def _to_photo(mask: np.ndarray, area: WorkRegion, photo_shape, own_grey: float) -> HairRecolour | None:
     """The work-size mask carried back onto the photo's pixels, over its bounding box only."""
-    height, width = photo_shape[:2]
-    from_region = cv2.invertAffineTransform(to_region)
-    rows, columns = np.nonzero(mask[..., 0] > 0.02)
-    if len(rows) == 0:
+    placed = area.to_photo(mask, photo_shape)
+    if placed is None:
         return None
-    corners = np.array(
-        [
-            [columns.min(), rows.min()],
-            [columns.max() + 1, rows.min()],
-            [columns.min(), rows.max() + 1],
-            [columns.max() + 1, rows.max() + 1],
-        ],
-        np.float64,
-    )
-    mapped = corners @ from_region[:, :2].T + from_region[:, 2]
-    x0, y0 = np.maximum(np.floor(mapped.min(axis=0)).astype(int), 0)
-    x1, y1 = np.ceil(mapped.max(axis=0)).astype(int)
-    x1, y1 = min(x1, width), min(y1, height)
-    if x1 <= x0 or y1 <= y0:
-        return None
-    shifted = to_region.copy()
-    shifted[:, 2] += to_region[:, :2] @ np.array([x0, y0], np.float64)
-    photo_mask = cv2.warpAffine(
-        mask, shifted, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0.0
-    )
-    return HairRecolour((int(x0), int(y0), int(x1), int(y1)), photo_mask, own_grey)
+    box, photo_mask = placed
+    return HairRecolour(box, photo_mask, own_grey)

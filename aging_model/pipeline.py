@@ -18,6 +18,7 @@ from aging_model.age_groups import GROUP_CENTRES, age_to_group
 from aging_model.caae.inference import AgingModel
 from aging_model.estimator.age_gender import AgeGenderEstimator
 from aging_model.hair import HairRecolour
+from aging_model.neck import NeckSkin
 from aging_model.renderers import DEFAULT_RENDERER, Renderer, make_renderer
 from preprocessing.alignment import align_face, padding_pixels
 from preprocessing.compositing import RENDERING_WEIGHT, FacePatch, as_pasted, paste_faces
@@ -61,6 +62,8 @@ class FaceResult:
     detail: np.ndarray | None = None  # the same alignment at up to DETAIL_MAX_SIZE, for output
     padded_detail: np.ndarray | None = None  # `detail` with the renderer's padding of the photo around it
     matrix: np.ndarray | None = None  # working photo -> detail crop
+    landmarks: np.ndarray | None = None  # dlib's 68 points in `detail`'s pixels, where the renderer has a landmarker
+    aged_landmarks: np.ndarray | None = None  # (n_ages, 68, 2): where the renderer moved them, if it moves them
     estimated_age: float | None = None  # the estimator's reading of the input face
     female_probability: float | None = None  # the estimator's reading of the input face
     gender_condition: float | None = None  # the weight of "female" the generator was given
@@ -229,15 +232,19 @@ class AgingPipeline:
                 )
                 for f in aged
             ]
+            necks = [_neck(prepared.photo.pixels, f) for f in aged]
             composites = []
             for i, age in enumerate(prepared.ages):
                 composite = paste_faces(prepared.photo.pixels, [_patch(f, i, age) for f in aged], self.settings.blend)
-                for face, face_hair in zip(aged, hair):
+                for face, face_hair, neck in zip(aged, hair, necks):
                     if face_hair is not None:
                         face_hair.apply(composite, face.own_age, age)
-                # Each face's own images show what the photo shows: its hair greyed or darkened with it.
-                for face, face_hair in zip(aged, hair):
-                    if face_hair is not None:
+                    if neck is not None:
+                        jaw = (face.landmarks if face.aged_landmarks is None else face.aged_landmarks[i])[:17]
+                        neck.apply(composite, face.own_age, age, jaw)
+                # Each face's own images show what the photo shows: its hair greyed or darkened with it, its neck.
+                for face, face_hair, neck in zip(aged, hair, necks):
+                    if face_hair is not None or neck is not None:
                         face.aged[i] = as_pasted(composite, FacePatch(face.aged[i], face.matrix))
                 composites.append(composite)
         for face in aged:
@@ -273,6 +280,8 @@ class AgingPipeline:
         else:
             detail = align_face(photo.pixels, face.landmarks, detail_size)
             result.detail, result.matrix = detail.pixels, detail.matrix
+        if self.landmarker is not None:
+            result.landmarks = self.landmarker.landmarks(result.detail)
 
     def _age(self, photos: list[_PreparedPhoto]) -> None:
         """Render every usable face of every photo at its photo's ages and at the face's current age (the
@@ -337,6 +346,13 @@ def _patch(face: FaceResult, index: int, age: float) -> FacePatch:
     margin = (face.aged_with_margin.shape[1] - face.aged.shape[1]) // 2
     matrix = face.matrix + np.array([[0, 0, margin], [0, 0, margin]], np.float64)
     return FacePatch(face.aged_with_margin[index], matrix, margin=margin)
+
+
+def _neck(photo: np.ndarray, face: FaceResult) -> NeckSkin | None:
+    """The face's neck in the photo, where its jaw line is known."""
+    if face.landmarks is None:
+        return None
+    return NeckSkin.find(photo, face.matrix, face.detail.shape[0], face.landmarks[:17])
 
 
 @contextmanager

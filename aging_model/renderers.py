@@ -47,7 +47,8 @@ class Renderer(Protocol):
         where `padding` is 0); the pipeline pastes the margin back too, so a change of shape that reaches beyond
         the chip framing (a chin rising, a jaw narrowing) shows whole rather than half blended with the photo.
         `generated` is the generator's face at each age (n_ages, R, R, 3) and `baseline` its face at the face's
-        own age, for renderers that use them."""
+        own age, for renderers that use them. A renderer that moves the face's landmarks sets
+        `face.aged_landmarks` (n_ages, 68, 2) in `face.detail`'s pixels (the neck below the moved jaw follows it)."""
         ...
 
 
@@ -68,10 +69,21 @@ class PrototypeRenderer:
         from preprocessing.alignment import padding_pixels
 
         pad = padding_pixels(face.detail.shape[0], self.padding)
-        landmarks = self.landmarker.landmarks(face.detail) + pad
-        return self.ager.age(
-            face.padded_detail, landmarks, own_age, face.gender_condition, ages, padding=self.padding, keep_margin=True
+        own = face.landmarks if face.landmarks is not None else self.landmarker.landmarks(face.detail)
+        landmarks = own + pad
+        moved: list[np.ndarray] = []
+        aged = self.ager.age(
+            face.padded_detail,
+            landmarks,
+            own_age,
+            face.gender_condition,
+            ages,
+            padding=self.padding,
+            keep_margin=True,
+            moved_landmarks=moved,
         )
+        face.aged_landmarks = np.stack(moved) - pad
+        return aged
 
 
 class CaaeRenderer:

@@ -23,7 +23,6 @@ import cv2
 import numpy as np
 
 from aging_model.prototypes.age_prototypes import (
-    COARSE_SIGMA,
     DEFAULT_PROTOTYPES_PATH,
     ENERGY_SIZE,
     FINE_SIGMA,
@@ -31,6 +30,7 @@ from aging_model.prototypes.age_prototypes import (
     AgePrototypes,
     detail_bands,
 )
+from aging_model.prototypes.bands import PrototypeBands
 from aging_model.prototypes.child_features import (
     child_regions,
     features_band,
@@ -137,16 +137,6 @@ GROWING_STRENGTH = AgingStrength(shape=2.0, colour=1.5, fine=1.2, medium=5.0, fo
 YOUNGER_STRENGTH = AgingStrength(shape=2.0, colour=1.0, fine=2.0, medium=5.0, folds=3.0)
 
 
-@dataclass
-class _PrototypeBands:
-    """The prototypes decomposed once, at load: per cell, coarse and medium bands and detail energies."""
-
-    coarse: np.ndarray  # (10, 2, E, E, 3) float32, of the skin only (see _decompose); smooth, so at E
-    medium: np.ndarray  # (10, 2, T, T, 3) float32
-    energy: np.ndarray  # (10, 2, E, E, 2) float32, [fine, medium]
-    features: np.ndarray  # (10, 2, T, T, 3) float32, the whole face's (see child_features)
-
-
 class PrototypeAger:
     """Ages aligned faces with their 68 landmarks; loaded once, then cheap per face and age.
 
@@ -170,7 +160,7 @@ class PrototypeAger:
         self._brows = brows_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._eyes = eyes_mask(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
         self._child_regions = child_regions(prototypes.reference_shape * TEXTURE_SIZE, TEXTURE_SIZE)
-        self._bands = _decompose(prototypes, self._skin)
+        self._bands = PrototypeBands.of(prototypes, self._skin)
         small_skin = cv2.resize(self._skin, (ENERGY_SIZE, ENERGY_SIZE), interpolation=cv2.INTER_AREA)
         self._skin_weights = (small_skin / small_skin.sum())[..., None].astype(np.float32)
         self._skin_weights_full = (self._skin / self._skin.sum())[..., None].astype(np.float32)
@@ -189,6 +179,7 @@ class PrototypeAger:
         target_ages,
         padding: float = 0.0,
         keep_margin: bool = False,
+        moved_landmarks: list | None = None,
     ) -> np.ndarray:
         """(n_ages, D, D, 3) uint8: the chip-framed face `crop` with `landmarks` (68, 2) in its pixels, now
         `own_age` years old and `female` (0..1) female, at each of `target_ages`.
@@ -196,7 +187,8 @@ class PrototypeAger:
         With `padding`, `crop` is the D x D chip framing plus that share of D of the photo on every side
         (`align_face(..., padding=)`); the change of shape then pulls in the photo's own neck and hair from
         the margin where a child's chin rises or an old jaw drops, and the margin is cut off the results
-        (kept with `keep_margin`: the crops are then as large as `crop`, to be pasted back with the margin).
+        (kept with `keep_margin`: the crops are then as large as `crop`, to be pasted back with the margin). Where
+        each age's face moved its 68 landmarks to (in `crop`'s pixels) is appended to `moved_landmarks`.
 
         Everything but the fine band is smooth at the prototypes' resolution, so colour, medium detail and
         folds are changed on a copy of at most TEXTURE_SIZE px and only their change is enlarged; the fine
@@ -346,6 +338,8 @@ class PrototypeAger:
                     strength.shape * _SHAPE_PULL * pull * feature_shift(now, (now - pad) / inner, target_shape, inner)
                 )
             held = pins if target < own_age else pins[:0]
+            if moved_landmarks is not None:
+                moved_landmarks.append(landmarks + shift)
             source, moved = np.concatenate([landmarks, held]), np.concatenate([landmarks + shift, held])
             region = None if keep_margin else (pad, pad, inner, inner)
             return warp_points(result, source, moved, border_margin=0.0, region=region)
@@ -425,24 +419,3 @@ def _mean_colour(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """(3,) the weighted mean colour of an (H, W, 3) image, weights (H, W, 1)."""
     total = max(float(weights.sum()), 1e-6)
     return (image * weights).sum(axis=(0, 1)) / total
-
-
-def _decompose(prototypes: AgePrototypes, skin: np.ndarray) -> _PrototypeBands:
-    textures = prototypes.textures.astype(np.float32)
-    groups, genders = textures.shape[:2]
-    medium = np.zeros_like(textures)
-    features = np.zeros_like(textures)
-    coarse = np.zeros((groups, genders, ENERGY_SIZE, ENERGY_SIZE, 3), np.float32)
-    for g in range(groups):
-        for s in range(genders):
-            _, medium[g, s], _ = detail_bands(textures[g, s])
-            features[g, s] = features_band(textures[g, s], 1.0)
-            coarse[g, s] = cv2.resize(
-                # Hair and background (whose averages differ between ages for reasons that are not age, such as
-                # a child's bright studio backdrop) must not bleed into the colour change at the face's edge.
-                skin_around(textures[g, s], (skin > 0.5)[..., None].astype(np.float32), COARSE_SIGMA, 0.05),
-                (ENERGY_SIZE, ENERGY_SIZE),
-                interpolation=cv2.INTER_AREA,
-            )
-    energy = np.ascontiguousarray(prototypes.detail_energy.astype(np.float32).transpose(0, 1, 3, 4, 2))
-    return _PrototypeBands(coarse, medium, energy, features)
