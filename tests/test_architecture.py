@@ -43,7 +43,7 @@ FORBIDDEN = {
     # The picture a user sees is made without measurement or the explorer.
     **{
         f"aging_model.{top}": ("aging_model.evaluation", "aging_model.explore")
-        for top in ("pipeline", "outputs", "renderers", "hair", "api")
+        for top in ("pipeline", "outputs", "renderers", "hair", "neck", "photo_regions", "api")
     },
     # The basics every room shares lean on no room.
     **{
