@@ -55,6 +55,8 @@ class FaceDetector:
         quick_face_px: int = 40,
         fine_side: int = 2048,
     ):
+        import torch
+
         from preprocessing.mtcnn import mtcnn_class  # imported here: PyTorch is slow to import
 
         self.detect_side = detect_side
@@ -62,6 +64,10 @@ class FaceDetector:
         self.quick_face_px = max(quick_face_px, min_face_px)
         self.fine_side = fine_side
         self._mtcnn = mtcnn_class()(keep_all=True, device=device, post_process=False)
+        # Its three small networks run two to three times faster with their weights in channels-last order (oneDNN's
+        # convolutions prefer it on the CPU; measured on a 2-core AMD EPYC: the first network on an 800 x 600 copy
+        # 28 -> 13 ms); the boxes are the same to 1e-5.
+        self._mtcnn.to(memory_format=torch.channels_last)
 
     def detect(self, pixels: np.ndarray, max_faces: int | None = 10) -> list[DetectedFace]:
         """Faces in an RGB uint8 photo, largest first, at most `max_faces` (None: all), none smaller than
