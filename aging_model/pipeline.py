@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from aging_model.age_groups import GROUP_CENTRES, age_to_group
@@ -272,7 +273,12 @@ class AgingPipeline:
         detail_size = int(np.clip(face.size * 1.2, self.model.resolution, DETAIL_MAX_SIZE))
         if self.renderer.padding:
             # One warp gives both: the chip framing is the middle of the padded crop.
-            padded = align_face(photo.pixels, face.landmarks, detail_size, self.renderer.padding)
+            # Beyond the photo's edge (a forehead cut off by the frame) the margin mirrors the photo: a renderer's warp
+            # that pulls the margin in (a child's face grown against its skull) then shows skin and hair, not the
+            # edge's pixels repeated into streaks.
+            padded = align_face(
+                photo.pixels, face.landmarks, detail_size, self.renderer.padding, border=cv2.BORDER_REFLECT_101
+            )
             pad = padding_pixels(detail_size, self.renderer.padding)
             result.padded_detail = padded.pixels
             result.detail = padded.pixels[pad : pad + detail_size, pad : pad + detail_size].copy()

@@ -68,9 +68,12 @@ def padding_pixels(size: int, padding: float) -> int:
     return round(padding * size)
 
 
-def align_face(pixels: np.ndarray, landmarks: np.ndarray, size: int, padding: float = 0.0) -> AlignedFace:
+def align_face(
+    pixels: np.ndarray, landmarks: np.ndarray, size: int, padding: float = 0.0, border: int = cv2.BORDER_REPLICATE
+) -> AlignedFace:
     """Crop the face with these landmarks to a `size` x `size` chip-framed image; with `padding`, the same
-    framing plus that share of `size` of the photo around it on every side (the crop is then larger).
+    framing plus that share of `size` of the photo around it on every side (the crop is then larger). Beyond the
+    photo's edge the crop repeats it (`border`, an OpenCV border mode).
 
     When the face is much larger than the crop, warping straight to `size` would alias (skip pixels), so the
     warp goes to an intermediate size near the face's own scale and is then reduced with area averaging.
@@ -81,9 +84,7 @@ def align_face(pixels: np.ndarray, landmarks: np.ndarray, size: int, padding: fl
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
     work_size = out_size if scale >= 0.5 else min(int(np.ceil(out_size / scale)), 4 * max(out_size, 256))
     work_matrix = matrix * (work_size / out_size)
-    crop = cv2.warpAffine(
-        pixels, work_matrix, (work_size, work_size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    crop = cv2.warpAffine(pixels, work_matrix, (work_size, work_size), flags=cv2.INTER_LINEAR, borderMode=border)
     if work_size != out_size:
         crop = cv2.resize(crop, (out_size, out_size), interpolation=cv2.INTER_AREA)
     return AlignedFace(pixels=crop, matrix=matrix)

@@ -229,3 +229,14 @@ def test_a_face_made_a_child_shows_whole_below_its_eyes_not_half_blended_with_th
     # Measured: 0.7 grey levels (resampling alone) with the margin, 16.5 through the ellipse alone.
     assert difference(result.composites[0]) < 2.0
     assert difference(through_the_ellipse) > 8.0
+
+
+def test_a_forehead_cut_off_by_the_frame_is_mirrored_into_the_margin_not_repeated_into_streaks(pipeline, astronaut):
+    # Her photo cut just above her brows: the renderer's margin above the face lies beyond the photo's edge, and a
+    # child's face grown against its skull pulls some of it into view.
+    cut = np.ascontiguousarray(astronaut[95:, :])
+    [face] = pipeline.run(_jpeg(cut), ages=[40]).faces
+    pad = (face.padded_detail.shape[0] - face.detail.shape[0]) // 2
+    margin = face.padded_detail[:pad].astype(np.float32).mean(axis=2)
+    # The edge's pixels repeated are the same on every row of the margin: vertical streaks.
+    assert margin.std(axis=0).mean() > 3.0
