@@ -13,7 +13,7 @@ model of where they fall).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -27,6 +27,10 @@ _SKIN_SEEDS = ((0.22, 0.4, 0.36, 0.55), (0.64, 0.4, 0.78, 0.55), (0.4, 0.05, 0.6
 _BELOW_JAW = 0.02  # chip units below the jaw line where the neck starts (the chin's own edge and shadow stay)
 _FEATHER = 0.008  # of the chip's side: the neck's top edge, feathered below that line
 _LOWER_JAW = slice(3, 14)
+_SHADOW_BANDS = ((0.0, 0.03), (0.03, 0.06), (0.06, 0.09), (0.09, 0.12))  # chip units below the jaw line
+_FAR_NECK = (0.12, 0.3)
+_DARKEST_SHADOW = 0.5
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _RISE = 0.12  # chip units above the photo's jaw line the neck is looked for (where a child's chin rose from)
 _CHROMA_SPREAD = 0.012  # the least spread of the skin's chromaticity the colour model admits (an evenly lit face)
 _CHROMA_DISTANCE = 2.5  # standard deviations of the skin's chromaticity beyond which a pixel is not skin
@@ -50,6 +54,9 @@ class NeckSkin:
     mask: np.ndarray  # (y1 - y0, x1 - x0, 1) float32 in [0, 1]
     from_crop: np.ndarray  # 2x3, crop -> photo
     crop_size: int
+    # The shadow the photo's chin casts on its neck: the neck's brightness at _SHADOW_BANDS below the jaw over its
+    # brightness further down (1 where there is none to measure); laid under the chin where it has risen to.
+    shadow: np.ndarray = field(default_factory=lambda: np.ones(len(_SHADOW_BANDS)))
 
     @classmethod
     def find(cls, photo: np.ndarray, matrix: np.ndarray, crop_size: int, jaw: np.ndarray) -> NeckSkin | None:
@@ -79,7 +86,8 @@ class NeckSkin:
         if placed is None:
             return None
         box, photo_mask = placed
-        return cls(box, photo_mask, cv2.invertAffineTransform(np.asarray(matrix, np.float64)), crop_size)
+        shadow = _shadow_profile(rgb @ _LUMA, solid > 0, _below_jaw(jaw_line, area.size) / _WORK_SIDE)
+        return cls(box, photo_mask, cv2.invertAffineTransform(np.asarray(matrix, np.float64)), crop_size, shadow)
 
     def apply(self, image: np.ndarray, own_age: float, target_age: float, jaw: np.ndarray) -> None:
         """Smooth the neck in `image` (the photo, or a composite of it) in place below the jaw line `jaw` (17, 2,
@@ -100,6 +108,8 @@ class NeckSkin:
         sigma = _SMOOTHING_SIGMA * chip_side
         smooth = wide_blur(pixels * mask, sigma) / np.maximum(wide_blur(mask[..., 0], sigma)[..., None], 1e-3)
         grain = pixels - cv2.GaussianBlur(pixels, (0, 0), max(0.5, _GRAIN_SIGMA * chip_side))
+        depth = _below_jaw(jaw @ self.from_crop[:, :2].T + self.from_crop[:, 2] - [x0, y0], (x1 - x0, y1 - y0))
+        smooth = smooth * _shadow_factor(smooth @ _LUMA, mask[..., 0] > 0.5, depth / chip_side, self.shadow)[..., None]
         goal = smooth + _GRAIN_KEPT * grain
         image[y0:y1, x0:x1] = np.clip(pixels + amount * mask * (goal - pixels), 0, 255).astype(np.uint8)
 
@@ -168,3 +178,41 @@ def _holes_filled(mask: np.ndarray) -> np.ndarray:
     enclosed = (left > 0) & (top > 0) & (right < width) & (bottom < height)
     enclosed[0] = False  # label 0 is the mask itself
     return np.where(enclosed[labels] & (mask == 0), 1, mask).astype(np.uint8)
+
+
+def _below_jaw(jaw_line: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w) how far each pixel lies below the lower jaw line, in pixels (negative above it)."""
+    width, height = size
+    lower = jaw_line[_LOWER_JAW]
+    order = np.argsort(lower[:, 0])
+    jaw_y = np.interp(np.arange(width), lower[order, 0], lower[order, 1]).astype(np.float32)
+    return np.arange(height, dtype=np.float32)[:, None] - jaw_y[None, :]
+
+
+def _band_brightness(luma: np.ndarray, neck: np.ndarray, depth: np.ndarray) -> np.ndarray | None:
+    """The neck's median brightness in each of _SHADOW_BANDS (chip units below the jaw) over its median in
+    _FAR_NECK; None where too little neck shows further down to compare with."""
+    far = neck & (depth >= _FAR_NECK[0]) & (depth < _FAR_NECK[1])
+    if far.sum() < 30:
+        return None
+    reference = max(float(np.median(luma[far])), 1.0)
+    bands = []
+    for top, bottom in _SHADOW_BANDS:
+        inside = neck & (depth >= top) & (depth < bottom)
+        bands.append(float(np.median(luma[inside])) / reference if inside.sum() >= 10 else 1.0)
+    return np.array(bands)
+
+
+def _shadow_profile(luma: np.ndarray, neck: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    bands = _band_brightness(luma, neck, depth)
+    return np.ones(len(_SHADOW_BANDS)) if bands is None else np.clip(bands, _DARKEST_SHADOW, 1.0)
+
+
+def _shadow_factor(luma: np.ndarray, neck: np.ndarray, depth: np.ndarray, shadow: np.ndarray) -> np.ndarray:
+    """(h, w) what the smoothed neck's brightness is multiplied by so that under the jaw it has the photo's shadow."""
+    now = _band_brightness(luma, neck, depth)
+    if now is None:
+        return np.ones(luma.shape, np.float32)
+    factors = np.clip(shadow / np.maximum(now, 1e-3), _DARKEST_SHADOW, 1.0)
+    centres = [(top + bottom) / 2 for top, bottom in _SHADOW_BANDS]
+    return np.interp(depth, [*centres, _FAR_NECK[0]], [*factors, 1.0]).astype(np.float32)

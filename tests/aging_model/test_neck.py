@@ -109,3 +109,32 @@ def test_a_neck_hidden_by_a_scarf_is_not_smoothed(hopper, aligned):
     if neck is not None:
         neck.apply(young, own_age=86.0, target_age=5.0, jaw=jaw)
     assert np.abs(young.astype(int) - covered.astype(int))[max(y0, 0) + 3 : y1, max(x0, 0) : x1].max() <= 3
+
+
+def _band_over_far(photo: np.ndarray, neck: NeckSkin, matrix: np.ndarray, jaw: np.ndarray, band) -> float:
+    """The neck's median brightness `band` (chip units) below the jaw line over its median from 0.12 to 0.3 below."""
+    x0, y0, x1, y1 = neck.box
+    grey = cv2.cvtColor(photo[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    jaw_photo = _to_photo(matrix, jaw / CROP)[3:14] - [x0, y0]
+    order = np.argsort(jaw_photo[:, 0])
+    jaw_y = np.interp(np.arange(x1 - x0), jaw_photo[order, 0], jaw_photo[order, 1])
+    chip_side = CROP / np.sqrt(abs(np.linalg.det(matrix[:, :2])))
+    depth = (np.arange(y1 - y0)[:, None] - jaw_y[None, :]) / chip_side
+    core = neck.mask[..., 0] > 0.9
+    near = core & (depth >= band[0]) & (depth < band[1])
+    far = core & (depth >= 0.12) & (depth < 0.3)
+    return float(np.median(grey[near]) / np.median(grey[far]))
+
+
+def test_under_the_risen_chin_the_neck_keeps_the_shadow_the_photos_chin_casts(hopper, aligned):
+    matrix, jaw = aligned
+    neck = NeckSkin.find(hopper, matrix, CROP, jaw)
+    assert neck.shadow[1] < 0.85  # her chin shades her neck in the photo
+    risen = jaw - np.array([0.0, 0.06 * CROP])  # a child's chin, higher up
+    shaded, flat = hopper.copy(), hopper.copy()
+    neck.apply(shaded, own_age=86.0, target_age=5.0, jaw=risen)
+    unshaded = NeckSkin(neck.box, neck.mask, neck.from_crop, neck.crop_size)  # no shadow measured
+    unshaded.apply(flat, own_age=86.0, target_age=5.0, jaw=risen)
+    band = (0.03, 0.06)
+    assert _band_over_far(shaded, neck, matrix, risen, band) < _band_over_far(flat, neck, matrix, risen, band) - 0.05
+    assert _band_over_far(shaded, neck, matrix, risen, band) < 0.85  # the photo has 0.68 there
