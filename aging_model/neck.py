@@ -1,14 +1,17 @@
-"""A neck that grows young with the face: made a child, an old neck's folds and creases smooth out.
+"""A neck that grows young with the face: made many years younger, an old neck's folds and creases smooth out.
 
 The prototypes age the face inside its crop; the neck lies mostly below it, so a grandmother made 5 kept her own
-deeply folded neck under a child's chin. The neck is found in the photo around each face: the skin below the jaw
-line (dlib's 68 landmarks) whose colour is the face's own skin (seeded on the cheeks and the forehead; a neck is
-often in the chin's shadow, so darker is allowed, brighter much less), joined to the skin just under the chin. A
-white collar, a dark suit or a background of another colour is not neck. Going younger by many years, the neck's
-folds are smoothed: each pixel moves towards the neck's own colour around it (a blur that averages only neck pixels,
+deeply folded neck under a child's chin, and a man made 5 his stubble stretched up under the risen chin. The neck
+is found once in the photo around each face: the skin below the jaw line (dlib's 68 landmarks) with the
+chromaticity of the face's own skin (seeded on the cheeks and the forehead; chromaticity, because a neck in the
+chin's shadow is darker but not of another colour), joined to the skin just under the chin, with the folds and
+shadows it encloses filled in. A white collar, a dark suit, a scarf or a backdrop of another colour is not neck.
+At each age it is cut at the jaw line the face has at that age (a child's chin rises; the renderer says where
+to) and smoothed: each pixel moves towards the neck's own colour around it (a blur that averages only neck pixels,
 so the collar and the background do not bleed in and the neck's outline stays), keeping part of the photo's finest
-grain so it still looks like skin in a photo. Going older nothing changes here (an old neck's folds would need a
-model of where they fall).
+grain so it still looks like skin in a photo, and under the chin it takes again the shadow the photo's chin casts
+on its neck (measured below the photo's jaw line), which the blur would flatten. Going older nothing changes here
+(an old neck's folds would need a model of where they fall).
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ _REGION = (-0.2, 0.0, 1.2, 1.9)  # left, top, right, bottom in chip units: the f
 _SKIN_SEEDS = ((0.22, 0.4, 0.36, 0.55), (0.64, 0.4, 0.78, 0.55), (0.4, 0.05, 0.6, 0.12))
 _BELOW_JAW = 0.02  # chip units below the jaw line where the neck starts (the chin's own edge and shadow stay)
 _FEATHER = 0.008  # of the chip's side: the neck's top edge, feathered below that line
-_LOWER_JAW = slice(3, 14)
-_SHADOW_BANDS = ((0.0, 0.03), (0.03, 0.06), (0.06, 0.09), (0.09, 0.12))  # chip units below the jaw line
+_LOWER_JAW = slice(3, 14)  # dlib's points between the jaw's corners: the neck is narrower than the face
+# The chin's shadow: the neck's brightness in bands below the jaw (chip units) against its brightness further down.
+_SHADOW_BANDS = ((0.0, 0.03), (0.03, 0.06), (0.06, 0.09), (0.09, 0.12))
 _FAR_NECK = (0.12, 0.3)
 _DARKEST_SHADOW = 0.5
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
