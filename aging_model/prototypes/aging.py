@@ -266,7 +266,7 @@ class PrototypeAger:
             colour_weight = detail_weight = skin
             if pull > 0:
                 prototype_skin = remap(goal[0], to_smooth) * (own_tone / _mean_colour(goal[0], self._skin_weights))
-                prototype_medium = remap(goal[1] @ _LUMINANCE[:, None], to_reference)
+                prototype_medium = remap(goal[1], to_reference)
                 colour_pull = detail_pull = pull
                 gain_fine = gain_fine * (1.0 - _FINE_PULL * pull)
                 if lower_pull > 0:
@@ -379,7 +379,7 @@ class PrototypeAger:
         ratio = brightness**s.colour * (per_channel / brightness) ** (s.colour * _CHROMA_SHARE)
         exponents = np.array([s.fine, s.medium], np.float32)
         gains = ((target_energy + _ENERGY_FLOOR) / (own_energy + _ENERGY_FLOOR)) ** exponents
-        folds = s.folds * (target_medium - own_medium) @ _LUMINANCE[:, None]
+        folds = s.folds * (target_medium - own_medium)
         # Folds and lines, not a shade: their mean over the skin is taken out, as the colour ratio's is.
         folds = folds - (folds * self._skin_weights_full).sum()
         smooth = np.concatenate([np.clip(ratio, 0.5, 2.0), np.clip(gains, 0.15, _MAX_GAIN)], axis=2)
