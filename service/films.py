@@ -20,6 +20,14 @@ def film_to_make(job: Job) -> bool:
     return job.film_status in (FilmStatus.pending, FilmStatus.running)
 
 
+def film_left_behind(db: Database, job_id: str) -> bool:
+    """Whether a job's stills are done and its film is pending with no task on it: the stills' task stored them and
+    died before it sent the film's message (or the message was lost). Sending it again is safe: `start_film` lets
+    one task make it."""
+    job = jobs.get_job(db, job_id)
+    return job is not None and job.status == JobStatus.done and job.film_status == FilmStatus.pending
+
+
 def start_film(db: Database, job_id: str, task_id: str | None = None) -> Job | None:
     """Count a film attempt by task `task_id`; returns the job, or None when there is nothing to do: it is gone,
     its stills are not done, its film is made or given up, or another task is making it."""

@@ -82,7 +82,12 @@ def age_photo(self, job_id: str) -> None:
     db = _database()
     job = jobs.start_attempt(db, job_id, self.request.id, heartbeat.worker_name())
     if job is None:
-        return  # deleted, finished by an earlier delivery, or taken along by another task
+        # Deleted, finished by an earlier delivery, or taken along by another task. An earlier delivery killed
+        # between storing the stills and sending the film's message leaves the film pending: it is sent here, not
+        # left to the stall sweep's much later look.
+        if films.film_left_behind(db, job_id):
+            make_film.apply_async(args=[job_id])
+        return
     taken_along = (
         []
         if jobs.morph_age(job) is not None

@@ -201,6 +201,21 @@ def test_serve_queues_again_a_film_its_dead_worker_was_making(isolated, astronau
     assert films.start_film(db, making, "task-of-the-next-worker").film_attempts == 2
 
 
+def test_a_stills_delivery_that_finds_them_stored_sends_the_film_their_killed_task_never_sent(
+    isolated, astronaut_jpeg, tasks, monkeypatch
+):
+    # The stills' task stored them and was killed before it sent the film's message; Celery hands the task out again.
+    db = isolated.database
+    left_behind, being_made = (_done_with_stills(isolated, astronaut_jpeg) for _ in range(2))
+    films.start_film(db, being_made, "a-film-task")
+    sent = []
+    monkeypatch.setattr(tasks.make_film, "apply_async", lambda args, **kwargs: sent.append(args[0]))
+    for job_id in (left_behind, being_made):
+        tasks.age_photo.apply(args=[job_id])
+    assert sent == [left_behind]  # the film already being made is left to its task
+    assert jobs.get_job(db, left_behind).attempts == 1  # the stills are not made again
+
+
 def test_the_sweep_finds_films_nobody_is_making(isolated, astronaut_jpeg):
     db = isolated.database
     stuck, lost, stills_running = (_done_with_stills(isolated, astronaut_jpeg) for _ in range(3))

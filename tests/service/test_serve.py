@@ -103,6 +103,16 @@ def _wait_for_status(url: str, *statuses: str, within_s: float = 60) -> dict:
     return state
 
 
+def _wait_for_stage(url: str, stage: str, within_s: float = 60) -> dict:
+    """The job once its worker reports `stage` (or has gone past it: done or failed)."""
+    deadline = time.monotonic() + within_s
+    while (state := _get(url)[1])["status"] not in ("done", "failed") and time.monotonic() < deadline:
+        if state.get("stage") == stage:
+            return state
+        time.sleep(0.02)
+    return state
+
+
 def _wait_for_film(url: str, *states: str, within_s: float = 60) -> dict:
     """The job once its film (made after its stills) is in one of `states`."""
     deadline = time.monotonic() + within_s
@@ -171,8 +181,10 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
         # reject_on_worker_lost) and a new pool process does it; the film, asked for, is made after it.
         pooled = _upload(base, large.getvalue(), ages=",".join(str(a) for a in range(5, 101, 5)), animate="true")
         pooled_url = f"{base}/api/v1/jobs/{pooled['id']}?token={pooled['token']}"
-        _wait_for_status(pooled_url, "running")
-        busiest = _busiest(_children(worker))
+        # Killed while its faces are aged: the stills of 20 ages take a second or two from there (encoding them
+        # most of it), so the kill lands before they are stored, not after (the film's sending is tested apart).
+        _wait_for_stage(pooled_url, "aging")
+        busiest = _busiest(_children(worker), over_s=0.2)
         os.kill(busiest, signal.SIGKILL)
         pool_killed_at = time.monotonic()
         state = _wait_for_status(pooled_url, "done", "failed", within_s=120)
