@@ -146,6 +146,16 @@ def _wait_for_status(url: str, *statuses: str, within_s: float = 60) -> dict:
     return state
 
 
+def _wait_for_stage(url: str, stage: str, within_s: float = 60) -> dict:
+    """The job once its worker reports `stage` (or has gone past it: done or failed)."""
+    deadline = time.monotonic() + within_s
+    while (state := _get(url)[1])["status"] not in ("done", "failed") and time.monotonic() < deadline:
+        if state.get("stage") == stage:
+            return state
+        time.sleep(0.02)
+    return state
+
+
 def _wait_for_health(base: str, status: int, within_s: float) -> float:
     """Seconds until /healthz answers `status`."""
     started = time.monotonic()
@@ -225,9 +235,11 @@ def test_a_killed_pool_process_and_a_killed_worker_lose_no_job_and_run_none_twic
 
             # A pool process killed while it ages a photo: the worker sees it lost (reject_on_worker_lost) and
             # Redis hands the task to the new pool process at once.
+            # Killed once its faces are being aged: from there its stills take a second or two (encoding them most of
+            # it), so the kill lands before they are stored, not after.
             pooled = _upload(base, slow_photo, ages=SLOW_AGES)
-            _wait_for_status(pooled["url"], "running", within_s=120)
-            os.kill(_busiest(_children(worker.pid)), signal.SIGKILL)
+            _wait_for_stage(pooled["url"], "aging", within_s=120)
+            os.kill(_busiest(_children(worker.pid), over_s=0.2), signal.SIGKILL)
             pool_killed_at = time.monotonic()
             state = _wait_for_status(pooled["url"], "done", "failed", within_s=180)
             pool_recovery_s = time.monotonic() - pool_killed_at
