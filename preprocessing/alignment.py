@@ -73,7 +73,7 @@ def align_face(
 ) -> AlignedFace:
     """Crop the face with these landmarks to a `size` x `size` chip-framed image; with `padding`, the same
     framing plus that share of `size` of the photo around it on every side (the crop is then larger). Beyond the
-    photo's edge the crop repeats it (`border`, an OpenCV border mode).
+    photo's edge the crop repeats the edge's pixels, or mirrors the photo (`border`, an OpenCV border mode).
 
     When the face is much larger than the crop, warping straight to `size` would alias (skip pixels), so the
     warp goes to an intermediate size near the face's own scale and is then reduced with area averaging.
