@@ -48,10 +48,13 @@ _PLAUSIBLE_EXTRA_GREY = 0.2  # greyness above the usual at the face's age beyond
 _SHADING_KEPT = 0.45
 _KNEE, _BRIGHTEST = 200.0, 242.0  # recoloured pixels brighter than the knee roll off towards the brightest
 # Hair has strands: fine texture at the photo's own resolution (pooled over 2 px, Obama's short hair has 3-4 L units
-# of it, the blurred window beside his head 0.1-0.4). Below _STRANDS_LOW of the hair core's median a pixel is not
-# recoloured, from _STRANDS_HIGH it is in full; the texture is pooled over _STRANDS_REACH px, so a lone sharp edge
-# (an ear against the window) does not count as strands.
-_STRANDS_LOW, _STRANDS_HIGH = 0.15, 0.5
+# of it, the blurred window beside his head 0.1-0.4). The hair's typical texture is the upper quartile over its
+# core (_TYPICAL_STRANDS: a blurred window can fill much of the core, and at its median the smooth, lit skin of
+# Obama's temple passed for strands and turned white at 80). Below _STRANDS_LOW of it a pixel is not recoloured, from
+# _STRANDS_HIGH it is in full; the texture is pooled over _STRANDS_REACH px, so a lone sharp edge (an ear against the
+# window) does not count as strands.
+_STRANDS_LOW, _STRANDS_HIGH = 0.3, 0.6
+_TYPICAL_STRANDS = 75  # percentile
 _STRANDS_REACH = 5.0
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _MIN_HAIR_SEED_SHARE = 0.3  # below: the seed region is mostly skin or background, no hair to recolour
@@ -156,7 +159,7 @@ def _strands(photo: np.ndarray, hair: HairRecolour) -> np.ndarray:
     lightness = photo[y0:y1, x0:x1].astype(np.float32) @ _LUMA
     fine = cv2.GaussianBlur(np.abs(lightness - cv2.GaussianBlur(lightness, (0, 0), 0.7)), (0, 0), _STRANDS_REACH)
     core = fine[hair.mask[..., 1] > 0.5]
-    typical = max(float(np.median(core)) if core.size else 0.0, 1e-3)
+    typical = max(float(np.percentile(core, _TYPICAL_STRANDS)) if core.size else 0.0, 1e-3)
     return np.clip((fine / typical - _STRANDS_LOW) / (_STRANDS_HIGH - _STRANDS_LOW), 0.0, 1.0)[..., None]
 
 
