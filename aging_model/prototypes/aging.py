@@ -228,6 +228,8 @@ class PrototypeAger:
             features_region = face_region * (1.0 - np.maximum(np.maximum(eyes, mouth), lines))
             lids = lids * (1.0 - lines)  # glasses' frames keep their colour
         own_tone = _mean_colour(coarse, skin).astype(np.float32)
+        own_skin = coarse[skin[..., 0] > 0.5]
+        own_brightest = np.percentile(own_skin, 98, axis=0).astype(np.float32) if len(own_skin) else np.float32(255)
         own_lower_skin = skin_around(coarse, likely_skin * (1.0 - shaving_zone), _LOWER_SKIN_SIGMA * work, 0.02)
         # Only the skin (and, going young, the shaving zone) changes colour and detail: the arithmetic at full
         # resolution stays inside its box (a change weighted under 2 % is invisible).
@@ -269,6 +271,11 @@ class PrototypeAger:
                 folds = np.minimum(folds, np.maximum(ceiling - medium_luminance * gain_medium, 0.0))
             # Detail is changed in brightness only: amplified colour detail reads as dirt and red speckles.
             aged_coarse = coarse * ratio
+            if target > own_age:
+                # Aged forwards, no skin is lit beyond the face's own brightest: the averages' light differs (an
+                # adult's brow ridge and nose catch it), and exaggerated it lit a child's forehead and nose in a
+                # glowing band (the astronaut's skin, aged from 3 to 25, reached 246 against her own 222).
+                aged_coarse = np.minimum(aged_coarse, np.maximum(coarse, own_brightest))
             aged_medium = medium_luminance * (gain_medium - 1) + folds
             pull, lower_pull = (strength.pull * p for p in _pull(own_age, float(target)))
             lips_pull = lower_pull * _LIPS_PULL
