@@ -130,7 +130,7 @@ OLDER_STRENGTH = AgingStrength(shape=2.0, colour=1.5, fine=1.2, medium=3.5, fold
 # strengths; real faces of those ages read about 28.6 / 42.3 / 68.5 and 28.4 / 41.3 / 67.3. The shape is taken at face
 # value, not exaggerated: with the face's growth against its skull (proportions.head_growth) it already reaches an
 # adult's proportions. Measured on the landmarks of 32 held-out children aimed at 25 / 45, per eyes' distance: nose
-# 0.78 / 0.78 long at 1.0 and 0.93 / 0.93 at 2.0, where real faces of 20-30 and 40-50 have 0.77 / 0.77; the inner
+# 0.78 / 0.78 long at 1.0 and 0.92 / 0.92 at 2.0, where real faces of 20-30 and 40-50 have 0.77 / 0.77; the inner
 # brows 0.30 / 0.30 above the eyes at 1.0 and 0.26 / 0.27 at 2.0 (real 0.29 / 0.30: a frown). At 2.0 the readings
 # were 28.0 / 48.4 / 68.7 and 22.3 / 32.2 / 44.6, at 1.0 22.9 / 41.3 / 68.1 and 18.7 / 27.3 / 40.1.
 GROWING_STRENGTH = AgingStrength(shape=1.0, colour=1.5, fine=1.2, medium=5.0, folds=8.0)
