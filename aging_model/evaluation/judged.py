@@ -15,6 +15,7 @@ two age readers, tested against real faces by a classifier, and measured on the 
   like a real face of its target age to both.
 - Realism: a classifier tells aged faces from real training-split faces of the target age (`realism_test`).
 - Head: face against neck, hair and skin colour at 80 (`head_measures`).
+- Proportions: nose, lower face, brows and eyes against real faces of the target age (`proportions`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from aging_model.evaluation.judged_sampling import (
     sheet_order,
     stratified_choice,
 )
+from aging_model.evaluation.proportions import proportions_row
 from aging_model.evaluation.realism_test import realism_features, realism_test
 from aging_model.prototypes.aging import AGING_PADDING
 from preprocessing.alignment import TEMPLATE_CHIP_SIZE, align_face, padding_pixels, template_for
@@ -138,13 +140,15 @@ def render_as_served(
     own_age: bool = False,
     batch: int = 16,
     realigned: bool = False,
+    realigned_too: Sequence[float] = (),
 ) -> dict:
     """Each chip aged to `ages` (and, with `own_age`, last to its own estimated age) as `faceage age` ages a face
     of a photo: the pipeline's own aging step (it reads the face's age and gender and renders with its renderer)
     and its own compositing (the aged face pasted into the photo, with whatever else it changes there, such as
     hair). Returns the composites seen in each face's padded frame (`realigned`: in the frame of the aged face
     found again, see `ChipPhoto.frame`), served (N, A, P, P, 3), the estimated input ages and the gender
-    conditions."""
+    conditions; and, for the ages `realigned_too` (of `ages`), the composites also seen in the aged face's own
+    frame, realigned (N, len(realigned_too), P, P, 3)."""
     from aging_model.pipeline import FaceResult, _PreparedPhoto
     from preprocessing.loading import Photo
     from preprocessing.quality import QualityReport
@@ -169,16 +173,21 @@ def render_as_served(
         face_ages = [float(a) for a in ages] + ([float(age)] if own_age else [])
         photo = Photo(chip.photo, (chip.photo.shape[1], chip.photo.shape[0]), "JPEG")
         photos.append(_PreparedPhoto(photo, face_ages, "auto", [face], {}))
-    served = []
+    served, also_realigned = [], []
     detector = pipeline.detector if realigned else None
+    realigned_columns = [list(ages).index(age) for age in realigned_too]
     for start in range(0, len(photos), batch):
         pipeline._age(photos[start : start + batch])
         for chip, prepared in zip(chips[start : start + batch], photos[start : start + batch]):
             result = pipeline._composite(prepared, photos_aged_together=1)
             served.append(np.stack([chip.frame(composite, detector) for composite in result.composites]))
+            if realigned_columns:
+                composites = [result.composites[c] for c in realigned_columns]
+                also_realigned.append(np.stack([chip.frame(c, pipeline.detector) for c in composites]))
     faces = [photo.faces[0] for photo in photos]
     return {
         "served": np.stack(served),
+        "realigned": np.stack(also_realigned) if also_realigned else None,
         "estimated_age": np.array([face.estimated_age for face in faces], dtype=np.float64),
         "gender_condition": np.array([face.gender_condition for face in faces], dtype=np.float64),
     }
@@ -313,7 +322,9 @@ def evaluate_judges(
         faces, inputs_padded = plan.faces, padded(plan.faces)
         log.info("%s: rendering %d faces", judged.name, len(faces))
         render_ages = judged.render_ages()
-        served = render_as_served(pipeline, [chips[f.path.name] for f in faces], render_ages, own_age=True)
+        served = render_as_served(
+            pipeline, [chips[f.path.name] for f in faces], render_ages, own_age=True, realigned_too=judged.targets
+        )
         frames = served["served"]  # (N, A + 1, P, P, 3): the render ages, then the own age, in the padded frame
         aged = _crops(frames.reshape(-1, *frames.shape[2:])).reshape(*frames.shape[:2], DETAIL_SIZE, DETAIL_SIZE, 3)
         columns = [*render_ages, OWN_AGE]
@@ -360,6 +371,14 @@ def evaluate_judges(
             ]
             head[str(target)] = summarise_head_measures(per_face, FACE_NECK_GOAL)
         metrics["sets"][judged.name]["head"] = head
+
+        # The face's proportions at each target, next to real faces of that age, each face in its own frame (a
+        # grown child's chin leaves the input's frame).
+        for target, real_faces in plan.real.items():
+            own_frames = _crops(served["realigned"][:, judged.targets.index(target)])
+            grown_marks = [landmarker.landmarks(np.ascontiguousarray(c)) for c in own_frames]
+            real_marks = [landmarker.landmarks(np.ascontiguousarray(c)) for c in _crops(padded(real_faces))]
+            metrics.setdefault("proportions", []).append(proportions_row(judged.name, target, grown_marks, real_marks))
 
         arrays[judged.name] = {
             "inputs": _crops(inputs_padded),

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import ImageDraw, ImageFont
 
 from aging_model.evaluation.judged import FACE_NECK_GOAL, HEAD_MEASURE_AGE, OWN_AGE, SHEET_FACES
+from aging_model.evaluation.proportions import PROPORTIONS
 from aging_model.media.sheets import LABEL_HEIGHT, face_grid
 
 SHEET_CELL = 160
@@ -128,6 +129,19 @@ def head_table(metrics: dict, only_at: int | None = None) -> list[str]:
     return lines
 
 
+def proportions_table(metrics: dict) -> list[str]:
+    lines = [
+        "| set | aimed at | nose: aged / real | lower face | inner brows | eye opening | aged / real faces |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in metrics.get("proportions", []):
+        cells = [f"{_f(row[p]['aged'], 2)} / {_f(row[p]['real'], 2)}" for p in PROPORTIONS]
+        lines.append(
+            f"| {row['set']} | {row['target']} | {' | '.join(cells)} | {row['aged_faces']} / {row['real_faces']} |"
+        )
+    return lines
+
+
 def _beyond_share(metrics: dict) -> float | None:
     shares = [
         h.get("hair_patch_beyond_photo_share")
@@ -189,6 +203,14 @@ def judged_markdown(metrics: dict, heading: str = "##") -> str:
         f"({_f(_beyond_share(metrics), 0)} % of the patch lies above UTKFace's tight chips).",
         "",
         *head_table(metrics),
+        "",
+        f"{heading}# Proportions: aged faces against real faces of the target age",
+        "",
+        "Medians, from the landmarker on each face as served, aligned again on itself as real faces are (a grown",
+        "child's chin leaves its input's frame); each a share of the eyes' distance (the eye opening: of the eyes'",
+        "width); nose: bridge to base; lower face: nose's base to chin; inner brows: above the inner eye corners.",
+        "",
+        *proportions_table(metrics),
         "",
         f"{heading}# Goals",
         "",

@@ -142,6 +142,11 @@ def test_a_whole_judged_report_from_real_components(pipeline, judged_utkface, tm
     assert head["faces"] == 3 and head["skin_lightness_change"] is not None
     assert head["faces_with_neck_in_view"] == 0 and head["face_minus_neck_mean_abs_change"] is None  # chin-tight chips
     assert metrics["goals"]["adults at 80: face against neck changes by <= 6 L (mean |change|)"] is None
+    proportions = {(r["set"], r["target"]): r for r in metrics["proportions"]}
+    assert set(proportions) == {("adults", t) for t in ADULTS.targets} | {("children", t) for t in CHILDREN.targets}
+    nose = proportions[("adults", 3)]["nose"]
+    assert 0.4 < nose["aged"] < 1.0 and 0.4 < nose["real"] < 1.0 and nose["ratio"] is not None
+    assert proportions[("adults", 8)]["nose"]["real"] is None  # no real faces of 7-9 in this folder
     assert arrays["adults"]["aged"].shape == (3, len(ADULTS.render_ages()) + 1, DETAIL_SIZE, DETAIL_SIZE, 3)
     assert (tmp_path / "cache" / f"judge-real-descriptors-{DETAIL_SIZE}.npz").is_file()
 
@@ -150,6 +155,7 @@ def test_a_whole_judged_report_from_real_components(pipeline, judged_utkface, tm
         assert (tmp_path / "report" / name).is_file()
     text = report.read_text()
     assert "| adults | 3 |" in text and "own age (floor)" in text and "| children | 80 |" in text
+    assert "Proportions: aged faces against real faces" in text
     stored = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert stored["judges"]["sets"]["children"]["faces"] == metrics["sets"]["children"]["faces"]
 
