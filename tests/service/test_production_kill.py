@@ -9,7 +9,6 @@ web processes (the limiter counts in Redis)."""
 
 import contextlib
 import io
-import json
 import os
 import secrets
 import signal
@@ -22,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from job_polling import get_json, wait_for_stage, wait_for_status
 from PIL import Image
 from production_support import migrated_production, scratch_postgres, scratch_redis
 
@@ -106,14 +106,6 @@ def _start_worker(env: dict, log: Path) -> subprocess.Popen:
         )
 
 
-def _get(url: str | urllib.request.Request) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def _post(url: str, jpeg: bytes | None = None, **fields: str) -> tuple[int, dict]:
     boundary = "faceage-test-boundary"
     parts = "".join(
@@ -129,7 +121,7 @@ def _post(url: str, jpeg: bytes | None = None, **fields: str) -> tuple[int, dict
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )
-    return _get(request)
+    return get_json(request)
 
 
 def _upload(base: str, jpeg: bytes, **fields: str) -> dict:
@@ -138,29 +130,11 @@ def _upload(base: str, jpeg: bytes, **fields: str) -> dict:
     return {**body, "url": f"{base}/api/v1/jobs/{body['id']}?token={body['token']}"}
 
 
-def _wait_for_status(url: str, *statuses: str, within_s: float = 60) -> dict:
-    deadline = time.monotonic() + within_s
-    while (state := _get(url)[1])["status"] not in statuses and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert state["status"] in statuses, state
-    return state
-
-
-def _wait_for_stage(url: str, stage: str, within_s: float = 60) -> dict:
-    """The job once its worker reports `stage` (or has gone past it: done or failed)."""
-    deadline = time.monotonic() + within_s
-    while (state := _get(url)[1])["status"] not in ("done", "failed") and time.monotonic() < deadline:
-        if state.get("stage") == stage:
-            return state
-        time.sleep(0.02)
-    return state
-
-
 def _wait_for_health(base: str, status: int, within_s: float) -> float:
     """Seconds until /healthz answers `status`."""
     started = time.monotonic()
-    while _get(f"{base}/healthz")[0] != status:
-        assert time.monotonic() - started < within_s, _get(f"{base}/healthz")
+    while get_json(f"{base}/healthz")[0] != status:
+        assert time.monotonic() - started < within_s, get_json(f"{base}/healthz")
         time.sleep(0.1)
     return time.monotonic() - started
 
@@ -229,7 +203,7 @@ def test_a_killed_pool_process_and_a_killed_worker_lose_no_job_and_run_none_twic
     try:
         with _gunicorn(env, tmp_path / "gunicorn.log") as (base, server):
             assert len(_children(server.pid)) == 2, "gunicorn did not start two web processes"
-            assert _get(f"{base}/healthz")[0] == 503  # the worker is loading its models
+            assert get_json(f"{base}/healthz")[0] == 503  # the worker is loading its models
             ready_s = _wait_for_health(base, 200, within_s=300)
             print(f"\nthe worker ready after {ready_s:.1f} s")
 
@@ -238,10 +212,10 @@ def test_a_killed_pool_process_and_a_killed_worker_lose_no_job_and_run_none_twic
             # Killed once its faces are being aged: from there its stills take a second or two (encoding them most of
             # it), so the kill lands before they are stored, not after.
             pooled = _upload(base, slow_photo, ages=SLOW_AGES)
-            _wait_for_stage(pooled["url"], "aging", within_s=120)
+            wait_for_stage(pooled["url"], "aging", within_s=120)
             os.kill(_busiest(_children(worker.pid), over_s=0.2), signal.SIGKILL)
             pool_killed_at = time.monotonic()
-            state = _wait_for_status(pooled["url"], "done", "failed", within_s=180)
+            state = wait_for_status(pooled["url"], "done", "failed", within_s=180)
             pool_recovery_s = time.monotonic() - pool_killed_at
             assert state["status"] == "done" and pool_recovery_s < 60, (state, pool_recovery_s)
             assert worker.poll() is None  # the worker itself lived on
@@ -249,19 +223,19 @@ def test_a_killed_pool_process_and_a_killed_worker_lose_no_job_and_run_none_twic
             # The whole worker killed with a job running (Redis would hand its message out again only after the
             # visibility timeout, 11 minutes), and a job sent while no worker is there.
             running = _upload(base, slow_photo, ages=SLOW_AGES)
-            _wait_for_status(running["url"], "running", within_s=120)
+            wait_for_status(running["url"], "running", within_s=120)
             _kill_group(worker)
             killed_at = time.monotonic()
             queued = _upload(base, photo, ages="30")
             down_after_s = _wait_for_health(base, 503, within_s=30)  # three heartbeats of 1 s
-            status, health = _get(f"{base}/healthz")
+            status, health = get_json(f"{base}/healthz")
             assert status == 503 and health["status"] == "no_worker" and health["queued_jobs"] == 1, health
-            assert _get(running["url"])[1]["status"] == "running"  # nobody has given it back yet
+            assert get_json(running["url"])[1]["status"] == "running"  # nobody has given it back yet
 
             next_worker = _start_worker(env, worker_log)
             _wait_for_health(base, 200, within_s=300)
             back_at = time.monotonic()
-            states = [_wait_for_status(job["url"], "done", "failed", within_s=120) for job in (running, queued)]
+            states = [wait_for_status(job["url"], "done", "failed", within_s=120) for job in (running, queued)]
             done_s = time.monotonic() - back_at
             assert [s["status"] for s in states] == ["done", "done"], states
             assert done_s < 60, f"done {done_s:.1f} s after a worker was back"
@@ -272,7 +246,7 @@ def test_a_killed_pool_process_and_a_killed_worker_lose_no_job_and_run_none_twic
                 names, attempts = _written(database, job["id"])
                 assert names and len(names) == len(set(names)), names
                 assert attempts == expected_attempts, (job["id"], attempts)
-            assert _get(f"{base}/healthz")[0] == 200
+            assert get_json(f"{base}/healthz")[0] == 200
             print(f"pool process killed during a job: the job done {pool_recovery_s:.1f} s after")
             print(
                 f"worker killed: /healthz 503 after {down_after_s:.1f} s (heartbeat 1 s); the running and the "
@@ -329,12 +303,12 @@ def test_a_worker_killed_beside_a_live_one_has_its_job_taken_over_and_the_live_o
     try:
         with _gunicorn(env, tmp_path / "gunicorn.log") as (base, _server):
             deadline = time.monotonic() + 300
-            while _get(f"{base}/healthz")[1]["workers_ready"] < 2:
-                assert time.monotonic() < deadline, _get(f"{base}/healthz")
+            while get_json(f"{base}/healthz")[1]["workers_ready"] < 2:
+                assert time.monotonic() < deadline, get_json(f"{base}/healthz")
                 time.sleep(0.2)
             first, second = (_upload(base, slow_photo, ages=SLOW_AGES) for _ in range(2))
             for job in (first, second):
-                _wait_for_status(job["url"], "running", within_s=120)
+                wait_for_status(job["url"], "running", within_s=120)
             owners = {job["id"]: _running_on(database, job["id"])[1] for job in (first, second)}
             assert len(set(owners.values())) == 2, owners  # one job on each worker
             by_pid = {str(process.pid): name for name, process in started.items()}
@@ -349,7 +323,7 @@ def test_a_worker_killed_beside_a_live_one_has_its_job_taken_over_and_the_live_o
             # Three missed beats and the survivor's next one, with room for a loaded machine (Redis alone: 660 s).
             assert handed_back_s < 10, handed_back_s
             for job in (first, second):
-                assert _wait_for_status(job["url"], "done", "failed", within_s=180)["status"] == "done"
+                assert wait_for_status(job["url"], "done", "failed", within_s=180)["status"] == "done"
             done_s = time.monotonic() - killed_at
             for job, expected_attempts in ((first, 2), (second, 1)):  # the live worker's job was left alone
                 names, attempts = _written(database, job["id"])

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from job_polling import get_json, wait_for_stage, wait_for_status
 from PIL import Image
 
 FACEAGE = str(Path(sys.executable).parent / "faceage")
@@ -60,14 +61,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _get(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def _upload(base: str, jpeg: bytes, **fields: str) -> dict:
     boundary = "faceage-test-boundary"
     body = (
@@ -95,28 +88,10 @@ def _upload(base: str, jpeg: bytes, **fields: str) -> dict:
         return json.loads(reply.read())
 
 
-def _wait_for_status(url: str, *statuses: str, within_s: float = 60) -> dict:
-    deadline = time.monotonic() + within_s
-    while (state := _get(url)[1])["status"] not in statuses and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert state["status"] in statuses, state
-    return state
-
-
-def _wait_for_stage(url: str, stage: str, within_s: float = 60) -> dict:
-    """The job once its worker reports `stage` (or has gone past it: done or failed)."""
-    deadline = time.monotonic() + within_s
-    while (state := _get(url)[1])["status"] not in ("done", "failed") and time.monotonic() < deadline:
-        if state.get("stage") == stage:
-            return state
-        time.sleep(0.02)
-    return state
-
-
 def _wait_for_film(url: str, *states: str, within_s: float = 60) -> dict:
     """The job once its film (made after its stills) is in one of `states`."""
     deadline = time.monotonic() + within_s
-    while (state := _get(url)[1])["film"]["state"] not in states and time.monotonic() < deadline:
+    while (state := get_json(url)[1])["film"]["state"] not in states and time.monotonic() < deadline:
         time.sleep(0.05)
     assert state["film"]["state"] in states, state
     return state
@@ -169,7 +144,7 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
         assert address, log.read_text()[-2000:]
         base = address.group(0)
         # The address is given once the worker has loaded its models: healthy at once.
-        status, health = _get(f"{base}/healthz")
+        status, health = get_json(f"{base}/healthz")
         assert status == 200 and health["workers_ready"] == 1, health
 
         jpeg, large = io.BytesIO(), io.BytesIO()
@@ -183,11 +158,11 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
         pooled_url = f"{base}/api/v1/jobs/{pooled['id']}?token={pooled['token']}"
         # Killed while its faces are aged: the stills of 20 ages take a second or two from there (encoding them
         # most of it), so the kill lands before they are stored, not after (the film's sending is tested apart).
-        _wait_for_stage(pooled_url, "aging")
+        wait_for_stage(pooled_url, "aging")
         busiest = _busiest(_children(worker), over_s=0.2)
         os.kill(busiest, signal.SIGKILL)
         pool_killed_at = time.monotonic()
-        state = _wait_for_status(pooled_url, "done", "failed", within_s=120)
+        state = wait_for_status(pooled_url, "done", "failed", within_s=120)
         pool_recovery_s = time.monotonic() - pool_killed_at
         assert state["status"] == "done" and pool_recovery_s < 60, (state, pool_recovery_s)
         assert worker in _children(serve.pid)  # the worker itself lived on
@@ -206,7 +181,7 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
 
         seen_down = None
         while time.monotonic() - killed_at < 60 and seen_down is None:
-            status, health = _get(f"{base}/healthz")
+            status, health = get_json(f"{base}/healthz")
             if status == 503:
                 seen_down, down_after_s = health, time.monotonic() - killed_at
             time.sleep(0.2)
@@ -215,9 +190,9 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
 
         back_at = None
         while time.monotonic() - killed_at < 240:
-            if back_at is None and _get(f"{base}/healthz")[0] == 200:
+            if back_at is None and get_json(f"{base}/healthz")[0] == 200:
                 back_at = time.monotonic()
-            states = [_get(f"{base}/api/v1/jobs/{j['id']}?token={j['token']}")[1] for j in (running, job)]
+            states = [get_json(f"{base}/api/v1/jobs/{j['id']}?token={j['token']}")[1] for j in (running, job)]
             if states[0]["film"]["state"] in ("done", "failed") and states[1]["status"] in ("done", "failed"):
                 break
             time.sleep(0.5)
@@ -231,7 +206,7 @@ def test_a_killed_worker_is_started_again_its_jobs_get_done_healthz_tells_the_tr
             assert names and len(names) == len(set(names)) and tuple(made) == attempts, (names, made)
             assert "lifespan-photo.mp4" in names
         assert "queued again" in log.read_text()
-        assert _get(f"{base}/healthz")[0] == 200
+        assert get_json(f"{base}/healthz")[0] == 200
         assert not [pid for pid in family if _alive(pid)], "the killed worker's pool or beat is still running"
         assert not _alive(worker)  # reaped
         assert "starting it again" in log.read_text()
