@@ -39,6 +39,7 @@ from aging_model.prototypes.child_features import (
     thin_lines,
 )
 from aging_model.prototypes.crop_box import changed_box, enlarged_box, unpadded_size
+from aging_model.prototypes.eyes import mature_eyes
 from aging_model.prototypes.face_regions import (
     brows_mask,
     eyes_mask,
@@ -50,7 +51,14 @@ from aging_model.prototypes.face_regions import (
     skin_mask,
 )
 from aging_model.prototypes.facial_hair import FacialHair
-from aging_model.prototypes.proportions import CHILD_AGE, feature_shift, head_growth, jaw_pins
+from aging_model.prototypes.proportions import (
+    CHILD_AGE,
+    eye_maturity,
+    feature_shift,
+    head_growth,
+    jaw_pins,
+    lowered_lids,
+)
 from aging_model.prototypes.reference_maps import remap, rescaled_map
 from preprocessing.warping import border_anchors, sampling_map, warp_points
 
@@ -357,8 +365,10 @@ class PrototypeAger:
                     strength.shape * _SHAPE_PULL * pull * feature_shift(now, (now - pad) / inner, target_shape, inner)
                 )
             held = pins if target < own_age else pins[:0]
+            iris_scale, lid_drop = eye_maturity(own_age, float(target))  # a grown child's eyes (see eyes.py)
+            result = mature_eyes(result, landmarks, iris_scale, lid_drop)
             if moved_landmarks is not None:
-                moved_landmarks.append(landmarks + shift)
+                moved_landmarks.append(landmarks + shift + lowered_lids(landmarks, lid_drop))
             source, moved = np.concatenate([landmarks, held]), np.concatenate([landmarks + shift, held])
             region = None if keep_margin else (pad, pad, inner, inner)
             return warp_points(result, source, moved, border_margin=0.0, region=region)

@@ -1,11 +1,13 @@
 """How the prototype renderer moves a face's landmarks: the prototypes' change of shape (eyes and lips as wholes)
-and, for a child aged to an adult, the face growing against its skull and the eyes losing their roundness.
+and, for a child aged to an adult, the face growing against its skull and the eyes losing their roundness (done on
+the eyes' pixels by eyes.mature_eyes).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from aging_model.prototypes.eyes import ADULT_IRIS_SCALE
 from preprocessing.landmarks import LEFT_EYE, RIGHT_EYE
 
 CHILD_AGE = 13.0  # below it a face is a child's: it loses adult cues, or gains them when aged forwards
@@ -15,9 +17,9 @@ FACE_GROWTH_ADULT = 0.05  # 0.1 read 3-15 years younger to the estimator (the ju
 CROWN_ABOVE = 0.3
 # A child's eyes are round. Measured with the landmarker, the eyes' opening over their width in held-out UTKFace
 # faces (60-64 each, medians): 0.37 at 1-7, 0.33 at 18-22, 0.35 at 23-27, 0.33 at 28-35, 0.30 at 42-48 (and 0.29 in
-# 32 of 70-80). Aged forwards a child's eyes keep their shape (feature_shift), so they close about their centre line
-# by the share of their height that takes a child's 0.37 to a real face's opening at the target age. The same
-# narrowing at every adult age (0.2) left held-out children aimed at 25 with 0.30, an opening of 45.
+# 32 of 70-80). Aged forwards a child's upper lids come down over its irises (eyes.mature_eyes) by the share of the
+# eye's height that takes a child's 0.37 to a real face's opening at the target age. The same narrowing at every
+# adult age (0.2) left held-out children aimed at 25 with 0.30, an opening of 45.
 EYE_NARROWING_BY_AGE = ((13.0, 0.0), (25.0, 0.08), (45.0, 0.19), (75.0, 0.22))
 # Going young the chin rises and pulls the photo's neck up from the crop's margin, and with it a collar that touches
 # the jaw: the paste's feathered edge lies right there, so the raised collar showed through it as a pale wedge beside
@@ -71,13 +73,24 @@ def head_growth(landmarks: np.ndarray, own_age: float, target: float, pad: int, 
     if maturity == 0.0:
         return np.zeros_like(landmarks)
     crown = np.array([pad + 0.5 * inner, pad - CROWN_ABOVE * inner])
-    shift = FACE_GROWTH_ADULT * maturity * (landmarks - crown)
-    # The eyes grow less than the face: they become narrower for their width (see EYE_NARROWING_BY_AGE).
+    return FACE_GROWTH_ADULT * maturity * (landmarks - crown)
+
+
+def eye_maturity(own_age: float, target: float) -> tuple[float, float]:
+    """(iris scale, upper lid's drop as a share of the eye's height) for a child's eyes aged forwards to `target`
+    (eyes.mature_eyes); (1, 0) for an adult's. Both grow with the years, as the face does (head_growth)."""
+    maturity = float(np.clip((target - own_age) / 20.0, 0.0, 1.0)) if own_age < CHILD_AGE else 0.0
     ages, shares = zip(*EYE_NARROWING_BY_AGE)
-    narrowing = float(np.interp(target, ages, shares))
+    return 1.0 - (1.0 - ADULT_IRIS_SCALE) * maturity, float(np.interp(target, ages, shares)) * maturity
+
+
+def lowered_lids(landmarks: np.ndarray, lid_drop: float) -> np.ndarray:
+    """(68, 2) landmark shifts: each upper lid's two middle points lowered by `lid_drop` of their eye's height."""
+    shift = np.zeros_like(landmarks)
     for eye in (LEFT_EYE, RIGHT_EYE):
-        centre_y = landmarks[eye, 1].mean()
-        shift[eye, 1] -= narrowing * maturity * (landmarks[eye, 1] - centre_y)
+        height = np.ptp(landmarks[eye, 1])
+        middle = np.arange(eye.start, eye.stop)[1:3]
+        shift[middle, 1] = lid_drop * height
     return shift
 
 

@@ -248,9 +248,10 @@ def test_a_child_aged_to_an_adult_grows_its_lower_face_against_its_skull(face):
 
 
 def test_a_child_aged_to_an_adult_loses_the_roundness_of_its_eyes(face):
-    """A child's eyes are open wider for their width than an adult's: aimed forwards they close about their centre
-    line (not their width), and an adult's eyes aimed at any age keep their opening."""
-    from aging_model.prototypes.proportions import head_growth
+    """A child's eyes are open wider for their width than an adult's: aimed forwards the upper lids come down (the
+    moved landmarks say so; eyes.mature_eyes does it on the pixels) and the irises shrink for their eye, more with
+    the years; an adult's eyes aimed at any age keep their opening and iris."""
+    from aging_model.prototypes.proportions import eye_maturity, lowered_lids
     from preprocessing.landmarks import LEFT_EYE, RIGHT_EYE
 
     _, marks = face
@@ -260,11 +261,14 @@ def test_a_child_aged_to_an_adult_loses_the_roundness_of_its_eyes(face):
             np.ptp(points[LEFT_EYE, 0]) + np.ptp(points[RIGHT_EYE, 0])
         )
 
-    grown = marks + head_growth(marks, own_age=4.0, target=45.0, pad=0, inner=SIZE)
+    iris_45, drop_45 = eye_maturity(4.0, 45.0)
+    iris_14, drop_14 = eye_maturity(4.0, 14.0)
+    assert iris_45 < iris_14 < 1.0 and 0.0 < drop_14 < drop_45
+    grown = marks + lowered_lids(marks, drop_45)
     assert opening(grown) < 0.85 * opening(marks)
-    half = marks + head_growth(marks, own_age=4.0, target=14.0, pad=0, inner=SIZE)
-    assert opening(grown) < opening(half) < opening(marks)  # it grows with the years, as the face does
-    assert opening(marks + head_growth(marks, own_age=30.0, target=75.0, pad=0, inner=SIZE)) == opening(marks)
+    assert opening(grown) < opening(marks + lowered_lids(marks, drop_14)) < opening(marks)
+    assert np.array_equal(grown[[36, 39, 40, 41, 42, 45, 46, 47]], marks[[36, 39, 40, 41, 42, 45, 46, 47]])
+    assert eye_maturity(30.0, 75.0) == (1.0, 0.0) and eye_maturity(30.0, 3.0) == (1.0, 0.0)
 
 
 def test_an_old_face_made_forty_loses_more_of_its_skin_detail_the_more_years_are_taken_away(ager, face, landmarker):
