@@ -271,6 +271,27 @@ def test_a_child_aged_to_an_adult_loses_the_roundness_of_its_eyes(face):
     assert eye_maturity(30.0, 75.0) == (1.0, 0.0) and eye_maturity(30.0, 3.0) == (1.0, 0.0)
 
 
+def test_a_child_aged_to_an_adult_lowers_its_brows_over_their_outer_ends(face):
+    """A grown child's brows sat higher over the eyes than real adults' (held-out faces: 0.04-0.06 of the eyes'
+    distance too high at their middle and outer ends at 45); an adult's brows sit lower there, the inner ends
+    less so, and more by 45 than at 25. An adult's face aimed at any age keeps its brows where the prototypes put
+    them."""
+    from aging_model.prototypes.proportions import head_growth
+
+    _, marks = face
+
+    def brows_drop(own_age: float, target: float) -> np.ndarray:
+        """How far each brow point moves down beyond the eyes (the face's growth moves both)."""
+        shift = head_growth(marks, own_age=own_age, target=target, pad=0, inner=SIZE)
+        return shift[17:27, 1] - shift[36:48, 1].mean()
+
+    at_45, at_25 = brows_drop(4.0, 45.0), brows_drop(4.0, 25.0)
+    outer, inner = [0, 1, 8, 9], [4, 5]
+    assert at_45[outer].mean() > at_45[inner].mean() > 0
+    assert at_45[outer].mean() > at_25[outer].mean() > 0
+    assert not head_growth(marks, own_age=30.0, target=75.0, pad=0, inner=SIZE).any()
+
+
 def test_an_old_face_made_forty_loses_more_of_its_skin_detail_the_more_years_are_taken_away(ager, face, landmarker):
     """Read as 80 and aimed at 40, the face is pulled towards the forties' prototype (its wrinkles are shading as
     much as detail, which the ratio of energies alone keeps); ten years back, almost not."""
