@@ -4,7 +4,7 @@ estimator and the age judge, with a sheet per set (input, then each target). Fas
 
     uv run python scripts/judge_sets.py NAME [--sets old,mid] [--faces 24] [CONSTANT=value ...]
 
-CONSTANT=value overrides a module constant of aging_model.prototypes.aging for this run (e.g. _YEARS_PULL=0.5;
+CONSTANT=value overrides a module constant of aging_model.prototypes.aging for this run (e.g. _EYES_PULL=0.5;
 module.CONSTANT=value one of another module of aging_model.prototypes, e.g. proportions.FACE_GROWTH_ADULT=0.2),
 so a lever is compared with itself at the same faces. Values are Python expressions in that module, so
 YOUNGER_STRENGTH="replace(YOUNGER_STRENGTH, shape=2.5)" works too. Sheets go to runs/judge-sets/NAME-SET.png

@@ -57,8 +57,10 @@ from aging_model.prototypes.proportions import (
     feature_shift,
     head_growth,
     jaw_pins,
+    lower_face_floor,
     lowered_lids,
 )
+from aging_model.prototypes.pulls import younger_pull
 from aging_model.prototypes.reference_maps import remap, rescaled_map
 from preprocessing.warping import border_anchors, sampling_map, warp_points
 
@@ -76,22 +78,6 @@ AGING_PADDING = 0.15
 # make-up or ghost-white skin.
 _CHROMA_SHARE = 0.5
 _LUMINANCE = np.array([0.299, 0.587, 0.114], np.float32)
-# How far a face's skin is drawn towards the target group's own prototype (its shading and medium detail, in the
-# face's own skin tone), by target age: an average of real children carries what a difference between averages
-# cannot (smooth cheeks, no shaving shadow, a child's soft shading); a moderate pull reads as a child of that
-# person, a strong one as a generic child (../shared/notes/aging-levers.md). Forwards there is no pull: drawn
-# towards the (smooth) adult average, held-out children aimed at 25 / 45 / 75 read 18 / 28 / 55 to the estimator,
-# against 21 / 34 / 60 without it (docs/model-card.md, "Honest judges").
-_YOUNGER_PULL = ((3.0, 0.65), (8.0, 0.55), (13.0, 0.38), (18.0, 0.15), (25.0, 0.0))
-# An old face made middle-aged or young keeps its own wrinkles and folds at any strength of the ratio of detail
-# energies: a deep fold is shading as much as detail. So, going back many years to an adult age too, the skin is
-# pulled towards the target's prototype (in its own tone), growing from nothing at _YEARS_FREE years taken away to
-# _YEARS_PULL at _YEARS_FULL (years from the estimator's reading, which under-reads the old). On held-out faces of
-# 65-95 aimed at 20 and 40 the readings fell from 48 and 56 to 38 and 49 (estimator; judge 42 and 56 to 34 and 48);
-# more took glasses' frames away with the wrinkles.
-_YEARS_PULL = 0.7
-_YEARS_FREE = 5.0
-_YEARS_FULL = 30.0
 # Going to a child's age, over the eyes and their lids the medium detail is pulled this share of the skin's pull
 # towards the child prototype's: on 24 held-out adults aimed at 3 / 8 / 13, 0.5 outright moved the readings by
 # 0.7 / 0.5 / 0.4 years younger (estimator) with nothing seen amiss; 0.9 undid it (a blank, staring eye).
@@ -102,9 +88,6 @@ _LOWER_SKIN_SIGMA = 0.06  # of the work size
 _MAX_GAIN = 2.5  # of the detail energies' ratio
 _FINE_PULL = 0.5  # share of the finest detail (pores, fine lines) the pull takes away with it
 _SHAPE_PULL = 0.4  # of the skin's pull times the shape's strength, for the face's outline
-# Below the nose, the shaving zone: going young it is drawn nearly all the way to the child prototype in the
-# face's own tone (stubble, moustache and beard are not skin and are left out of the skin mask otherwise).
-_LOWER_FACE_PULL = 0.9
 _LOWER_FACE_FINE_GAIN = 0.2
 _NATURAL_LIPS = np.array([1.02, 0.82, 0.84], np.float32)  # of the skin's own colour (UTKFace children's lips)
 _LIPS_PULL = 0.6  # of the shaving zone's pull
@@ -119,7 +102,7 @@ class AgingStrength:
     fine: float = 1.0  # exponent on the ratio of fine-detail energies (pores, stubble, fine lines)
     medium: float = 1.0  # exponent on the ratio of medium-detail energies (wrinkles, folds)
     folds: float = 1.0  # weight of the prototypes' medium-band difference
-    pull: float = 1.0  # share of the pull towards the target's own prototype (see _YOUNGER_PULL)
+    pull: float = 1.0  # share of the pull towards the target's own prototype (see pulls.YOUNGER_PULL)
 
 
 # Chosen on held-out UTKFace faces (docs/model-card.md, "Strengths"; scripts/prototype_strength_sweep.py): at
@@ -285,7 +268,7 @@ class PrototypeAger:
                 # glowing band (the astronaut's skin, aged from 3 to 25, reached 246 against her own 222).
                 aged_coarse = np.minimum(aged_coarse, np.maximum(coarse, own_brightest))
             aged_medium = medium_luminance * (gain_medium - 1) + folds
-            pull, lower_pull = (strength.pull * p for p in _pull(own_age, float(target)))
+            pull, lower_pull = (strength.pull * p for p in younger_pull(own_age, float(target)))
             lips_pull = lower_pull * _LIPS_PULL
             # Beards are men's: on a woman's face the zone keeps the skin's pull (a hand or a glass held at the
             # mouth is not smeared into skin).
@@ -364,6 +347,8 @@ class PrototypeAger:
                 shift += (
                     strength.shape * _SHAPE_PULL * pull * feature_shift(now, (now - pad) / inner, target_shape, inner)
                 )
+            if target < own_age:
+                shift += lower_face_floor(landmarks + shift)  # a child's chin, not a doll's
             held = pins if target < own_age else pins[:0]
             iris_scale, lid_drop = eye_maturity(own_age, float(target))  # a grown child's eyes (see eyes.py)
             result = mature_eyes(result, landmarks, iris_scale, lid_drop)
@@ -429,19 +414,6 @@ class PrototypeAger:
             [self.prototypes.reference_shape * TEXTURE_SIZE, (anchors - pad) * (TEXTURE_SIZE / inner)]
         )
         return sampling_map(face_points, reference_points, (size, size))
-
-
-def _pull(own_age: float, target: float) -> tuple[float, float]:
-    """(pull of the skin, pull of the shaving zone) towards the target's prototype, 0..1 (see _YOUNGER_PULL)."""
-    if target < own_age:
-        ages, pulls = zip(*_YOUNGER_PULL)
-        # A child made younger still is mostly a child already: the pull grows with the years taken away.
-        pull = float(np.interp(target, ages, pulls)) * min(1.0, (own_age - target) / 15.0)
-        years = float(np.clip((own_age - target - _YEARS_FREE) / (_YEARS_FULL - _YEARS_FREE), 0.0, 1.0))
-        pull = max(pull, _YEARS_PULL * years)
-        lower = _LOWER_FACE_PULL * float(np.clip((18.0 - target) / 8.0, 0.0, 1.0)) if own_age > 16 else 0.0
-        return pull, lower
-    return 0.0, 0.0
 
 
 def _mean_colour(image: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from aging_model.prototypes.face_regions import wide_blur
 from preprocessing.landmarks import BROWS, JAW, LEFT_EYE, RIGHT_EYE
 
 FEATURES_SIGMA = 10.5  # TEXTURE_SIZE px: the band's coarse end (COARSE_SIGMA 5.0 left the readings 2 years older)
-# Share of the skin's pull (aging._YOUNGER_PULL) the features take at a child's target (1.1 read 0.2-0.4 years older
+# Share of the skin's pull (pulls.YOUNGER_PULL) the features take at a child's target (1.1 read 0.2-0.4 years older
 # at 3 on 48 held-out adults, with nothing seen differently on whole portraits; 1.4 since the jaw's pins, which read
 # 0.2-0.4 years older: 1.4 gives that back), and the ages it fades over between a child's target and an adult's.
 FEATURES_SHARE = 1.4

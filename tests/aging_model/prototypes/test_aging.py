@@ -292,16 +292,40 @@ def test_a_child_aged_to_an_adult_lowers_its_brows_over_their_outer_ends(face):
     assert not head_growth(marks, own_age=30.0, target=75.0, pad=0, inner=SIZE).any()
 
 
+def test_an_adult_made_three_keeps_a_childs_lower_face_not_a_dolls(ager, face):
+    """The chin rose too far going young (nose to chin 0.86-0.88 of the eyes' distance at 3, real children of 2-4:
+    0.97-0.99): what lies below the nose is stretched back down to proportions.LOWER_FACE_FLOOR, and no further."""
+    from aging_model.prototypes.proportions import LOWER_FACE_FLOOR, lower_face_floor
+
+    crop, marks = face
+
+    def lower_face(points: np.ndarray) -> float:
+        eyes = np.linalg.norm(points[36:42].mean(axis=0) - points[42:48].mean(axis=0))
+        return float((points[8, 1] - points[33, 1]) / eyes)
+
+    moved: list[np.ndarray] = []
+    ager.age(crop, marks, OWN_AGE, FEMALE, [3.0], moved_landmarks=moved)
+    assert lower_face(moved[0]) == pytest.approx(LOWER_FACE_FLOOR, abs=0.005)
+    assert lower_face(moved[0]) < lower_face(marks)  # still shorter than the adult's own
+    assert not lower_face_floor(marks).any()  # an adult's own lower face is long enough
+    short = marks.copy()
+    short[8, 1] -= 20.0
+    shift = lower_face_floor(short)
+    assert lower_face(short + shift) == pytest.approx(LOWER_FACE_FLOOR)
+    above = short[:, 1] <= short[33, 1]
+    assert not shift[above].any() and (shift[~above, 1] > 0).all()  # only what lies below the nose's base moves
+
+
 def test_an_old_face_made_forty_loses_more_of_its_skin_detail_the_more_years_are_taken_away(ager, face, landmarker):
     """Read as 80 and aimed at 40, the face is pulled towards the forties' prototype (its wrinkles are shading as
     much as detail, which the ratio of energies alone keeps); ten years back, almost not."""
-    from aging_model.prototypes import aging
+    from aging_model.prototypes import pulls
 
     crop, marks = face
     [forty] = ager.age(crop, marks, 80.0, FEMALE, [40.0])
     [seventy] = ager.age(crop, marks, 80.0, FEMALE, [70.0])
-    assert aging._pull(80.0, 40.0)[0] == pytest.approx(aging._YEARS_PULL)
-    assert aging._pull(80.0, 70.0)[0] < 0.25 * aging._YEARS_PULL
+    assert pulls.younger_pull(80.0, 40.0)[0] == pytest.approx(pulls._YEARS_PULL)
+    assert pulls.younger_pull(80.0, 70.0)[0] < 0.25 * pulls._YEARS_PULL
     here = landmarker.landmarks(crop)
     assert _cheek_detail(forty, here) < 0.8 * _cheek_detail(seventy, here)
 
@@ -317,10 +341,10 @@ def test_a_grey_beard_aimed_decades_back_darkens_and_skin_and_dark_hair_are_not_
 
 
 def test_a_mans_grey_chin_aimed_at_twenty_darkens_and_a_womans_does_not(ager, face, monkeypatch):
-    from aging_model.prototypes import aging
+    from aging_model.prototypes import pulls
 
     # The years' pull towards the prototype would recolour so small a tuft as skin: here only the beard is looked at.
-    monkeypatch.setattr(aging, "_YEARS_PULL", 0.0)
+    monkeypatch.setattr(pulls, "_YEARS_PULL", 0.0)
     crop, marks = face
     greyed = crop.copy()
     chin = marks[[7, 8, 9, 57]].mean(axis=0).astype(int)
