@@ -32,23 +32,24 @@ def mature_eyes(image: np.ndarray, landmarks: np.ndarray, iris_scale: float, lid
     `iris_scale` (< 1 smaller) of its size, each upper lid lowered by `lid_drop` of its eye's height."""
     if iris_scale == 1.0 and lid_drop == 0.0:
         return image
-    result = image
+    result = image.copy()
     for eye in (LEFT_EYE, RIGHT_EYE):
-        result = _mature_eye(result, np.asarray(landmarks[eye], np.float64), iris_scale, lid_drop)
+        _mature_eye(result, np.asarray(landmarks[eye], np.float64), iris_scale, lid_drop)
     return result
 
 
-def _mature_eye(image: np.ndarray, eye: np.ndarray, iris_scale: float, lid_drop: float) -> np.ndarray:
+def _mature_eye(image: np.ndarray, eye: np.ndarray, iris_scale: float, lid_drop: float) -> None:
+    """Matures one eye (its six points `eye`) of `image` in place."""
     width, height = float(np.ptp(eye[:, 0])), float(np.ptp(eye[:, 1]))
     if height < _SMALLEST_EYE or width < 2 * _SMALLEST_EYE:
-        return image
+        return
     # The box the change can reach: the eye and a lid's height above it (the lid's skin slides down).
     left, right = int(np.floor(eye[:, 0].min())) - 2, int(np.ceil(eye[:, 0].max())) + 3
     top, bottom = int(np.floor(eye[:, 1].min() - 1.5 * height)), int(np.ceil(eye[:, 1].max())) + 3
     left, top = max(left, 0), max(top, 0)
     right, bottom = min(right, image.shape[1]), min(bottom, image.shape[0])
     if right - left < 4 or bottom - top < 4:
-        return image
+        return
     box = image[top:bottom, left:right]
     points = eye - np.array([left, top])
     ys, xs = np.mgrid[0 : bottom - top, 0 : right - left].astype(np.float32)
@@ -60,9 +61,7 @@ def _mature_eye(image: np.ndarray, eye: np.ndarray, iris_scale: float, lid_drop:
     if lid_drop > 0.0:
         lid_x, lid_y = _lowered_lid(points, lid_drop * height, xs, ys)
         changed = cv2.remap(changed, lid_x, lid_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    result = image.copy()
-    result[top:bottom, left:right] = changed
-    return result
+    image[top:bottom, left:right] = changed
 
 
 def _opening(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
