@@ -23,6 +23,12 @@ RIGHT_EYE = slice(42, 48)
 MOUTH = slice(48, 60)  # the lips' outer outline
 
 
+def eye_distance(landmarks: np.ndarray) -> float:
+    """The distance between the two eyes' centres of 68 landmarks (x, y), in their pixels: the unit in which a face's
+    proportions are measured, whatever its size."""
+    return float(np.linalg.norm(landmarks[LEFT_EYE].mean(axis=0) - landmarks[RIGHT_EYE].mean(axis=0)))
+
+
 def face_recognition_models_dir() -> Path:
     """The folder of .dat files of face-recognition-models, found without importing the package (its
     __init__ needs pkg_resources, which is not installed)."""

@@ -20,20 +20,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from preprocessing.landmarks import LEFT_EYE, RIGHT_EYE, eye_distance
+
 PROPORTIONS = ("nose", "lower_face", "inner_brows", "eye_opening")
-_LEFT_EYE, _RIGHT_EYE = slice(36, 42), slice(42, 48)
 
 
 def face_proportions(landmarks: np.ndarray) -> np.ndarray:
     """(4,) the PROPORTIONS of a face with 68 landmarks (x, y) in any pixels."""
     marks = np.asarray(landmarks, np.float64)
-    eyes = float(np.linalg.norm(marks[_LEFT_EYE].mean(axis=0) - marks[_RIGHT_EYE].mean(axis=0)))
-    eyes = max(eyes, 1e-6)
+    eyes = max(eye_distance(marks), 1e-6)
     nose = (marks[33, 1] - marks[27, 1]) / eyes
     lower_face = (marks[8, 1] - marks[33, 1]) / eyes
     inner_brows = (marks[[39, 42], 1].mean() - marks[[21, 22], 1].mean()) / eyes
-    height = np.ptp(marks[_LEFT_EYE, 1]) + np.ptp(marks[_RIGHT_EYE, 1])
-    width = max(float(np.ptp(marks[_LEFT_EYE, 0]) + np.ptp(marks[_RIGHT_EYE, 0])), 1e-6)
+    height = np.ptp(marks[LEFT_EYE, 1]) + np.ptp(marks[RIGHT_EYE, 1])
+    width = max(float(np.ptp(marks[LEFT_EYE, 0]) + np.ptp(marks[RIGHT_EYE, 0])), 1e-6)
     return np.array([nose, lower_face, inner_brows, height / width])
 
 

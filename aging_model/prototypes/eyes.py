@@ -53,11 +53,10 @@ def _mature_eye(image: np.ndarray, eye: np.ndarray, iris_scale: float, lid_drop:
     box = image[top:bottom, left:right]
     points = eye - np.array([left, top])
     ys, xs = np.mgrid[0 : bottom - top, 0 : right - left].astype(np.float32)
-    opening = _opening(box.shape[:2], points)
-    map_x, map_y = xs.copy(), ys.copy()
+    changed = box
     if iris_scale != 1.0:
-        map_x, map_y = _shrunk_iris(box, opening, points, iris_scale, xs, ys)
-    changed = cv2.remap(box, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        map_x, map_y = _shrunk_iris(box, _opening(box.shape[:2], points), points, iris_scale, xs, ys)
+        changed = cv2.remap(box, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if lid_drop > 0.0:
         lid_x, lid_y = _lowered_lid(points, lid_drop * height, xs, ys)
         changed = cv2.remap(changed, lid_x, lid_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

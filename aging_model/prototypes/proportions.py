@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from aging_model.prototypes.eyes import ADULT_IRIS_SCALE
-from preprocessing.landmarks import BROWS, LEFT_EYE, RIGHT_EYE
+from preprocessing.landmarks import BROWS, LEFT_EYE, RIGHT_EYE, eye_distance
 
 CHILD_AGE = 13.0  # below it a face is a child's: it loses adult cues, or gains them when aged forwards
 # A child's face against its skull (see head_growth): aged to an adult it grows by this share away from the
@@ -89,7 +89,7 @@ def head_growth(landmarks: np.ndarray, own_age: float, target: float, pad: int, 
         return np.zeros_like(landmarks)
     crown = np.array([pad + 0.5 * inner, pad - CROWN_ABOVE * inner])
     shift = FACE_GROWTH_ADULT * maturity * (landmarks - crown)
-    eyes = float(np.linalg.norm(landmarks[LEFT_EYE].mean(axis=0) - landmarks[RIGHT_EYE].mean(axis=0)))
+    eyes = eye_distance(landmarks)
     ages, drops = zip(*BROW_DROP_BY_AGE)
     shift[BROWS, 1] += float(np.interp(target, ages, drops)) * maturity * eyes * _BROW_DROP_ACROSS
     return shift
@@ -121,7 +121,7 @@ def lowered_lids(landmarks: np.ndarray, lid_drop: float) -> np.ndarray:
 def lower_face_floor(moved: np.ndarray) -> np.ndarray:
     """(68, 2) shifts that stretch what lies below the nose's base (point 33) down about it until the lower face is
     LOWER_FACE_FLOOR of the eyes' distance, in moved landmarks `moved`; zeros where it already is as long."""
-    eyes = float(np.linalg.norm(moved[LEFT_EYE].mean(axis=0) - moved[RIGHT_EYE].mean(axis=0)))
+    eyes = eye_distance(moved)
     base = moved[33, 1]
     lower = (moved[8, 1] - base) / max(eyes, 1e-6)
     shift = np.zeros_like(moved)
