@@ -1,11 +1,12 @@
 """A child's eyes grown into an adult's: the iris smaller for its eye, the upper lid over the iris's top.
 
 The iris is full size by about two while the eye's opening grows by about a fifth into adulthood (an iris of
-11-12 mm in a fissure of about 24 mm at three, about 29 mm in an adult), and an adult's upper lid rests over the
-iris's top where a child's shows all of it: the wide, round, doll-like eye is what most reads as a child in a
-child's face aged forwards (issue 17's tenth round). The renderer's thin-plate warp cannot do either: it moves the
-eye as a whole (its grid is coarser than an eye's height), and a lid that closes by bending the eye squashes the
-iris into an ellipse instead of covering it. So both are done here, on the pixels of each eye's own box:
+11-12 mm in a fissure of about 24 mm at three, about 29 mm in an adult: approximate textbook figures, not measured
+here), and an adult's upper lid rests over the iris's top where a child's shows all of it: the wide, round,
+doll-like eye is what most reads as a child in a child's face aged forwards (issue 17's tenth round). The
+renderer's thin-plate warp cannot do either: it moves the eye as a whole (its grid is coarser than an eye's
+height), and a lid that closes by bending the eye squashes the iris into an ellipse instead of covering it. So
+both are done here, on the pixels of each eye's own box:
 - the iris shrinks about its centre (the darkest third of the eye) by `iris_scale`, the white filling in around it,
   inside the eye's opening only;
 - the upper lid comes down by `lid_drop` of the eye's height at its middle (nothing at the corners): the lid's skin
@@ -19,7 +20,8 @@ import numpy as np
 
 from preprocessing.landmarks import LEFT_EYE, RIGHT_EYE
 
-# The iris against its eye's opening, an adult's over a child's of 1-7 (11.5 / 29 mm against 11 / 24 mm).
+# The iris against its eye's opening, an adult's over a child's of 1-7 (11.5 / 29 mm against 11 / 24 mm: textbook
+# figures, not measured here, where UTKFace's chips are too small to find an iris's edge reliably).
 ADULT_IRIS_SCALE = 0.87
 _UPPER_LID = (0, 1, 2, 3)  # of an eye's six points: its outer corner, the upper lid's two points, its inner corner
 _LOWER_LID = (3, 4, 5, 0)
